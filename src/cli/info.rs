@@ -1,0 +1,90 @@
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::Path;
+
+use crate::run::{read_run, Run};
+
+/// `reasonscope info RUN`: a short, human summary of a run file.
+pub fn info(path: &Path) -> anyhow::Result<()> {
+    let run = read_run(path)?;
+    print!("{}", run_summary(&run));
+    Ok(())
+}
+
+pub fn run_summary(run: &Run) -> String {
+    let mut s = String::new();
+    let m = &run.model;
+    let sp = &run.sampling;
+    let _ = writeln!(
+        s,
+        "run       {}",
+        run.title.as_deref().unwrap_or("(untitled)")
+    );
+    let _ = writeln!(s, "created   {}", run.created);
+    let _ = writeln!(
+        s,
+        "model     {} ({}; {:.0}M params, vocab {}, ctx {}, {})",
+        m.name,
+        m.file,
+        m.n_params as f64 / 1e6,
+        m.n_vocab,
+        m.n_ctx,
+        m.backend
+    );
+    let _ = writeln!(
+        s,
+        "sampling  n={} temperature={} top_k={} top_p={} min_p={} seed={} max_tokens={} top_logprobs={} method={}",
+        sp.n_paths, sp.temperature, sp.top_k, sp.top_p, sp.min_p, sp.seed, sp.max_tokens, sp.top_logprobs, sp.method
+    );
+    if let Some(p) = &run.prompt {
+        let _ = writeln!(
+            s,
+            "prompt    {} tokens, {} template{}",
+            p.n_tokens,
+            p.template,
+            p.note
+                .as_deref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default()
+        );
+    }
+    for (t, msg) in run.conversation.iter().enumerate() {
+        let content: String = msg.content.chars().take(90).collect();
+        let _ = writeln!(s, "message   {t} {:?}: {content}", msg.role);
+    }
+    if let Some(gold) = &run.gold {
+        let g: Vec<&str> = gold.iter().map(|g| g.as_deref().unwrap_or("-")).collect();
+        let _ = writeln!(s, "gold      {}", g.join(", "));
+    }
+    let total = run.total_tokens();
+    let n = run.paths.len().max(1);
+    let _ = writeln!(
+        s,
+        "paths     {} ({} forked), {} tokens, {:.1} per path",
+        run.paths.len(),
+        run.paths.iter().filter(|p| p.fork.is_some()).count(),
+        total,
+        total as f64 / n as f64
+    );
+    let mut finishes: BTreeMap<&str, usize> = BTreeMap::new();
+    for t in run.paths.iter().flat_map(|p| &p.turns) {
+        *finishes.entry(t.finish.as_str()).or_default() += 1;
+    }
+    let f: Vec<String> = finishes.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let _ = writeln!(s, "finish    {}", f.join(", "));
+    let wall = run
+        .paths
+        .iter()
+        .flat_map(|p| &p.turns)
+        .map(|t| t.timing.end_ms)
+        .fold(0.0f64, f64::max);
+    if wall > 0.0 {
+        let _ = writeln!(
+            s,
+            "time      {:.1} s, {:.1} tokens/s",
+            wall / 1000.0,
+            total as f64 / (wall / 1000.0)
+        );
+    }
+    s
+}

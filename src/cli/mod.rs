@@ -1,0 +1,28 @@
+//! `reasonscope` subcommands. Parsing lives in main.rs; each subcommand is a
+//! function here that calls the same library code the GUI uses.
+
+mod info;
+mod sample;
+
+pub use info::{info, run_summary};
+pub use sample::{sample, SampleArgs};
+
+/// Where the default model lives after `make model`.
+pub const DEFAULT_MODEL: &str = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
+
+/// The default model path: `REASONSCOPE_MODEL`, else `models/…` next to the
+/// current folder, else next to the executable's project.
+pub fn default_model_path() -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("REASONSCOPE_MODEL") {
+        return p.into();
+    }
+    let local = std::path::PathBuf::from(DEFAULT_MODEL);
+    if local.exists() {
+        return local;
+    }
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_MODEL);
+    if manifest.exists() {
+        return manifest;
+    }
+    local
+}

@@ -1,0 +1,21 @@
+//! The sampling engine on llama.cpp (llama-cpp-2): model loading, batched
+//! multi-path sampling with per-token statistics, and the worker thread that
+//! streams events. May use `run`; never egui.
+
+mod error;
+mod model;
+mod prompt;
+pub mod sampler;
+mod session;
+pub mod stats;
+mod threads;
+pub mod utf8;
+mod worker;
+
+pub use error::EngineError;
+pub use model::{available_memory, backend_name, LoadedModel};
+pub use prompt::plain as plain_template;
+pub use sampler::SamplerParams;
+pub use session::{sample, validate_request, EngineConfig, Event, SampleRequest, TokenRecord};
+pub use threads::default_threads;
+pub use worker::{Command, Waker, Worker};

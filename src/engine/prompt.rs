@@ -1,0 +1,132 @@
+//! Turning a conversation into prompt text: the model's own chat template
+//! when it has one, a plain "User:/Assistant:" layout otherwise (base
+//! models), recorded in the run so that nobody mistakes one for the other.
+
+use llama_cpp_2::model::{LlamaChatMessage, LlamaModel};
+
+use super::error::EngineError;
+use crate::run::{Message, PromptInfo, Role};
+
+pub struct RenderedPrompt {
+    pub text: String,
+    pub template: &'static str,
+    pub note: Option<String>,
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::System => "system",
+        Role::User => "user",
+    }
+}
+
+/// Render `messages` (system/user, plus earlier assistant answers given as
+/// `(role, content)` pairs) ending with the assistant's turn opened.
+pub fn render(
+    model: &LlamaModel,
+    messages: &[(String, String)],
+) -> Result<RenderedPrompt, EngineError> {
+    if let Ok(tmpl) = model.chat_template(None) {
+        let chat: Result<Vec<_>, _> = messages
+            .iter()
+            .map(|(r, c)| LlamaChatMessage::new(r.clone(), c.clone()))
+            .collect();
+        let chat =
+            chat.map_err(|e| EngineError::Template(format!("a message holds a NUL byte: {e}")))?;
+        match model.apply_chat_template(&tmpl, &chat, true) {
+            Ok(text) => {
+                return Ok(RenderedPrompt {
+                    text,
+                    template: "chat",
+                    note: None,
+                })
+            }
+            Err(e) => return Ok(RenderedPrompt {
+                text: plain(messages),
+                template: "plain",
+                note: Some(format!(
+                    "the model's chat template could not be applied ({e}); used the plain template"
+                )),
+            }),
+        }
+    }
+    Ok(RenderedPrompt {
+        text: plain(messages),
+        template: "plain",
+        note: Some("the model has no chat template (a base model); used the plain template".into()),
+    })
+}
+
+/// The fallback layout for models without a chat template.
+pub fn plain(messages: &[(String, String)]) -> String {
+    let mut s = String::new();
+    for (role, content) in messages {
+        let label = match role.as_str() {
+            "system" => "System",
+            "assistant" => "Assistant",
+            _ => "User",
+        };
+        s.push_str(label);
+        s.push_str(": ");
+        s.push_str(content);
+        s.push_str("\n\n");
+    }
+    s.push_str("Assistant:");
+    s
+}
+
+/// The messages of the first turn (system messages and the first user
+/// message) as (role, content) pairs.
+pub fn first_turn_messages(conversation: &[Message]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for m in conversation {
+        out.push((role_name(m.role).to_owned(), m.content.clone()));
+        if m.role == Role::User {
+            break;
+        }
+    }
+    out
+}
+
+pub fn prompt_info(p: &RenderedPrompt, n_tokens: usize) -> PromptInfo {
+    PromptInfo {
+        template: p.template.to_owned(),
+        note: p.note.clone(),
+        n_tokens: n_tokens as u32,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_template_lays_out_roles() {
+        let m = vec![
+            ("system".to_owned(), "Be brief.".to_owned()),
+            ("user".to_owned(), "2+2?".to_owned()),
+        ];
+        assert_eq!(plain(&m), "System: Be brief.\n\nUser: 2+2?\n\nAssistant:");
+    }
+
+    #[test]
+    fn first_turn_stops_at_first_user_message() {
+        let conv = vec![
+            Message {
+                role: Role::System,
+                content: "s".into(),
+            },
+            Message {
+                role: Role::User,
+                content: "a".into(),
+            },
+            Message {
+                role: Role::User,
+                content: "b".into(),
+            },
+        ];
+        let m = first_turn_messages(&conv);
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[1].1, "a");
+    }
+}

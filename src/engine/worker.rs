@@ -1,0 +1,153 @@
+//! The engine's worker thread: it owns the llama.cpp model and context (they
+//! are Send but not Sync) and talks over bounded crossbeam channels. Commands
+//! go in, events come out; after each event the optional waker runs so that a
+//! GUI can repaint.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{bounded, Receiver, Sender};
+
+use super::error::EngineError;
+use super::model::LoadedModel;
+use super::session::{sample, EngineConfig, Event, SampleRequest};
+
+pub enum Command {
+    /// Load (or replace) the model; it stays loaded between runs.
+    LoadModel(PathBuf),
+    Sample(Box<SampleRequest>),
+    /// Stop the current run between two decodes (also settable directly
+    /// through `Worker::cancel`, which does not wait in the queue).
+    Cancel,
+    Shutdown,
+}
+
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
+/// Handle to the worker thread.
+pub struct Worker {
+    commands: Sender<Command>,
+    events: Receiver<Event>,
+    cancel: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Capacity of the event channel: a full one makes sampling wait for the
+/// reader rather than grow without bound.
+const EVENT_CAPACITY: usize = 4096;
+
+impl Worker {
+    pub fn spawn(config: EngineConfig, waker: Option<Waker>) -> std::io::Result<Self> {
+        let (cmd_tx, cmd_rx) = bounded::<Command>(16);
+        let (ev_tx, ev_rx) = bounded::<Event>(EVENT_CAPACITY);
+        let cancel = Arc::new(AtomicBool::new(false));
+        let flag = cancel.clone();
+        let thread = std::thread::Builder::new()
+            .name("reasonscope-engine".into())
+            .spawn(move || worker_loop(config, &cmd_rx, &ev_tx, &flag, waker.as_ref()))?;
+        Ok(Worker {
+            commands: cmd_tx,
+            events: ev_rx,
+            cancel,
+            thread: Some(thread),
+        })
+    }
+
+    pub fn send(&self, cmd: Command) -> Result<(), EngineError> {
+        if matches!(cmd, Command::Cancel) {
+            self.cancel.store(true, Ordering::Relaxed);
+        }
+        self.commands.send(cmd).map_err(|_| EngineError::WorkerGone)
+    }
+
+    pub fn load_model(&self, path: impl Into<PathBuf>) -> Result<(), EngineError> {
+        self.send(Command::LoadModel(path.into()))
+    }
+
+    pub fn sample(&self, req: SampleRequest) -> Result<(), EngineError> {
+        self.send(Command::Sample(Box::new(req)))
+    }
+
+    /// Ask the running sample to stop; every token sampled so far is kept.
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+
+    pub fn events(&self) -> &Receiver<Event> {
+        &self.events
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.cancel.store(true, Ordering::Relaxed);
+        let _ = self.commands.try_send(Command::Shutdown);
+        // Unblock a worker waiting on a full event channel.
+        while self.events.try_recv().is_ok() {}
+        if let Some(t) = self.thread.take() {
+            // Keep draining while it winds down.
+            while !t.is_finished() {
+                while self.events.try_recv().is_ok() {}
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            let _ = t.join();
+        }
+    }
+}
+
+fn worker_loop(
+    config: EngineConfig,
+    commands: &Receiver<Command>,
+    events: &Sender<Event>,
+    cancel: &AtomicBool,
+    waker: Option<&Waker>,
+) {
+    let mut emit = |e: Event| {
+        // A closed channel means nobody listens any more: keep going quietly.
+        let _ = events.send(e);
+        if let Some(w) = waker {
+            w();
+        }
+    };
+    let mut model: Option<LoadedModel> = None;
+    while let Ok(cmd) = commands.recv() {
+        match cmd {
+            Command::Shutdown => break,
+            Command::Cancel => {}
+            Command::LoadModel(path) => {
+                model = None;
+                let tx = events.clone();
+                let progress: Box<dyn FnMut(f32) + Send> = Box::new(move |p| {
+                    let _ = tx.try_send(Event::ModelLoading { progress: p });
+                });
+                match LoadedModel::load(&path, Some(progress)) {
+                    Ok(m) => {
+                        emit(Event::ModelLoaded {
+                            info: m.info.clone(),
+                        });
+                        model = Some(m);
+                    }
+                    Err(e) => emit(Event::Error {
+                        message: e.to_string(),
+                    }),
+                }
+            }
+            Command::Sample(req) => {
+                cancel.store(false, Ordering::Relaxed);
+                let Some(m) = model.as_ref() else {
+                    emit(Event::Error {
+                        message: "no model is loaded".into(),
+                    });
+                    continue;
+                };
+                if let Err(e) = sample(m, &config, &req, cancel, &mut emit) {
+                    emit(Event::Error {
+                        message: e.to_string(),
+                    });
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! `reasonscope`: argument parsing only; the work lives in the library.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use reasonscope::cli;
+
+#[derive(Parser)]
+#[command(
+    name = "reasonscope",
+    version,
+    about = "Inspect how language models reason: sample many paths, score them with every selection method"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+    /// Run files to open in the app.
+    runs: Vec<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Sample N reasoning paths from a GGUF model and write a run file.
+    Sample {
+        /// GGUF model (default: the bundled SmolLM2-135M-Instruct after `make model`).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// The user message.
+        #[arg(long)]
+        prompt: String,
+        /// An optional system message.
+        #[arg(long)]
+        system: Option<String>,
+        /// Number of paths.
+        #[arg(short = 'n', long = "paths", default_value_t = 16)]
+        n_paths: u32,
+        #[arg(long, default_value_t = 256)]
+        max_tokens: u32,
+        #[arg(long, default_value_t = 0.7)]
+        temperature: f32,
+        /// 0 turns top-k off.
+        #[arg(long, default_value_t = 40)]
+        top_k: u32,
+        /// 1 turns top-p off.
+        #[arg(long, default_value_t = 0.95)]
+        top_p: f32,
+        /// 0 turns min-p off.
+        #[arg(long, default_value_t = 0.05)]
+        min_p: f32,
+        /// Path i uses seed + i.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Alternatives stored per token.
+        #[arg(long, default_value_t = 5)]
+        top_logprobs: u32,
+        /// The expected final answer.
+        #[arg(long)]
+        gold: Option<String>,
+        /// Read answers with this regex (first group) instead of the automatic rules.
+        #[arg(long)]
+        answer_regex: Option<String>,
+        #[arg(long)]
+        title: Option<String>,
+        /// Output run file (.json or .json.gz).
+        #[arg(short = 'o', long)]
+        output: PathBuf,
+        /// Compute threads (default: chosen from the machine).
+        #[arg(long)]
+        threads: Option<u32>,
+        /// KV cache layout: unified (prompt cells shared) or split (one buffer per path).
+        #[arg(long, default_value = "unified", value_parser = ["unified", "split"])]
+        kv: String,
+        /// No progress output.
+        #[arg(long, short = 'q')]
+        quiet: bool,
+    },
+    /// Print a summary of a run file.
+    Info { run: PathBuf },
+}
+
+fn main() {
+    let args = Cli::parse();
+    let result = match args.command {
+        Some(Cmd::Sample {
+            model,
+            prompt,
+            system,
+            n_paths,
+            max_tokens,
+            temperature,
+            top_k,
+            top_p,
+            min_p,
+            seed,
+            top_logprobs,
+            gold,
+            answer_regex,
+            title,
+            output,
+            threads,
+            kv,
+            quiet,
+        }) => cli::sample(&cli::SampleArgs {
+            model: model.unwrap_or_else(cli::default_model_path),
+            prompt,
+            system,
+            n_paths,
+            max_tokens,
+            temperature,
+            top_k,
+            top_p,
+            min_p,
+            seed,
+            top_logprobs,
+            gold,
+            answer_regex,
+            title,
+            output,
+            threads,
+            kv_unified: kv == "unified",
+            quiet,
+        })
+        .map(|_| ()),
+        Some(Cmd::Info { run }) => cli::info(&run),
+        None => {
+            eprintln!(
+                "reasonscope: the desktop app is not built yet. Use `reasonscope sample`, `reasonscope info` \
+                 (see `reasonscope --help`)."
+            );
+            if !args.runs.is_empty() {
+                eprintln!("(asked to open: {:?})", args.runs);
+            }
+            Ok(())
+        }
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,157 @@
+//! Reading and writing run files: JSON or gzip JSON chosen by content,
+//! validated before anything is handed out, written atomically.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::model::{Run, FORMAT, VERSION};
+use super::validate::validate;
+
+/// A run file that could not be read: names the file and the first problem.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {problem}")]
+pub struct RunError {
+    pub file: String,
+    pub problem: String,
+}
+
+impl RunError {
+    pub fn new(file: &Path, problem: impl Into<String>) -> Self {
+        RunError {
+            file: file.display().to_string(),
+            problem: problem.into(),
+        }
+    }
+}
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Read, decompress when gzip, parse and validate a run file.
+pub fn read_run(path: &Path) -> Result<Run, RunError> {
+    let bytes =
+        std::fs::read(path).map_err(|e| RunError::new(path, format!("cannot read: {e}")))?;
+    parse_run_bytes(&bytes).map_err(|p| RunError::new(path, p))
+}
+
+/// Parse and validate the bytes of a run file (JSON or gzip JSON).
+pub fn parse_run_bytes(bytes: &[u8]) -> Result<Run, String> {
+    let json = if bytes.starts_with(&GZIP_MAGIC) {
+        let mut out = Vec::with_capacity(bytes.len() * 6);
+        flate2::read::MultiGzDecoder::new(bytes)
+            .read_to_end(&mut out)
+            .map_err(|e| format!("not a valid gzip file ({e}); the file may be truncated"))?;
+        std::borrow::Cow::Owned(out)
+    } else {
+        std::borrow::Cow::Borrowed(bytes)
+    };
+    check_header(&json)?;
+    let de = &mut serde_json::Deserializer::from_slice(&json);
+    let run: Run = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        describe_json_error(&path, &inner)
+    })?;
+    validate(&run)?;
+    Ok(run)
+}
+
+fn describe_json_error(path: &str, e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Eof => format!(
+            "the file ends too early (truncated?) at line {}, column {}",
+            e.line(),
+            e.column()
+        ),
+        Category::Syntax => format!(
+            "not valid JSON at line {}, column {}: {e}",
+            e.line(),
+            e.column()
+        ),
+        Category::Io => format!("cannot read: {e}"),
+        Category::Data if path.is_empty() || path == "." => format!("{e}"),
+        Category::Data => format!("{path}: {e}"),
+    }
+}
+
+/// Check `format` and `version` before parsing the rest, so that a newer
+/// file is refused with the right message rather than a field error.
+fn check_header(json: &[u8]) -> Result<(), String> {
+    #[derive(Deserialize)]
+    struct Header {
+        format: Option<serde_json::Value>,
+        version: Option<serde_json::Value>,
+    }
+    let header: Header = match serde_json::from_slice(json) {
+        Ok(h) => h,
+        Err(e) => {
+            let trimmed = json.iter().find(|b| !b.is_ascii_whitespace());
+            if trimmed != Some(&b'{') {
+                return Err("not a run file: neither gzip nor a JSON object".into());
+            }
+            return Err(describe_json_error("", &e));
+        }
+    };
+    match header.format {
+        Some(serde_json::Value::String(f)) if f == FORMAT => {}
+        Some(other) => return Err(format!("format: {other}, expected \"{FORMAT}\"")),
+        None => return Err(format!("format: missing, expected \"{FORMAT}\"")),
+    }
+    match header.version.as_ref().and_then(|v| v.as_u64()) {
+        Some(v) if v == u64::from(VERSION) => Ok(()),
+        Some(v) if v > u64::from(VERSION) => Err(format!(
+            "version: {v} is newer than this reader understands (version {VERSION}); update reasonscope"
+        )),
+        _ => Err(format!("version: {:?}, expected {VERSION}", header.version)),
+    }
+}
+
+/// Write a run atomically: gzip when the name ends in `.gz`, JSON otherwise.
+pub fn write_run(run: &Run, path: &Path) -> Result<(), RunError> {
+    let gz = path.extension().is_some_and(|e| e == "gz");
+    let bytes = run_to_bytes(run, gz).map_err(|e| RunError::new(path, e))?;
+    write_atomic(path, &bytes).map_err(|e| RunError::new(path, format!("cannot write: {e}")))
+}
+
+/// Serialize a run (compact JSON, optionally gzip-compressed).
+pub fn run_to_bytes(run: &Run, gz: bool) -> Result<Vec<u8>, String> {
+    let json = serde_json::to_vec(run).map_err(|e| format!("cannot serialize: {e}"))?;
+    if !gz {
+        return Ok(json);
+    }
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+    enc.write_all(&json).map_err(|e| e.to_string())?;
+    enc.finish().map_err(|e| e.to_string())
+}
+
+/// Write to a temporary file in the same folder, sync, then rename over the
+/// target, so that readers and crashes never see a half-written file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("folder {} does not exist", dir.display()),
+        ));
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}

@@ -1,0 +1,10 @@
+//! Run files: the data model, reading/writing (JSON and gzip JSON) and
+//! validation. No egui, no llama.cpp.
+
+mod io;
+mod model;
+mod validate;
+
+pub use io::{parse_run_bytes, read_run, run_to_bytes, write_atomic, write_run, RunError};
+pub use model::*;
+pub use validate::validate;

@@ -1,0 +1,334 @@
+//! The run data model: the contract in docs/run-format.md (v1).
+//!
+//! Field names are fixed by the contract; other programs read these files.
+//! Per-token columns are stored column-wise, and the top-k alternatives as
+//! flat row-major matrices, so that a 64 × 4096-token run stays compact in
+//! memory (see `Rows`).
+
+use compact_str::CompactString;
+use serde::{Deserialize, Serialize};
+
+pub const FORMAT: &str = "reasonscope.run";
+pub const VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    pub format: String,
+    pub version: u32,
+    pub created: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    pub model: ModelInfo,
+    pub sampling: Sampling,
+    pub conversation: Vec<Message>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gold: Option<Vec<Option<String>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<AnswerSpec>,
+    /// How the conversation was turned into the prompt (project field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<PromptInfo>,
+    /// Engine settings that made the run (project field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<EngineInfo>,
+    pub paths: Vec<Path>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    pub name: String,
+    /// File name only, never a full path.
+    pub file: String,
+    pub sha256: Option<String>,
+    pub n_vocab: u32,
+    pub n_params: u64,
+    pub n_ctx: u32,
+    pub backend: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sampling {
+    pub n_paths: u32,
+    pub temperature: f32,
+    pub top_k: u32,
+    pub top_p: f32,
+    pub min_p: f32,
+    pub seed: u64,
+    pub max_tokens: u32,
+    pub top_logprobs: u32,
+    pub method: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    User,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: Role,
+    pub content: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "extract", rename_all = "lowercase")]
+pub enum AnswerSpec {
+    Auto,
+    Regex { pattern: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromptInfo {
+    /// `"chat"` (the model's own template) or `"plain"` (fallback for base models).
+    pub template: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Number of prompt tokens of the first turn.
+    pub n_tokens: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EngineInfo {
+    pub n_threads: u32,
+    pub kv_unified: bool,
+    pub n_batch: u32,
+    pub llama_cpp: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Path {
+    pub index: u32,
+    pub seed: u64,
+    #[serde(default)]
+    pub fork: Option<Fork>,
+    pub turns: Vec<Turn>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fork {
+    pub path: u32,
+    pub turn: u32,
+    pub token: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Finish {
+    Stop,
+    Length,
+    ContextFull,
+    Cancelled,
+    Error,
+}
+
+impl Finish {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Finish::Stop => "stop",
+            Finish::Length => "length",
+            Finish::ContextFull => "context_full",
+            Finish::Cancelled => "cancelled",
+            Finish::Error => "error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Turn {
+    pub text: String,
+    pub finish: Finish,
+    pub tokens: Tokens,
+    pub timing: Timing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Timing {
+    pub start_ms: f64,
+    pub end_ms: f64,
+}
+
+/// Per-token columns; every column has one entry per generated token.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Tokens {
+    pub id: Vec<i32>,
+    pub text: Vec<CompactString>,
+    pub logprob: Vec<f32>,
+    pub entropy: Vec<f32>,
+    pub self_certainty: Vec<f32>,
+    pub confidence: Vec<f32>,
+    pub top_id: Rows<i32>,
+    pub top_text: Rows<CompactString>,
+    pub top_logprob: Rows<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kl_ref: Option<Vec<f32>>,
+}
+
+impl Tokens {
+    pub fn len(&self) -> usize {
+        self.id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.id.is_empty()
+    }
+
+    /// Empty columns whose alternatives rows hold `width` entries each.
+    pub fn with_width(width: usize) -> Self {
+        Tokens {
+            top_id: Rows::new(width),
+            top_text: Rows::new(width),
+            top_logprob: Rows::new(width),
+            ..Default::default()
+        }
+    }
+
+    /// Keep the first `n` tokens (used when forking a path at a token).
+    pub fn truncate(&mut self, n: usize) {
+        self.id.truncate(n);
+        self.text.truncate(n);
+        self.logprob.truncate(n);
+        self.entropy.truncate(n);
+        self.self_certainty.truncate(n);
+        self.confidence.truncate(n);
+        self.top_id.truncate_rows(n);
+        self.top_text.truncate_rows(n);
+        self.top_logprob.truncate_rows(n);
+        if let Some(kl) = &mut self.kl_ref {
+            kl.truncate(n);
+        }
+    }
+}
+
+/// A list of equal-width rows stored flat (row-major). In JSON it is an
+/// array of arrays. Rows of another width are accepted when reading (they are
+/// then padded per row by `widths`) so that validation, not the parser,
+/// reports the problem with its field path.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Rows<T> {
+    width: usize,
+    data: Vec<T>,
+    /// Lengths of rows whose width differs from `width` (index, len); empty
+    /// for every well-formed file.
+    ragged: Vec<(usize, usize)>,
+    n_rows: usize,
+}
+
+impl<T: Clone> Rows<T> {
+    pub fn new(width: usize) -> Self {
+        Rows {
+            width,
+            data: Vec::new(),
+            ragged: Vec::new(),
+            n_rows: 0,
+        }
+    }
+
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    pub fn len(&self) -> usize {
+        self.n_rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.n_rows == 0
+    }
+
+    /// The first row whose length differs from the width, if any.
+    pub fn first_ragged(&self) -> Option<(usize, usize)> {
+        self.ragged.first().copied()
+    }
+
+    /// Row `i`; empty for a ragged row.
+    pub fn row(&self, i: usize) -> &[T] {
+        if !self.ragged.is_empty() {
+            return &[];
+        }
+        &self.data[i * self.width..(i + 1) * self.width]
+    }
+
+    /// Append a row; it must have `width` entries.
+    pub fn push_row(&mut self, row: &[T]) {
+        debug_assert_eq!(row.len(), self.width);
+        self.data.extend_from_slice(row);
+        self.n_rows += 1;
+    }
+
+    pub fn truncate_rows(&mut self, n: usize) {
+        if n < self.n_rows && self.ragged.is_empty() {
+            self.data.truncate(n * self.width);
+            self.n_rows = n;
+        }
+    }
+}
+
+impl<T: Serialize + Clone> Serialize for Rows<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.n_rows))?;
+        for i in 0..self.n_rows {
+            seq.serialize_element(self.row(i))?;
+        }
+        seq.end()
+    }
+}
+
+impl<'de, T: Deserialize<'de> + Clone> Deserialize<'de> for Rows<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de> + Clone> serde::de::Visitor<'de> for V<T> {
+            type Value = Rows<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an array of arrays")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Rows<T>, A::Error> {
+                let mut rows = Rows::new(0);
+                let mut first = true;
+                while let Some(row) = seq.next_element::<Vec<T>>()? {
+                    if first {
+                        rows.width = row.len();
+                        first = false;
+                    }
+                    if row.len() != rows.width {
+                        rows.ragged.push((rows.n_rows, row.len()));
+                    } else {
+                        rows.data.extend(row);
+                    }
+                    rows.n_rows += 1;
+                }
+                Ok(rows)
+            }
+        }
+        d.deserialize_seq(V(std::marker::PhantomData))
+    }
+}
+
+impl Run {
+    /// Number of user messages, i.e. turns each path answers.
+    pub fn n_turns(&self) -> usize {
+        self.conversation
+            .iter()
+            .filter(|m| m.role == Role::User)
+            .count()
+    }
+
+    /// The gold answer of turn `t`, when known.
+    pub fn gold_for(&self, t: usize) -> Option<&str> {
+        self.gold.as_ref()?.get(t)?.as_deref()
+    }
+
+    /// Total generated tokens over all paths and turns.
+    pub fn total_tokens(&self) -> usize {
+        self.paths
+            .iter()
+            .flat_map(|p| &p.turns)
+            .map(|t| t.tokens.len())
+            .sum()
+    }
+}

@@ -1,0 +1,156 @@
+//! Structural checks a parsed run must pass; the message names the field
+//! path of the first problem, e.g. `paths[3].turns[0].tokens.logprob: length 211, expected 212`.
+
+use super::model::{Role, Rows, Run, Tokens};
+
+pub fn validate(run: &Run) -> Result<(), String> {
+    let n_turns = run.n_turns();
+    if n_turns == 0 {
+        return Err("conversation: holds no user message".into());
+    }
+    if run.model.file.contains('/') || run.model.file.contains('\\') {
+        return Err(format!(
+            "model.file: {:?} must be a file name, not a path",
+            run.model.file
+        ));
+    }
+    if run.sampling.n_paths as usize != run.paths.len() {
+        return Err(format!(
+            "sampling.n_paths: {}, but paths holds {}",
+            run.sampling.n_paths,
+            run.paths.len()
+        ));
+    }
+    if let Some(gold) = &run.gold {
+        if gold.len() != n_turns {
+            return Err(format!(
+                "gold: length {}, expected {n_turns} (one per user message)",
+                gold.len()
+            ));
+        }
+    }
+    if let Some(super::model::AnswerSpec::Regex { pattern }) = &run.answer {
+        if let Err(e) = regex::Regex::new(pattern) {
+            return Err(format!("answer.pattern: not a valid regex: {e}"));
+        }
+    }
+    if run
+        .conversation
+        .first()
+        .is_some_and(|m| m.role != Role::System && m.role != Role::User)
+    {
+        return Err("conversation[0].role: expected system or user".into());
+    }
+    let width = run.sampling.top_logprobs as usize;
+    for (i, path) in run.paths.iter().enumerate() {
+        let at = format!("paths[{i}]");
+        if path.index as usize != i {
+            return Err(format!("{at}.index: {}, expected {i}", path.index));
+        }
+        if path.turns.len() > n_turns {
+            return Err(format!(
+                "{at}.turns: {} turns, but the conversation has {n_turns} user messages",
+                path.turns.len()
+            ));
+        }
+        if let Some(fork) = path.fork {
+            let Some(parent) = run.paths.get(fork.path as usize) else {
+                return Err(format!(
+                    "{at}.fork.path: {} is not a path of this run",
+                    fork.path
+                ));
+            };
+            let parent_len = parent.turns.get(fork.turn as usize).map(|t| t.tokens.len());
+            match parent_len {
+                Some(n) if fork.token as usize <= n => {}
+                _ => {
+                    return Err(format!(
+                        "{at}.fork.token: {} is past the end of paths[{}].turns[{}]",
+                        fork.token, fork.path, fork.turn
+                    ))
+                }
+            }
+        }
+        for (t, turn) in path.turns.iter().enumerate() {
+            let at = format!("{at}.turns[{t}]");
+            check_tokens(&turn.tokens, width, &format!("{at}.tokens"))?;
+            let joined_len: usize = turn.tokens.text.iter().map(|s| s.len()).sum();
+            if joined_len != turn.text.len() || !concat_equals(&turn.tokens.text, &turn.text) {
+                return Err(format!(
+                    "{at}.text: does not equal the concatenation of tokens.text"
+                ));
+            }
+            if !turn.timing.start_ms.is_finite() || !turn.timing.end_ms.is_finite() {
+                return Err(format!("{at}.timing: not a finite number"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn concat_equals(pieces: &[compact_str::CompactString], text: &str) -> bool {
+    let mut rest = text;
+    for p in pieces {
+        match rest.strip_prefix(p.as_str()) {
+            Some(r) => rest = r,
+            None => return false,
+        }
+    }
+    rest.is_empty()
+}
+
+fn check_tokens(tok: &Tokens, width: usize, at: &str) -> Result<(), String> {
+    let n = tok.id.len();
+    let lens = [
+        ("text", tok.text.len()),
+        ("logprob", tok.logprob.len()),
+        ("entropy", tok.entropy.len()),
+        ("self_certainty", tok.self_certainty.len()),
+        ("confidence", tok.confidence.len()),
+        ("top_id", tok.top_id.len()),
+        ("top_text", tok.top_text.len()),
+        ("top_logprob", tok.top_logprob.len()),
+    ];
+    for (name, len) in lens {
+        if len != n {
+            return Err(format!("{at}.{name}: length {len}, expected {n}"));
+        }
+    }
+    if let Some(kl) = &tok.kl_ref {
+        if kl.len() != n {
+            return Err(format!("{at}.kl_ref: length {}, expected {n}", kl.len()));
+        }
+        check_finite(kl, &format!("{at}.kl_ref"))?;
+    }
+    check_rows(&tok.top_id, width, &format!("{at}.top_id"))?;
+    check_rows(&tok.top_text, width, &format!("{at}.top_text"))?;
+    check_rows(&tok.top_logprob, width, &format!("{at}.top_logprob"))?;
+    check_finite(&tok.logprob, &format!("{at}.logprob"))?;
+    check_finite(&tok.entropy, &format!("{at}.entropy"))?;
+    check_finite(&tok.self_certainty, &format!("{at}.self_certainty"))?;
+    check_finite(&tok.confidence, &format!("{at}.confidence"))?;
+    Ok(())
+}
+
+fn check_rows<T: Clone>(rows: &Rows<T>, width: usize, at: &str) -> Result<(), String> {
+    if let Some((i, len)) = rows.first_ragged() {
+        return Err(format!(
+            "{at}[{i}]: length {len}, expected {}",
+            rows.width()
+        ));
+    }
+    if !rows.is_empty() && rows.width() != width {
+        return Err(format!(
+            "{at}[0]: length {}, expected {width} (sampling.top_logprobs)",
+            rows.width()
+        ));
+    }
+    Ok(())
+}
+
+fn check_finite(values: &[f32], at: &str) -> Result<(), String> {
+    match values.iter().position(|v| !v.is_finite()) {
+        Some(i) => Err(format!("{at}[{i}]: {} is not a finite number", values[i])),
+        None => Ok(()),
+    }
+}
