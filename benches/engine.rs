@@ -1,1 +1,183 @@
-fn main() {}
+//! `make bench` (engine part): aggregate sampling throughput on the default
+//! model, printed as ratios against baselines measured in the same run.
+//!
+//! 1. our engine, N = 16 paths × 256 tokens, every statistic recorded;
+//! 2. the same 16 paths sampled one after another (N = 1 each);
+//! 3. llama.cpp's own `llama-batched` example on the same model, prompt,
+//!    thread count and sampler settings (built by scripts/build-llama-batched.sh).
+//!
+//! Throughput counts sampled tokens from the first sampled token to the
+//! end, as llama-batched does (prompt decoding excluded).
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use reasonscope::engine::{self, EngineConfig, Event, LoadedModel, SampleRequest, SamplerParams};
+use reasonscope::run::{Message, Role};
+
+const PROMPT: &str = "Write a long story about a dragon who learns to count.";
+const N: u32 = 16;
+const MAX_TOKENS: u32 = 256;
+
+fn request(n: u32, seed: u64) -> SampleRequest {
+    SampleRequest {
+        conversation: vec![Message {
+            role: Role::User,
+            content: PROMPT.into(),
+        }],
+        n_paths: n,
+        sampler: SamplerParams {
+            temperature: 0.8,
+            top_k: 40,
+            top_p: 0.95,
+            min_p: 0.0,
+        },
+        seed,
+        max_tokens: MAX_TOKENS,
+        top_logprobs: 5,
+        gold: None,
+        title: None,
+        answer: None,
+    }
+}
+
+/// (tokens, seconds) from the first sampled token to the end of the run.
+fn timed(lm: &LoadedModel, cfg: &EngineConfig, req: &SampleRequest) -> (usize, f64) {
+    let mut first: Option<Instant> = None;
+    let mut tokens = 0usize;
+    let run = engine::sample(lm, cfg, req, &AtomicBool::new(false), &mut |e| {
+        if let Event::Token(_) = e {
+            first.get_or_insert_with(Instant::now);
+            tokens += 1;
+        }
+    })
+    .expect("sampling works");
+    let secs = first.map_or(0.0, |f| f.elapsed().as_secs_f64());
+    assert_eq!(tokens, run.total_tokens());
+    (tokens, secs)
+}
+
+fn llama_batched(model: &PathBuf, n_prompt: usize, threads: u32) -> Option<(usize, f64)> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(root.join("scripts/build-llama-batched.sh"))
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!(
+            "llama-batched could not be built:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    }
+    let bin = root.join(String::from_utf8_lossy(&out.stdout).trim());
+    let out = Command::new(bin)
+        .arg("-m")
+        .arg(model)
+        .args([
+            "-p",
+            PROMPT,
+            "-np",
+            &N.to_string(),
+            "-n",
+            &(n_prompt + MAX_TOKENS as usize).to_string(),
+        ])
+        .args([
+            "-t",
+            &threads.to_string(),
+            "-tb",
+            &threads.to_string(),
+            "-kvu",
+            "--temp",
+            "0.8",
+            "--top-k",
+            "40",
+            "--top-p",
+            "0.95",
+            "-s",
+            "42",
+        ])
+        .output()
+        .ok()?;
+    let log =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    // "decoded 4096 tokens in 24.51 s, speed: 167.10 t/s"
+    let line = log
+        .lines()
+        .find(|l| l.contains("decoded") && l.contains("speed"))?;
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let pos = words.iter().position(|w| *w == "decoded")?;
+    let tokens: usize = words.get(pos + 1)?.parse().ok()?;
+    let secs: f64 = words.get(pos + 4)?.parse().ok()?;
+    Some((tokens, secs))
+}
+
+fn main() {
+    let model =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let lm = LoadedModel::load(&model, None).expect("run `make model` first");
+    let threads = std::env::var("BENCH_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(engine::default_threads);
+    println!(
+        "engine benchmark: {} · {} threads · N = {N} · {MAX_TOKENS} tokens",
+        lm.info.name, threads
+    );
+
+    let unified = EngineConfig {
+        n_threads: threads,
+        kv_unified: true,
+    };
+    let split = EngineConfig {
+        n_threads: threads,
+        kv_unified: false,
+    };
+    // Warm-up (page cache, allocator).
+    timed(
+        &lm,
+        &split,
+        &SampleRequest {
+            max_tokens: 16,
+            ..request(4, 1)
+        },
+    );
+
+    let (t_ours, s_ours) = timed(&lm, &split, &request(N, 42));
+    let ours = t_ours as f64 / s_ours;
+    println!("ours, batched, split KV     {t_ours:>6} tokens {s_ours:>7.2} s {ours:>8.1} tokens/s   (default)");
+
+    let (t_uni, s_uni) = timed(&lm, &unified, &request(N, 42));
+    let r_uni = t_uni as f64 / s_uni;
+    println!("ours, batched, unified KV   {t_uni:>6} tokens {s_uni:>7.2} s {r_uni:>8.1} tokens/s   ({:.2}× split)", r_uni / ours);
+
+    let (mut t_seq, mut s_seq) = (0, 0.0);
+    for i in 0..N {
+        let (t, s) = timed(&lm, &split, &request(1, 42 + u64::from(i)));
+        t_seq += t;
+        s_seq += s;
+    }
+    let seq = t_seq as f64 / s_seq;
+    println!("ours, one path at a time    {t_seq:>6} tokens {s_seq:>7.2} s {seq:>8.1} tokens/s   (batched = {:.2}× this)", ours / seq);
+
+    if threads > 1 {
+        let one = EngineConfig {
+            n_threads: 1,
+            kv_unified: false,
+        };
+        let (t1, s1) = timed(&lm, &one, &request(N, 42));
+        let r1 = t1 as f64 / s1;
+        println!("ours, batched, 1 thread     {t1:>6} tokens {s1:>7.2} s {r1:>8.1} tokens/s   ({:.2}× {threads} threads)", r1 / ours);
+    }
+
+    let n_prompt = 16; // llama-batched tokenizes the raw prompt: about a dozen tokens
+    match llama_batched(&model, n_prompt, threads) {
+        Some((t, s)) => {
+            let lb = t as f64 / s;
+            println!("llama-batched (llama.cpp)   {t:>6} tokens {s:>7.2} s {lb:>8.1} tokens/s");
+            println!("ratio: ours / llama-batched = {:.2}×", ours / lb);
+        }
+        None => println!("llama-batched: not available (see scripts/build-llama-batched.sh)"),
+    }
+}

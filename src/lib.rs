@@ -2,6 +2,7 @@
 //! them. Layers (see docs/architecture in README): `run` → `analysis`;
 //! `engine` produces runs; `cli` ties them together.
 
+pub mod analysis;
 pub mod cli;
 pub mod engine;
 pub mod run;

@@ -67,8 +67,9 @@ enum Cmd {
         /// Compute threads (default: chosen from the machine).
         #[arg(long)]
         threads: Option<u32>,
-        /// KV cache layout: unified (prompt cells shared) or split (one buffer per path).
-        #[arg(long, default_value = "unified", value_parser = ["unified", "split"])]
+        /// KV cache layout: split (one buffer per path; batching never changes
+        /// results) or unified (prompt cells shared; see README).
+        #[arg(long, default_value = "split", value_parser = ["unified", "split"])]
         kv: String,
         /// No progress output.
         #[arg(long, short = 'q')]
@@ -76,6 +77,23 @@ enum Cmd {
     },
     /// Print a summary of a run file.
     Info { run: PathBuf },
+    /// Score every path and selection method of one or more runs (or folders of runs).
+    Analyze {
+        /// Run files or folders of run files.
+        #[arg(required = true)]
+        runs: Vec<PathBuf>,
+        #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+        /// DeepConf window (tokens).
+        #[arg(long, default_value_t = 2048)]
+        window: usize,
+        /// Borda exponent p.
+        #[arg(long, default_value_t = 0.5)]
+        borda_p: f64,
+        /// Extra reflection markers (repeatable).
+        #[arg(long = "marker")]
+        markers: Vec<String>,
+    },
 }
 
 fn main() {
@@ -122,6 +140,19 @@ fn main() {
         })
         .map(|_| ()),
         Some(Cmd::Info { run }) => cli::info(&run),
+        Some(Cmd::Analyze {
+            runs,
+            format,
+            window,
+            borda_p,
+            markers,
+        }) => {
+            let mut params = reasonscope::analysis::AnalysisParams::default();
+            params.methods.window = window.max(1);
+            params.methods.borda_p = borda_p;
+            params.markers.extend(markers);
+            cli::analyze(&runs, format == "json", &params)
+        }
         None => {
             eprintln!(
                 "reasonscope: the desktop app is not built yet. Use `reasonscope sample`, `reasonscope info` \

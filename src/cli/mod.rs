@@ -1,9 +1,11 @@
 //! `reasonscope` subcommands. Parsing lives in main.rs; each subcommand is a
 //! function here that calls the same library code the GUI uses.
 
+mod analyze;
 mod info;
 mod sample;
 
+pub use analyze::{analyze, expand_inputs, load_runs, table};
 pub use info::{info, run_summary};
 pub use sample::{sample, SampleArgs};
 

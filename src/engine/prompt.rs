@@ -41,13 +41,15 @@ pub fn render(
                     note: None,
                 })
             }
-            Err(e) => return Ok(RenderedPrompt {
-                text: plain(messages),
-                template: "plain",
-                note: Some(format!(
+            Err(e) => {
+                return Ok(RenderedPrompt {
+                    text: plain(messages),
+                    template: "plain",
+                    note: Some(format!(
                     "the model's chat template could not be applied ({e}); used the plain template"
                 )),
-            }),
+                })
+            }
         }
     }
     Ok(RenderedPrompt {

@@ -1,10 +1,12 @@
 //! Run files: the data model, reading/writing (JSON and gzip JSON) and
 //! validation. No egui, no llama.cpp.
 
+mod build;
 mod io;
 mod model;
 mod validate;
 
+pub use build::{run_with_paths, TokenValues, TurnBuilder};
 pub use io::{parse_run_bytes, read_run, run_to_bytes, write_atomic, write_run, RunError};
 pub use model::*;
 pub use validate::validate;

@@ -1,0 +1,182 @@
+//! `make bench` (analysis part): scores, methods, curves and loading on a
+//! synthetic run of 64 paths × 4096 tokens, with the figures the issue sets
+//! as targets. Memory is measured with a counting allocator.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use reasonscope::analysis::{self, curves, methods, scores, AnalysisParams};
+use reasonscope::run::{
+    parse_run_bytes, run_to_bytes, run_with_paths, Finish, TokenValues, TurnBuilder,
+};
+
+struct Counting;
+static CURRENT: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(l) };
+        if !p.is_null() {
+            let now = CURRENT.fetch_add(l.size(), Ordering::Relaxed) + l.size();
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { System.dealloc(p, l) };
+        CURRENT.fetch_sub(l.size(), Ordering::Relaxed);
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+const WORDS: [&str; 12] = [
+    " the", " apples", " so", " we", " add", " 3", " and", " 5", ",", " wait", "\n", " total",
+];
+
+fn synthetic(n_paths: usize, n_tokens: usize) -> reasonscope::run::Run {
+    let mut rng = fastrand::Rng::with_seed(7);
+    let paths = (0..n_paths)
+        .map(|p| {
+            let mut b = TurnBuilder::new(5);
+            for t in 0..n_tokens - 1 {
+                // Shared prefixes for a while, then divergence: a real trie.
+                let w = if t < 20 {
+                    t % WORDS.len()
+                } else {
+                    rng.usize(0..WORDS.len())
+                };
+                b = b.token(TokenValues {
+                    id: w as i32,
+                    text: WORDS[w],
+                    logprob: -rng.f32() * 2.0,
+                    entropy: rng.f32() * 4.0,
+                    self_certainty: 5.0 + rng.f32() * 5.0,
+                    confidence: 1.0 + rng.f32() * 10.0,
+                });
+            }
+            let ans = ["The answer is 8.", "The answer is 9.", "The answer is 7."][p % 3];
+            b = b.token(TokenValues {
+                id: 99,
+                text: ans,
+                logprob: -0.1,
+                entropy: 0.2,
+                self_certainty: 9.0,
+                confidence: 12.0,
+            });
+            vec![b.finish(Finish::Stop, 0.0, 1.0)]
+        })
+        .collect();
+    run_with_paths("synthetic", Some("8"), 5, paths)
+}
+
+fn secs(f: impl FnOnce()) -> f64 {
+    let t = Instant::now();
+    f();
+    t.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let run = synthetic(64, 4096);
+    let params = AnalysisParams::default();
+    println!("analysis benchmark: 64 paths × 4096 tokens (synthetic)");
+
+    // Scores + all methods (what the Methods view recomputes).
+    let mut cands = Vec::new();
+    let t_scores = secs(|| {
+        let t = analysis::analyze_turn(&run, 0, &params);
+        cands = t.candidates.clone();
+    });
+    let all: Vec<usize> = (0..cands.len()).collect();
+    let t_methods_only = secs(|| {
+        for m in methods::METHODS {
+            std::hint::black_box(methods::select(m, &cands, &all, &params.methods));
+        }
+    });
+    let t_path_scores = secs(|| {
+        for p in &run.paths {
+            std::hint::black_box(scores::path_scores(
+                &p.turns[0].tokens,
+                params.methods.window,
+            ));
+        }
+    });
+    println!(
+        "per-path scores (64 paths)          {:>8.1} ms",
+        t_path_scores * 1e3
+    );
+    println!(
+        "all 10 methods on the scores        {:>8.1} ms",
+        t_methods_only * 1e3
+    );
+    println!(
+        "scores + methods                    {:>8.1} ms   target < 50 ms: {:.2}× of target",
+        (t_path_scores + t_methods_only) * 1e3,
+        (t_path_scores + t_methods_only) / 0.050
+    );
+    println!(
+        "whole turn (+ reflection, branches) {:>8.1} ms",
+        t_scores * 1e3
+    );
+
+    let turn = analysis::analyze_turn(&run, 0, &params);
+    let t_curves = secs(|| {
+        std::hint::black_box(curves::accuracy_curves(&[&turn], &params.methods, 200, 1));
+    });
+    println!(
+        "accuracy vs N, all methods, B = 200 {:>8.1} ms   target < 1 s: {:.2}× of target",
+        t_curves * 1e3,
+        t_curves / 1.0
+    );
+
+    let json = run_to_bytes(&run, false).unwrap();
+    let gz = run_to_bytes(&run, true).unwrap();
+    let mib = |b: usize| b as f64 / (1 << 20) as f64;
+    println!(
+        "run file: {:.1} MiB JSON, {:.1} MiB gzip",
+        mib(json.len()),
+        mib(gz.len())
+    );
+    drop(run);
+    drop(turn);
+
+    let base = CURRENT.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    let mut loaded = None;
+    let t_json = secs(|| loaded = Some(parse_run_bytes(&json).unwrap()));
+    let peak_json = PEAK.load(Ordering::Relaxed) - base;
+    let resident = CURRENT.load(Ordering::Relaxed) - base;
+    drop(loaded);
+    let base = CURRENT.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    let t_gz = secs(|| {
+        std::hint::black_box(parse_run_bytes(&gz).unwrap());
+    });
+    let peak_gz = PEAK.load(Ordering::Relaxed) - base;
+    // Baseline: what a notebook does, parse into a generic JSON value.
+    let t_value = secs(|| {
+        std::hint::black_box(serde_json::from_slice::<serde_json::Value>(&json).unwrap());
+    });
+    println!(
+        "load JSON        {:>7.0} ms (target < 1 s: {:.2}×; generic JSON parse {:.0} ms: {:.2}×)",
+        t_json * 1e3,
+        t_json,
+        t_value * 1e3,
+        t_json / t_value
+    );
+    println!(
+        "load gzip JSON   {:>7.0} ms (target < 1.5 s: {:.2}×)",
+        t_gz * 1e3,
+        t_gz / 1.5
+    );
+    println!(
+        "memory: run held {:.1} MiB = {:.2}× JSON size; peak while loading JSON {:.2}×, gzip {:.2}× (target < 3×)",
+        mib(resident),
+        resident as f64 / json.len() as f64,
+        peak_json as f64 / json.len() as f64,
+        peak_gz as f64 / json.len() as f64
+    );
+}

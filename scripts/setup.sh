@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian machine with the Rust toolchain lacks to build,
+# run and test reasonscope: system packages (only those missing) and the
+# default model. Safe to run again: it does nothing that is already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# cmake/clang/libclang: llama.cpp is built from source by llama-cpp-2.
+# mesa-vulkan-drivers/libvulkan1/xvfb/xauth: the GUI under a virtual display
+# and its headless tests.
+PKGS=(cmake clang libclang-dev pkg-config python3-pip unzip mesa-vulkan-drivers libvulkan1 xvfb xauth)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+scripts/fetch-model.sh

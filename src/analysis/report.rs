@@ -1,0 +1,233 @@
+//! The JSON report of `reasonscope analyze --format json`: a contract other
+//! tools read, so its field names are fixed (issue "Analysis", item 7).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::curves::{self, CurvePoint};
+use super::suite::{self, SuiteMethod};
+use super::turn::{analyze_run, AnalysisParams, TurnAnalysis};
+use crate::run::Run;
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub runs: Vec<RunReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suite: Option<SuiteReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RunReport {
+    pub file: String,
+    pub turns: Vec<TurnReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TurnReport {
+    pub turn: usize,
+    pub gold: Option<String>,
+    pub paths: Vec<PathReport>,
+    pub methods: Vec<MethodReport>,
+    pub forks: Vec<ForkReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReflectionReport {
+    pub first_candidate_token: Option<usize>,
+    pub share: f64,
+    pub markers: Vec<MarkerReport>,
+    pub confirmatory: usize,
+    pub corrective: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MarkerReport {
+    pub text: String,
+    pub token: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PathReport {
+    pub index: usize,
+    pub answer: Option<String>,
+    pub correct: Option<bool>,
+    pub n_tokens: usize,
+    pub mean_logprob: Option<f64>,
+    pub perplexity: Option<f64>,
+    pub path_prob: Option<f64>,
+    pub mean_entropy: Option<f64>,
+    pub self_certainty: Option<f64>,
+    pub conf_mean: Option<f64>,
+    pub conf_tail: Option<f64>,
+    pub conf_lowest_group: Option<f64>,
+    pub conf_bottom10: Option<f64>,
+    pub uncertain_points: usize,
+    pub reflection: ReflectionReport,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MethodReport {
+    pub method: &'static str,
+    pub answer: Option<String>,
+    pub confidence: Option<f64>,
+    pub correct: Option<bool>,
+    pub votes: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ForkChildReport {
+    pub text: String,
+    pub paths: Vec<usize>,
+    pub answers: BTreeMap<String, usize>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ForkReport {
+    pub position: usize,
+    pub entropy: f64,
+    pub decisiveness: f64,
+    pub children: Vec<ForkChildReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SuiteMethodReport {
+    pub method: &'static str,
+    pub accuracy: f64,
+    pub ece: Option<f64>,
+    pub brier: Option<f64>,
+    pub auroc: Option<f64>,
+    pub tokens_total: usize,
+    pub tokens_sequential: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SuiteReport {
+    pub methods: Vec<SuiteMethodReport>,
+    pub curves: Vec<CurvePoint>,
+}
+
+/// Non-finite numbers become null (JSON has no NaN).
+fn finite(v: Option<f64>) -> Option<f64> {
+    v.filter(|x| x.is_finite())
+}
+
+pub fn turn_report(t: &TurnAnalysis) -> TurnReport {
+    TurnReport {
+        turn: t.turn,
+        gold: t.gold.clone(),
+        paths: t
+            .paths
+            .iter()
+            .map(|p| {
+                let s = &p.scores;
+                PathReport {
+                    index: p.index,
+                    answer: p.answer.clone(),
+                    correct: p.correct,
+                    n_tokens: s.n_tokens,
+                    mean_logprob: finite(s.mean_logprob),
+                    perplexity: finite(s.perplexity),
+                    path_prob: finite(s.path_prob),
+                    mean_entropy: finite(s.mean_entropy),
+                    self_certainty: finite(s.self_certainty),
+                    conf_mean: finite(s.conf_mean),
+                    conf_tail: finite(s.conf_tail),
+                    conf_lowest_group: finite(s.conf_lowest_group),
+                    conf_bottom10: finite(s.conf_bottom10),
+                    uncertain_points: s.uncertain_points,
+                    reflection: ReflectionReport {
+                        first_candidate_token: p.reflection.first_candidate_token,
+                        share: p.reflection.share,
+                        markers: p
+                            .reflection
+                            .markers
+                            .iter()
+                            .map(|m| MarkerReport {
+                                text: m.text.clone(),
+                                token: m.token,
+                            })
+                            .collect(),
+                        confirmatory: p.reflection.confirmatory,
+                        corrective: p.reflection.corrective,
+                    },
+                }
+            })
+            .collect(),
+        methods: t
+            .methods
+            .iter()
+            .map(|m| MethodReport {
+                method: m.method,
+                answer: m.answer.clone(),
+                confidence: finite(m.confidence),
+                correct: m.correct,
+                votes: m.votes.iter().cloned().collect(),
+            })
+            .collect(),
+        forks: t
+            .forks
+            .iter()
+            .map(|f| ForkReport {
+                position: f.position,
+                entropy: f.entropy,
+                decisiveness: f.decisiveness,
+                children: f
+                    .children
+                    .iter()
+                    .map(|c| ForkChildReport {
+                        text: c.text.clone(),
+                        paths: c.paths.clone(),
+                        answers: c.answers.iter().cloned().collect(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+/// Suite metrics and curves over every turn with gold of the given analyses.
+pub fn suite_report(
+    all: &[&TurnAnalysis],
+    params: &AnalysisParams,
+    draws: usize,
+) -> Option<SuiteReport> {
+    let with_gold: Vec<&TurnAnalysis> = all.iter().copied().filter(|t| t.gold.is_some()).collect();
+    if with_gold.is_empty() {
+        return None;
+    }
+    let methods = suite::suite_methods(&with_gold)
+        .into_iter()
+        .map(|m: SuiteMethod| SuiteMethodReport {
+            method: m.method,
+            accuracy: m.accuracy,
+            ece: finite(m.ece),
+            brier: finite(m.brier),
+            auroc: finite(m.auroc),
+            tokens_total: m.tokens_total,
+            tokens_sequential: m.tokens_sequential,
+        })
+        .collect();
+    let curves = curves::accuracy_curves(&with_gold, &params.methods, draws, curves::DEFAULT_SEED);
+    Some(SuiteReport { methods, curves })
+}
+
+/// The whole report over named runs.
+pub fn report(runs: &[(String, &Run)], params: &AnalysisParams) -> Report {
+    let analyses: Vec<(String, Vec<TurnAnalysis>)> = runs
+        .iter()
+        .map(|(f, r)| (f.clone(), analyze_run(r, params)))
+        .collect();
+    let all: Vec<&TurnAnalysis> = analyses.iter().flat_map(|(_, ts)| ts.iter()).collect();
+    let suite = suite_report(&all, params, curves::DEFAULT_DRAWS);
+    Report {
+        runs: analyses
+            .iter()
+            .map(|(f, ts)| RunReport {
+                file: f.clone(),
+                turns: ts.iter().map(turn_report).collect(),
+            })
+            .collect(),
+        suite,
+    }
+}

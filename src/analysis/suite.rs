@@ -1,0 +1,80 @@
+//! Per-method results over a suite of questions (every turn with a gold
+//! answer, across runs): accuracy, tokens, calibration.
+
+use serde::Serialize;
+
+use super::calibration::{self, Bin};
+use super::curves::tokens_spent;
+use super::methods::METHODS;
+use super::turn::TurnAnalysis;
+
+/// Methods whose confidence is defined (methods.md, "confidence shown").
+pub fn has_confidence(method: &str) -> bool {
+    matches!(
+        method,
+        "majority"
+            | "weighted_prob"
+            | "lowest_perplexity"
+            | "borda"
+            | "rpc"
+            | "deepconf_low"
+            | "deepconf_high"
+    )
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SuiteMethod {
+    pub method: &'static str,
+    pub n_questions: usize,
+    pub accuracy: f64,
+    pub ece: Option<f64>,
+    pub brier: Option<f64>,
+    pub auroc: Option<f64>,
+    pub tokens_total: usize,
+    pub tokens_sequential: usize,
+    pub reliability: Option<Vec<Bin>>,
+}
+
+/// Per-method metrics over the questions that have gold answers. A question
+/// where a method gives no answer counts as wrong with confidence 0.
+pub fn suite_methods(questions: &[&TurnAnalysis]) -> Vec<SuiteMethod> {
+    let qs: Vec<&TurnAnalysis> = questions
+        .iter()
+        .copied()
+        .filter(|q| q.gold.is_some())
+        .collect();
+    METHODS
+        .iter()
+        .map(|&id| {
+            let mut pairs = Vec::with_capacity(qs.len());
+            let mut correct = 0usize;
+            let (mut total, mut sequential) = (0, 0);
+            for q in &qs {
+                let outcome = q.method(id);
+                let ok = outcome.and_then(|o| o.correct).unwrap_or(false);
+                correct += usize::from(ok);
+                pairs.push((outcome.and_then(|o| o.confidence).unwrap_or(0.0), ok));
+                let lens: Vec<usize> = q.candidates.iter().map(|c| c.scores.n_tokens).collect();
+                let (t, s) = tokens_spent(id, &lens);
+                total += t;
+                sequential += s;
+            }
+            let conf = has_confidence(id) && !qs.is_empty();
+            SuiteMethod {
+                method: id,
+                n_questions: qs.len(),
+                accuracy: if qs.is_empty() {
+                    0.0
+                } else {
+                    correct as f64 / qs.len() as f64
+                },
+                ece: conf.then(|| calibration::ece(&pairs)).flatten(),
+                brier: conf.then(|| calibration::brier(&pairs)).flatten(),
+                auroc: conf.then(|| calibration::auroc(&pairs)).flatten(),
+                tokens_total: total,
+                tokens_sequential: sequential,
+                reliability: conf.then(|| calibration::reliability(&pairs)),
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,246 @@
+use std::fmt::Write;
+use std::path::PathBuf;
+
+use anyhow::bail;
+
+use crate::analysis::report::{report, Report};
+use crate::analysis::AnalysisParams;
+use crate::run::{read_run, Run};
+
+/// Expand folders into the run files they hold (`.json`, `.json.gz`), sorted.
+pub fn expand_inputs(inputs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for p in inputs {
+        if p.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(p)
+                .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+                .unwrap_or_default();
+            files.retain(|f| {
+                let n = f
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                f.is_file()
+                    && !n.starts_with('.')
+                    && (n.ends_with(".json") || n.ends_with(".json.gz"))
+            });
+            files.sort();
+            out.extend(files);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    out
+}
+
+/// Load every input; bad files are reported and skipped.
+pub fn load_runs(inputs: &[PathBuf]) -> (Vec<(String, Run)>, Vec<(String, String)>) {
+    let mut good = Vec::new();
+    let mut bad = Vec::new();
+    for f in expand_inputs(inputs) {
+        match read_run(&f) {
+            Ok(r) => good.push((f.display().to_string(), r)),
+            Err(e) => bad.push((f.display().to_string(), e.to_string())),
+        }
+    }
+    (good, bad)
+}
+
+/// `reasonscope analyze`.
+pub fn analyze(inputs: &[PathBuf], json: bool, params: &AnalysisParams) -> anyhow::Result<()> {
+    let (runs, bad) = load_runs(inputs);
+    for (_, e) in &bad {
+        eprintln!("error: {e}");
+    }
+    if runs.is_empty() {
+        bail!("no run could be analysed ({} input(s) failed)", bad.len());
+    }
+    let refs: Vec<(String, &Run)> = runs.iter().map(|(f, r)| (f.clone(), r)).collect();
+    let rep = report(&refs, params);
+    if json {
+        let mut v = serde_json::to_value(&rep)?;
+        if let Some(obj) = v.as_object_mut() {
+            let errors: Vec<serde_json::Value> = bad
+                .iter()
+                .map(|(f, e)| serde_json::json!({"file": f, "error": e}))
+                .collect();
+            obj.insert("errors".into(), errors.into());
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        print!("{}", table(&rep, &runs));
+    }
+    Ok(())
+}
+
+fn opt(v: Option<f64>, prec: usize) -> String {
+    v.map_or("-".into(), |x| format!("{x:.prec$}"))
+}
+
+fn yes_no(v: Option<bool>) -> &'static str {
+    match v {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "-",
+    }
+}
+
+fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_owned()
+    } else {
+        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// The human table: fits a 100-column terminal.
+pub fn table(rep: &Report, runs: &[(String, Run)]) -> String {
+    let mut s = String::new();
+    for (rr, (_, run)) in rep.runs.iter().zip(runs) {
+        for t in &rr.turns {
+            let q = run
+                .conversation
+                .iter()
+                .filter(|m| m.role == crate::run::Role::User)
+                .nth(t.turn);
+            let _ = writeln!(
+                s,
+                "== {} · turn {} · {} paths · gold {}",
+                clip(&rr.file, 50),
+                t.turn,
+                t.paths.len(),
+                t.gold.as_deref().unwrap_or("-")
+            );
+            if let Some(q) = q {
+                let _ = writeln!(s, "   {}", clip(&q.content.replace('\n', " "), 94));
+            }
+            let _ = writeln!(
+                s,
+                "\n{:<18} {:>10} {:>6} {:>7}  votes",
+                "method", "answer", "conf", "correct"
+            );
+            for m in &t.methods {
+                let mut votes: Vec<(&String, &f64)> = m.votes.iter().collect();
+                votes.sort_by(|a, b| b.1.total_cmp(a.1));
+                let v: Vec<String> = votes
+                    .iter()
+                    .take(4)
+                    .map(|(a, w)| format!("{}:{}", clip(a, 8), trim_num(**w)))
+                    .collect();
+                let _ = writeln!(
+                    s,
+                    "{:<18} {:>10} {:>6} {:>7}  {}",
+                    m.method,
+                    clip(m.answer.as_deref().unwrap_or("-"), 10),
+                    opt(m.confidence, 3),
+                    yes_no(m.correct),
+                    clip(&v.join(" "), 52)
+                );
+            }
+            let _ = writeln!(
+                s,
+                "\n{:>4} {:>9} {:>3} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>4} {:>6}",
+                "path",
+                "answer",
+                "ok",
+                "tokens",
+                "mean_lp",
+                "ppl",
+                "entropy",
+                "s_cert",
+                "conf",
+                "c_low",
+                "unc",
+                "refl"
+            );
+            for p in &t.paths {
+                let _ = writeln!(
+                    s,
+                    "{:>4} {:>9} {:>3} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>4} {:>6}",
+                    p.index,
+                    clip(p.answer.as_deref().unwrap_or("-"), 9),
+                    yes_no(p.correct),
+                    p.n_tokens,
+                    opt(p.mean_logprob, 3),
+                    opt(p.perplexity, 3),
+                    opt(p.mean_entropy, 3),
+                    opt(p.self_certainty, 2),
+                    opt(p.conf_mean, 2),
+                    opt(p.conf_lowest_group, 2),
+                    p.uncertain_points,
+                    format!("{:.0}%", p.reflection.share * 100.0)
+                );
+            }
+            if let Some(f) = t.forks.first() {
+                let kids: Vec<String> = f
+                    .children
+                    .iter()
+                    .map(|c| format!("{:?}×{}", clip(&c.text, 10), c.paths.len()))
+                    .collect();
+                let _ = writeln!(
+                    s,
+                    "\n{} forks; most decisive at token {} (JSD {:.3} nats, entropy {:.2}): {}",
+                    t.forks.len(),
+                    f.position,
+                    f.decisiveness,
+                    f.entropy,
+                    clip(&kids.join(" "), 40)
+                );
+            }
+            s.push('\n');
+        }
+    }
+    if let Some(suite) = &rep.suite {
+        let n = suite.curves.iter().map(|c| c.n).max().unwrap_or(0);
+        let _ = writeln!(
+            s,
+            "== suite: {} question(s) with gold\n",
+            rep.runs
+                .iter()
+                .flat_map(|r| &r.turns)
+                .filter(|t| t.gold.is_some())
+                .count()
+        );
+        let _ = writeln!(
+            s,
+            "{:<18} {:>8} {:>7} {:>7} {:>7} {:>10} {:>10} {:>9}",
+            "method",
+            "accuracy",
+            "ece",
+            "brier",
+            "auroc",
+            "tokens",
+            "sequential",
+            format!("acc@{n}±")
+        );
+        for m in &suite.methods {
+            let at_n = suite
+                .curves
+                .iter()
+                .find(|c| c.method == m.method && c.n == n);
+            let _ = writeln!(
+                s,
+                "{:<18} {:>8.3} {:>7} {:>7} {:>7} {:>10} {:>10} {:>9}",
+                m.method,
+                m.accuracy,
+                opt(m.ece, 3),
+                opt(m.brier, 3),
+                opt(m.auroc, 3),
+                m.tokens_total,
+                m.tokens_sequential,
+                at_n.map_or("-".into(), |c| format!("{:.2}", (c.high - c.low) / 2.0))
+            );
+        }
+    }
+    s
+}
+
+fn trim_num(v: f64) -> String {
+    if v == v.trunc() && v.abs() < 1e9 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v:.3}")
+    }
+}
