@@ -155,6 +155,64 @@ pub fn forks(paths: &[TriePath]) -> Vec<Fork> {
     out
 }
 
+/// A node of the collapsed trie: a run of tokens shared by `paths`, from
+/// `start` up to `end` (a fork position, or the end of its longest path).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TreeNode {
+    pub start: usize,
+    pub end: usize,
+    pub paths: Vec<usize>,
+    pub children: Vec<usize>,
+    /// Text of the node's first token (the branch it took at its parent).
+    pub label: String,
+    pub answers: Vec<(String, usize)>,
+}
+
+/// The collapsed trie as a tree (node 0 is the root), for drawing.
+pub fn tree(paths: &[TriePath]) -> Vec<TreeNode> {
+    let mut nodes = Vec::new();
+    if paths.is_empty() {
+        return nodes;
+    }
+    let all: Vec<usize> = (0..paths.len()).collect();
+    build(paths, all, 0, &mut nodes);
+    nodes
+}
+
+fn build(paths: &[TriePath], members: Vec<usize>, start: usize, nodes: &mut Vec<TreeNode>) -> usize {
+    let id = nodes.len();
+    let label = members
+        .first()
+        .and_then(|&i| paths[i].texts.get(start))
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+    nodes.push(TreeNode { start, end: start, paths: members.clone(), children: Vec::new(), label, answers: answer_counts(paths, &members) });
+    let mut depth = start;
+    loop {
+        let mut groups: Vec<(i32, Vec<usize>)> = Vec::new();
+        for &i in &members {
+            if let Some(&t) = paths[i].ids.get(depth) {
+                match groups.iter_mut().find(|g| g.0 == t) {
+                    Some(g) => g.1.push(i),
+                    None => groups.push((t, vec![i])),
+                }
+            }
+        }
+        if groups.len() == 1 && groups[0].1.len() == members.len() {
+            depth += 1;
+            continue;
+        }
+        nodes[id].end = depth;
+        if groups.len() >= 2 || (groups.len() == 1 && groups[0].1.len() < members.len()) {
+            for (_, m) in groups {
+                let child = build(paths, m, depth, nodes);
+                nodes[id].children.push(child);
+            }
+        }
+        return id;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,6 +251,25 @@ mod tests {
         // Fork at 2 (3 vs 4) both end in "8": not decisive.
         assert_eq!(f[1].position, 2);
         assert_eq!(f[1].decisiveness, 0.0);
+    }
+
+    #[test]
+    fn tree_collapses_chains() {
+        let ids = [vec![1, 2, 3], vec![1, 2, 4], vec![1, 5]];
+        let tx: Vec<_> = ids.iter().map(|v| texts(v)).collect();
+        let ent = [0.1f32; 3];
+        let paths: Vec<TriePath> = (0..3).map(|i| TriePath { ids: &ids[i], texts: &tx[i], entropy: &ent, answer: None }).collect();
+        let t = tree(&paths);
+        // root [0,1) → {2: [1,2) → {3: leaf, 4: leaf}, 5: leaf}
+        assert_eq!((t[0].start, t[0].end), (0, 1));
+        assert_eq!(t[0].children.len(), 2);
+        let a = &t[t[0].children[0]];
+        assert_eq!((a.start, a.end, a.paths.clone()), (1, 2, vec![0, 1]));
+        assert_eq!(a.children.len(), 2);
+        let leaf = &t[a.children[0]];
+        assert_eq!((leaf.start, leaf.end, leaf.label.as_str()), (2, 3, "t3"));
+        let b = &t[t[0].children[1]];
+        assert_eq!((b.start, b.end), (1, 2));
     }
 
     #[test]

@@ -24,6 +24,12 @@ pub const METHODS: [&str; 10] = [
     "shortest",
 ];
 
+/// Whether a method's per-answer values rank lower first (`shortest`
+/// reports the fewest tokens per answer).
+pub fn lower_is_better(id: &str) -> bool {
+    id == "shortest"
+}
+
 /// One path as the methods see it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Candidate {

@@ -124,6 +124,9 @@ pub fn table(rep: &Report, runs: &[(String, Run)]) -> String {
             for m in &t.methods {
                 let mut votes: Vec<(&String, &f64)> = m.votes.iter().collect();
                 votes.sort_by(|a, b| b.1.total_cmp(a.1));
+                if crate::analysis::methods::lower_is_better(m.method) {
+                    votes.reverse();
+                }
                 let v: Vec<String> = votes
                     .iter()
                     .take(4)

@@ -38,7 +38,15 @@ pub fn read_run(path: &Path) -> Result<Run, RunError> {
 /// Parse and validate the bytes of a run file (JSON or gzip JSON).
 pub fn parse_run_bytes(bytes: &[u8]) -> Result<Run, String> {
     let json = if bytes.starts_with(&GZIP_MAGIC) {
-        let mut out = Vec::with_capacity(bytes.len() * 6);
+        // The gzip trailer holds the uncompressed size (mod 2^32): allocate
+        // exactly once instead of growing (keeps peak memory low on big runs).
+        let isize_hint = bytes
+            .len()
+            .checked_sub(4)
+            .map(|i| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]) as usize)
+            .filter(|&n| n <= bytes.len().saturating_mul(64))
+            .unwrap_or(bytes.len() * 4);
+        let mut out = Vec::with_capacity(isize_hint + 1);
         flate2::read::MultiGzDecoder::new(bytes)
             .read_to_end(&mut out)
             .map_err(|e| format!("not a valid gzip file ({e}); the file may be truncated"))?;

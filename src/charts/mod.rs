@@ -1,0 +1,10 @@
+//! Chart descriptions (series, axes, labels, colours) built from analysis
+//! results. Backend-free: the GUI draws them with egui_plot and `export`
+//! writes them as SVG, PNG and CSV. No egui, no file I/O.
+
+mod build;
+mod model;
+pub mod palette;
+
+pub use build::*;
+pub use model::*;

@@ -1,0 +1,213 @@
+//! A backend-free description of a chart: what the on-screen plot draws and
+//! what SVG, PNG and CSV exports write, so an export is what the user saw.
+
+/// An sRGB colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rgb(pub u8, pub u8, pub u8);
+
+impl Rgb {
+    pub fn hex(self) -> String {
+        format!("#{:02x}{:02x}{:02x}", self.0, self.1, self.2)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mark {
+    /// A polyline.
+    Line { points: Vec<[f64; 2]>, width: f32, dashed: bool },
+    /// Markers.
+    Points { points: Vec<[f64; 2]>, radius: f32 },
+    /// Vertical bars centred on x.
+    Bars { bars: Vec<[f64; 2]>, width: f64 },
+    /// A filled band between `lower` and `upper` over `xs`.
+    Band { xs: Vec<f64>, lower: Vec<f64>, upper: Vec<f64> },
+    /// A horizontal reference line.
+    HLine { y: f64 },
+    /// Independent straight segments, each with its own width.
+    Segments { segments: Vec<([f64; 2], [f64; 2], f32)> },
+    /// Text labels anchored at points.
+    Labels { labels: Vec<([f64; 2], String)> },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    pub name: String,
+    pub color: Rgb,
+    pub mark: Mark,
+    /// Listed in the legend.
+    pub legend: bool,
+}
+
+impl Series {
+    pub fn new(name: impl Into<String>, color: Rgb, mark: Mark) -> Self {
+        Series { name: name.into(), color, mark, legend: true }
+    }
+
+    pub fn unlisted(mut self) -> Self {
+        self.legend = false;
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Axis {
+    pub label: String,
+    /// Category names at x (or y) = 0, 1, 2, …
+    pub categories: Option<Vec<String>>,
+    /// Fixed range; automatic when `None`.
+    pub range: Option<(f64, f64)>,
+}
+
+impl Axis {
+    pub fn new(label: impl Into<String>) -> Self {
+        Axis { label: label.into(), ..Default::default() }
+    }
+
+    pub fn range(mut self, lo: f64, hi: f64) -> Self {
+        self.range = Some((lo, hi));
+        self
+    }
+
+    pub fn categories(mut self, c: Vec<String>) -> Self {
+        self.categories = Some(c);
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chart {
+    pub title: String,
+    pub x: Axis,
+    pub y: Axis,
+    pub series: Vec<Series>,
+}
+
+/// One or more charts in a grid (small multiples share their axes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Figure {
+    /// Stable id: `methods`, `entropy`, `branches`, `reflection`, `curves`, `calibration`.
+    pub id: &'static str,
+    pub title: String,
+    pub charts: Vec<Chart>,
+    pub columns: usize,
+}
+
+impl Chart {
+    /// Data bounds over every series ((x0, x1), (y0, y1)), honouring fixed ranges.
+    pub fn bounds(&self) -> ((f64, f64), (f64, f64)) {
+        let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+        let mut add = |x: f64, y: f64| {
+            if x.is_finite() && y.is_finite() {
+                x0 = x0.min(x);
+                x1 = x1.max(x);
+                y0 = y0.min(y);
+                y1 = y1.max(y);
+            }
+        };
+        for s in &self.series {
+            match &s.mark {
+                Mark::Line { points, .. } | Mark::Points { points, .. } => points.iter().for_each(|p| add(p[0], p[1])),
+                Mark::Bars { bars, width } => bars.iter().for_each(|b| {
+                    add(b[0] - width / 2.0, 0.0);
+                    add(b[0] + width / 2.0, b[1]);
+                }),
+                Mark::Band { xs, lower, upper } => {
+                    for i in 0..xs.len() {
+                        add(xs[i], lower[i]);
+                        add(xs[i], upper[i]);
+                    }
+                }
+                Mark::HLine { .. } => {}
+                Mark::Segments { segments } => segments.iter().for_each(|(a, b, _)| {
+                    add(a[0], a[1]);
+                    add(b[0], b[1]);
+                }),
+                Mark::Labels { labels } => labels.iter().for_each(|(p, _)| add(p[0], p[1])),
+            }
+        }
+        for s in &self.series {
+            if let Mark::HLine { y } = s.mark {
+                if x0.is_finite() {
+                    add(x0, y);
+                }
+            }
+        }
+        if !x0.is_finite() {
+            (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
+        }
+        if let Some(cat) = &self.x.categories {
+            x0 = x0.min(-0.5);
+            x1 = x1.max(cat.len() as f64 - 0.5);
+        }
+        let xr = self.x.range.unwrap_or((x0, x1));
+        let yr = self.y.range.unwrap_or((y0, y1));
+        (widen(xr), widen(yr))
+    }
+}
+
+fn widen((a, b): (f64, f64)) -> (f64, f64) {
+    if (b - a).abs() < 1e-12 {
+        (a - 0.5, b + 0.5)
+    } else {
+        (a, b)
+    }
+}
+
+/// Keep at most about `max` points of a long line: per bucket the first,
+/// min, max and last point, so spikes survive (min/max decimation).
+pub fn decimate(points: &[[f64; 2]], max: usize) -> Vec<[f64; 2]> {
+    if points.len() <= max || max < 8 {
+        return points.to_vec();
+    }
+    let buckets = max / 4;
+    let per = points.len().div_ceil(buckets);
+    let mut out = Vec::with_capacity(buckets * 4);
+    for chunk in points.chunks(per) {
+        let (mut lo, mut hi) = (0, 0);
+        for (i, p) in chunk.iter().enumerate() {
+            if p[1] < chunk[lo][1] {
+                lo = i;
+            }
+            if p[1] > chunk[hi][1] {
+                hi = i;
+            }
+        }
+        let mut idx = [0, lo, hi, chunk.len() - 1];
+        idx.sort_unstable();
+        let mut last = usize::MAX;
+        for i in idx {
+            if i != last {
+                out.push(chunk[i]);
+                last = i;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimation_keeps_extremes_and_ends() {
+        let pts: Vec<[f64; 2]> = (0..10_000).map(|i| [i as f64, if i == 5_000 { 100.0 } else { (i % 7) as f64 }]).collect();
+        let d = decimate(&pts, 400);
+        assert!(d.len() <= 400);
+        assert_eq!(d.first(), pts.first());
+        assert_eq!(d.last(), pts.last());
+        assert!(d.iter().any(|p| p[1] == 100.0));
+    }
+
+    #[test]
+    fn bounds_cover_series_and_categories() {
+        let c = Chart {
+            title: String::new(),
+            x: Axis::new("x").categories(vec!["a".into(), "b".into(), "c".into()]),
+            y: Axis::new("y"),
+            series: vec![Series::new("s", Rgb(0, 0, 0), Mark::Bars { bars: vec![[0.0, 2.0], [1.0, 5.0]], width: 0.8 })],
+        };
+        let ((x0, x1), (y0, y1)) = c.bounds();
+        assert_eq!((x0, x1, y0, y1), (-0.5, 2.5, 0.0, 5.0));
+    }
+}
