@@ -1,8 +1,11 @@
 # The two README commands are `make run` and `make test`; both set up first.
 CARGO ?= cargo
 export TZ = UTC
+# Headless rendering for the GUI tests: Mesa's CPU Vulkan driver (lavapipe).
+export WGPU_BACKEND ?= vulkan
+export VK_DRIVER_FILES ?= /usr/share/vulkan/icd.d/lvp_icd.x86_64.json
 
-.PHONY: setup model build run test bench sample-runs fmt lint
+.PHONY: setup model build run test bench screenshot fmt lint
 
 setup:
 	scripts/setup.sh
@@ -22,11 +25,16 @@ run: build
 # starve each other when several engines run at once.
 test: setup
 	$(CARGO) build --release --all-targets
-	$(CARGO) test --release -- --test-threads=1
+	$(CARGO) test --release --no-fail-fast -- --test-threads=1
 
 bench: setup
 	$(CARGO) bench --bench analysis
+	$(CARGO) bench --bench ui_frames
 	$(CARGO) bench --bench engine
+
+# A screenshot of the real window under Xvfb (README image).
+screenshot: build
+	REASONSCOPE_SCREENSHOT=docs/screenshot.png xvfb-run -a -s "-screen 0 1280x800x24" ./target/release/reasonscope
 
 fmt:
 	$(CARGO) fmt

@@ -20,7 +20,8 @@ use reasonscope::run::{Message, Role};
 const PROMPT: &str = "Write a long story about a dragon who learns to count.";
 /// llama-batched feeds its prompt raw (no chat template); a story opening
 /// keeps every stream going to the token limit, like our chat prompt does.
-const RAW_PROMPT: &str = "Once upon a time, in a small village at the foot of the mountains, there lived a dragon who";
+const RAW_PROMPT: &str =
+    "Once upon a time, in a small village at the foot of the mountains, there lived a dragon who";
 const N: u32 = 16;
 const MAX_TOKENS: u32 = 256;
 
@@ -62,9 +63,46 @@ fn timed(lm: &LoadedModel, cfg: &EngineConfig, req: &SampleRequest) -> (usize, f
     (tokens, secs)
 }
 
-fn llama_batched(model: &PathBuf, n_prompt: usize, threads: u32, unified: bool) -> Option<(usize, f64)> {
+fn llama_batched(
+    model: &PathBuf,
+    n_prompt: usize,
+    threads: u32,
+    unified: bool,
+) -> Option<(usize, f64)> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let out = Command::new(root.join("scripts/build-llama-batched.sh"))
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!(
+            "llama-batched could not be built:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    }
+    let bin = root.join(String::from_utf8_lossy(&out.stdout).trim());
+    let out = Command::new(bin)
+        .arg("-m")
+        .arg(model)
+        // -n is the total length, prompt included.
+        .args([
+            "-p",
+            RAW_PROMPT,
+            "-np",
+            &N.to_string(),
+            "-n",
+            &(n_prompt + MAX_TOKENS as usize).to_string(),
+        ])
+        .args([
+            "-t",
+            &threads.to_string(),
+            "-tb",
+            &threads.to_string(),
+            if unified { "-kvu" } else { "-no-kvu" },
+        ])
+        .args([
+            "--temp", "0.8", "--top-k", "40", "--top-p", "0.95", "-s", "42",
+        ])
         .output()
         .ok()?;
     if !out.status.success() {
@@ -174,7 +212,11 @@ fn main() {
         println!("ours, batched, 1 thread     {t1:>6} tokens {s1:>7.2} s {r1:>8.1} tokens/s   ({:.2}× {threads} threads)", r1 / ours);
     }
 
-    let n_prompt = lm.model.vocab().tokenize(RAW_PROMPT.as_bytes(), true, false).len();
+    let n_prompt = lm
+        .model
+        .vocab()
+        .tokenize(RAW_PROMPT.as_bytes(), true, false)
+        .len();
     let mut lb_unified = None;
     for (unified, ours_here, name) in [(true, r_uni, "unified"), (false, ours, "split")] {
         match llama_batched(&model, n_prompt, threads, unified) {

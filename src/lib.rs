@@ -3,6 +3,9 @@
 //! `engine` produces runs; `cli` ties them together.
 
 pub mod analysis;
+pub mod charts;
 pub mod cli;
 pub mod engine;
+pub mod export;
 pub mod run;
+pub mod ui;

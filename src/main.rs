@@ -77,6 +77,31 @@ enum Cmd {
     },
     /// Print a summary of a run file.
     Info { run: PathBuf },
+    /// Export a chart without a window (the same chart the app shows).
+    Export {
+        /// Run file(s); calibration uses every run given.
+        #[arg(required = true)]
+        runs: Vec<PathBuf>,
+        #[arg(long, value_parser = ["methods", "agreement", "entropy", "branches", "reflection", "curves", "calibration"])]
+        chart: String,
+        #[arg(long, value_parser = ["png", "svg", "csv"])]
+        format: String,
+        #[arg(short = 'o', long)]
+        output: PathBuf,
+        /// Only this path (entropy chart).
+        #[arg(long)]
+        path: Option<usize>,
+        #[arg(long, default_value_t = 0)]
+        turn: usize,
+        /// PNG scale (1 = the SVG's size).
+        #[arg(long, default_value_t = 2.0)]
+        scale: f32,
+        /// Replace an existing output file.
+        #[arg(long)]
+        force: bool,
+        #[arg(long, default_value_t = 2048)]
+        window: usize,
+    },
     /// Score every path and selection method of one or more runs (or folders of runs).
     Analyze {
         /// Run files or folders of run files.
@@ -140,6 +165,27 @@ fn main() {
         })
         .map(|_| ()),
         Some(Cmd::Info { run }) => cli::info(&run),
+        Some(Cmd::Export {
+            runs,
+            chart,
+            format,
+            output,
+            path,
+            turn,
+            scale,
+            force,
+            window,
+        }) => cli::export_chart(&cli::ExportArgs {
+            runs,
+            chart,
+            format,
+            output,
+            path,
+            turn,
+            scale,
+            force,
+            window,
+        }),
         Some(Cmd::Analyze {
             runs,
             format,
@@ -153,16 +199,7 @@ fn main() {
             params.markers.extend(markers);
             cli::analyze(&runs, format == "json", &params)
         }
-        None => {
-            eprintln!(
-                "reasonscope: the desktop app is not built yet. Use `reasonscope sample`, `reasonscope info` \
-                 (see `reasonscope --help`)."
-            );
-            if !args.runs.is_empty() {
-                eprintln!("(asked to open: {:?})", args.runs);
-            }
-            Ok(())
-        }
+        None => reasonscope::ui::run_app(args.runs),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -19,7 +19,11 @@ fn has(v: &serde_json::Value, keys: &[&str], at: &str) {
 
 #[test]
 fn json_report_on_the_sample_runs_holds_every_field() {
-    let o = bin().args(["analyze", "--format", "json"]).arg(sample_runs()).output().unwrap();
+    let o = bin()
+        .args(["analyze", "--format", "json"])
+        .arg(sample_runs())
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let runs = v["runs"].as_array().unwrap();
@@ -33,23 +37,54 @@ fn json_report_on_the_sample_runs_holds_every_field() {
                 has(
                     p,
                     &[
-                        "index", "answer", "correct", "n_tokens", "mean_logprob", "perplexity", "path_prob", "mean_entropy",
-                        "self_certainty", "conf_mean", "conf_tail", "conf_lowest_group", "conf_bottom10", "uncertain_points", "reflection",
+                        "index",
+                        "answer",
+                        "correct",
+                        "n_tokens",
+                        "mean_logprob",
+                        "perplexity",
+                        "path_prob",
+                        "mean_entropy",
+                        "self_certainty",
+                        "conf_mean",
+                        "conf_tail",
+                        "conf_lowest_group",
+                        "conf_bottom10",
+                        "uncertain_points",
+                        "reflection",
                     ],
                     "path",
                 );
-                has(&p["reflection"], &["first_candidate_token", "share", "markers", "confirmatory", "corrective"], "reflection");
+                has(
+                    &p["reflection"],
+                    &[
+                        "first_candidate_token",
+                        "share",
+                        "markers",
+                        "confirmatory",
+                        "corrective",
+                    ],
+                    "reflection",
+                );
                 assert!(p["n_tokens"].is_u64());
             }
             let methods = t["methods"].as_array().unwrap();
             assert_eq!(methods.len(), 10);
             for m in methods {
-                has(m, &["method", "answer", "confidence", "correct", "votes"], "method");
+                has(
+                    m,
+                    &["method", "answer", "confidence", "correct", "votes"],
+                    "method",
+                );
                 assert!(m["votes"].is_object());
             }
             for f in t["forks"].as_array().unwrap() {
                 n_forks += 1;
-                has(f, &["position", "entropy", "decisiveness", "children"], "fork");
+                has(
+                    f,
+                    &["position", "entropy", "decisiveness", "children"],
+                    "fork",
+                );
                 for c in f["children"].as_array().unwrap() {
                     has(c, &["text", "paths", "answers"], "child");
                 }
@@ -59,12 +94,28 @@ fn json_report_on_the_sample_runs_holds_every_field() {
     assert!(n_forks > 0, "real sampled runs fork somewhere");
     let suite = &v["suite"];
     for m in suite["methods"].as_array().unwrap() {
-        has(m, &["method", "accuracy", "ece", "brier", "auroc", "tokens_total", "tokens_sequential"], "suite method");
+        has(
+            m,
+            &[
+                "method",
+                "accuracy",
+                "ece",
+                "brier",
+                "auroc",
+                "tokens_total",
+                "tokens_sequential",
+            ],
+            "suite method",
+        );
     }
     let curves = suite["curves"].as_array().unwrap();
     assert!(!curves.is_empty());
     for c in curves {
-        has(c, &["method", "n", "accuracy", "low", "high", "mean_tokens"], "curve");
+        has(
+            c,
+            &["method", "n", "accuracy", "low", "high", "mean_tokens"],
+            "curve",
+        );
     }
 }
 
@@ -75,18 +126,35 @@ fn table_fits_a_100_column_terminal() {
     let s = String::from_utf8(o.stdout).unwrap();
     assert!(s.contains("majority") && s.contains("deepconf_low") && s.contains("path"));
     for line in s.lines() {
-        assert!(line.chars().count() <= 100, "line too wide ({}): {line}", line.chars().count());
+        assert!(
+            line.chars().count() <= 100,
+            "line too wide ({}): {line}",
+            line.chars().count()
+        );
     }
 }
 
 #[test]
 fn bad_files_are_reported_and_the_rest_analysed() {
     let dir = tempfile::tempdir().unwrap();
-    let good = std::fs::read_dir(sample_runs()).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).find(|p| p.to_string_lossy().ends_with(".json.gz")).unwrap();
+    let good = std::fs::read_dir(sample_runs())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(".json.gz"))
+        .unwrap();
     std::fs::copy(&good, dir.path().join("a-good.json.gz")).unwrap();
-    std::fs::write(dir.path().join("b-bad.json"), br#"{"format": "reasonscope.run", "version": 7}"#).unwrap();
+    std::fs::write(
+        dir.path().join("b-bad.json"),
+        br#"{"format": "reasonscope.run", "version": 7}"#,
+    )
+    .unwrap();
     std::fs::write(dir.path().join("c-junk.json"), b"not json").unwrap();
-    let o = bin().args(["analyze", "--format", "json"]).arg(dir.path()).output().unwrap();
+    let o = bin()
+        .args(["analyze", "--format", "json"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert!(o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("b-bad.json: version: 7 is newer"), "{err}");
@@ -96,7 +164,11 @@ fn bad_files_are_reported_and_the_rest_analysed() {
     assert_eq!(v["errors"].as_array().unwrap().len(), 2);
 
     // Only bad input: a clear error and a failing exit status.
-    let o = bin().arg("analyze").arg(dir.path().join("b-bad.json")).output().unwrap();
+    let o = bin()
+        .arg("analyze")
+        .arg(dir.path().join("b-bad.json"))
+        .output()
+        .unwrap();
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("version: 7 is newer"));
 }

@@ -179,14 +179,26 @@ pub fn tree(paths: &[TriePath]) -> Vec<TreeNode> {
     nodes
 }
 
-fn build(paths: &[TriePath], members: Vec<usize>, start: usize, nodes: &mut Vec<TreeNode>) -> usize {
+fn build(
+    paths: &[TriePath],
+    members: Vec<usize>,
+    start: usize,
+    nodes: &mut Vec<TreeNode>,
+) -> usize {
     let id = nodes.len();
     let label = members
         .first()
         .and_then(|&i| paths[i].texts.get(start))
         .map(|t| t.to_string())
         .unwrap_or_default();
-    nodes.push(TreeNode { start, end: start, paths: members.clone(), children: Vec::new(), label, answers: answer_counts(paths, &members) });
+    nodes.push(TreeNode {
+        start,
+        end: start,
+        paths: members.clone(),
+        children: Vec::new(),
+        label,
+        answers: answer_counts(paths, &members),
+    });
     let mut depth = start;
     loop {
         let mut groups: Vec<(i32, Vec<usize>)> = Vec::new();
@@ -258,7 +270,14 @@ mod tests {
         let ids = [vec![1, 2, 3], vec![1, 2, 4], vec![1, 5]];
         let tx: Vec<_> = ids.iter().map(|v| texts(v)).collect();
         let ent = [0.1f32; 3];
-        let paths: Vec<TriePath> = (0..3).map(|i| TriePath { ids: &ids[i], texts: &tx[i], entropy: &ent, answer: None }).collect();
+        let paths: Vec<TriePath> = (0..3)
+            .map(|i| TriePath {
+                ids: &ids[i],
+                texts: &tx[i],
+                entropy: &ent,
+                answer: None,
+            })
+            .collect();
         let t = tree(&paths);
         // root [0,1) → {2: [1,2) → {3: leaf, 4: leaf}, 5: leaf}
         assert_eq!((t[0].start, t[0].end), (0, 1));

@@ -22,7 +22,10 @@ pub fn answer_axis(t: &TurnAnalysis) -> Vec<String> {
         }
     }
     counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    counts.into_iter().map(|(c, _)| t.answers[c].clone()).collect()
+    counts
+        .into_iter()
+        .map(|(c, _)| t.answers[c].clone())
+        .collect()
 }
 
 /// Methods view: each method's vote distribution as shares on one shared
@@ -39,39 +42,79 @@ pub fn methods_figure(t: &TurnAnalysis) -> Figure {
                 .iter()
                 .filter_map(|(a, v)| {
                     let x = axis.iter().position(|c| c == a)?;
-                    let v = if lower_is_better(m.method) { 1.0 / v.max(1.0) } else { *v };
+                    let v = if lower_is_better(m.method) {
+                        1.0 / v.max(1.0)
+                    } else {
+                        *v
+                    };
                     Some((x, v.max(0.0)))
                 })
                 .collect();
             let total: f64 = vals.iter().map(|v| v.1).sum();
             let share = |v: f64| if total > 0.0 { v / total } else { 0.0 };
-            let chosen = m.answer.as_ref().and_then(|a| axis.iter().position(|c| c == a));
-            let others: Vec<[f64; 2]> = vals.iter().filter(|v| Some(v.0) != chosen).map(|v| [v.0 as f64, share(v.1)]).collect();
-            let picked: Vec<[f64; 2]> = vals.iter().filter(|v| Some(v.0) == chosen).map(|v| [v.0 as f64, share(v.1)]).collect();
+            let chosen = m
+                .answer
+                .as_ref()
+                .and_then(|a| axis.iter().position(|c| c == a));
+            let others: Vec<[f64; 2]> = vals
+                .iter()
+                .filter(|v| Some(v.0) != chosen)
+                .map(|v| [v.0 as f64, share(v.1)])
+                .collect();
+            let picked: Vec<[f64; 2]> = vals
+                .iter()
+                .filter(|v| Some(v.0) == chosen)
+                .map(|v| [v.0 as f64, share(v.1)])
+                .collect();
             let verdict = match m.correct {
                 Some(true) => "right",
                 Some(false) => "wrong",
                 None => "",
             };
             let title = format!(
-                "{} → {}{}{}",
+                "{}: {}{}{}",
                 m.method,
                 m.answer.as_deref().unwrap_or("none"),
-                m.confidence.map(|c| format!(" ({c:.2})")).unwrap_or_default(),
-                if verdict.is_empty() { String::new() } else { format!(", {verdict}") }
+                m.confidence
+                    .map(|c| format!(" ({c:.2})"))
+                    .unwrap_or_default(),
+                if verdict.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {verdict}")
+                }
             );
             Chart {
                 title,
                 x: Axis::new("answer").categories(axis.clone()),
                 y: Axis::new("share").range(0.0, 1.0),
                 series: vec![
-                    Series::new("other answers", palette::NEUTRAL, Mark::Bars { bars: others, width: 0.7 }),
-                    Series::new("chosen", palette::verdict(m.correct), Mark::Bars { bars: picked, width: 0.7 }),
+                    Series::new(
+                        "other answers",
+                        palette::NEUTRAL,
+                        Mark::Bars {
+                            bars: others,
+                            width: 0.7,
+                        },
+                    ),
+                    Series::new(
+                        "chosen",
+                        palette::verdict(m.correct),
+                        Mark::Bars {
+                            bars: picked,
+                            width: 0.7,
+                        },
+                    ),
                 ],
             }
         })
         .collect();
-    Figure { id: "methods", title: format!("Selection methods, turn {}", t.turn), charts, columns: 5 }
+    Figure {
+        id: "methods",
+        title: format!("Selection methods, turn {}", t.turn),
+        charts,
+        columns: 5,
+    }
 }
 
 /// Which methods pick the same answer: (method ids, agree[i][j]).
@@ -80,7 +123,12 @@ pub fn agreement(t: &TurnAnalysis) -> (Vec<&'static str>, Vec<Vec<bool>>) {
     let m = t
         .methods
         .iter()
-        .map(|a| t.methods.iter().map(|b| a.answer.is_some() && a.answer == b.answer).collect())
+        .map(|a| {
+            t.methods
+                .iter()
+                .map(|b| a.answer.is_some() && a.answer == b.answer)
+                .collect()
+        })
         .collect();
     (ids, m)
 }
@@ -105,48 +153,140 @@ pub fn agreement_chart(t: &TurnAnalysis) -> Chart {
     Chart {
         title: "Method agreement (same answer)".into(),
         x: Axis::new("").categories(names),
-        y: Axis::new("").categories(rev).range(-0.5, ids.len() as f64 - 0.5),
+        y: Axis::new("")
+            .categories(rev)
+            .range(-0.5, ids.len() as f64 - 0.5),
         series: vec![
-            Series::new("agree", palette::RIGHT, Mark::Points { points: yes, radius: 7.0 }),
-            Series::new("disagree", palette::NEUTRAL, Mark::Points { points: no, radius: 3.0 }),
+            Series::new(
+                "agree",
+                palette::RIGHT,
+                Mark::Points {
+                    points: yes,
+                    radius: 7.0,
+                },
+            ),
+            Series::new(
+                "disagree",
+                palette::NEUTRAL,
+                Mark::Points {
+                    points: no,
+                    radius: 3.0,
+                },
+            ),
         ],
     }
 }
 
 /// Entropy view: per-token entropy of the chosen paths (with SRGen's
 /// uncertain points) and DeepConf's sliding-window confidence.
-pub fn entropy_figure(run: &Run, t: &TurnAnalysis, paths: &[usize], normalized: bool, window: usize) -> Figure {
+pub fn entropy_figure(
+    run: &Run,
+    t: &TurnAnalysis,
+    paths: &[usize],
+    normalized: bool,
+    window: usize,
+) -> Figure {
     let mut ent = Vec::new();
     let mut conf = Vec::new();
     for (k, &pi) in paths.iter().enumerate() {
-        let Some(pa) = t.paths.iter().find(|p| p.index == pi) else { continue };
-        let Some(turn) = run.paths.get(pi).and_then(|p| p.turns.get(t.turn)) else { continue };
+        let Some(pa) = t.paths.iter().find(|p| p.index == pi) else {
+            continue;
+        };
+        let Some(turn) = run.paths.get(pi).and_then(|p| p.turns.get(t.turn)) else {
+            continue;
+        };
         let n = turn.tokens.len();
         if n == 0 {
             continue;
         }
-        let x = |i: usize| if normalized { i as f64 / n.max(1) as f64 } else { i as f64 };
+        let x = |i: usize| {
+            if normalized {
+                i as f64 / n.max(1) as f64
+            } else {
+                i as f64
+            }
+        };
         let color = palette::categorical(k);
-        let pts: Vec<[f64; 2]> = turn.tokens.entropy.iter().enumerate().map(|(i, &h)| [x(i), f64::from(h)]).collect();
-        let label = format!("path {pi} ({})", pa.answer.as_deref().unwrap_or("no answer"));
-        ent.push(Series::new(label.clone(), color, Mark::Line { points: decimate(&pts, MAX_LINE_POINTS), width: 1.2, dashed: false }));
-        let unc: Vec<[f64; 2]> = crate::analysis::scores::uncertain_points(&turn.tokens.entropy).into_iter().map(|i| pts[i]).collect();
+        let pts: Vec<[f64; 2]> = turn
+            .tokens
+            .entropy
+            .iter()
+            .enumerate()
+            .map(|(i, &h)| [x(i), f64::from(h)])
+            .collect();
+        let label = format!(
+            "path {pi} ({})",
+            pa.answer.as_deref().unwrap_or("no answer")
+        );
+        ent.push(Series::new(
+            label.clone(),
+            color,
+            Mark::Line {
+                points: decimate(&pts, MAX_LINE_POINTS),
+                width: 1.2,
+                dashed: false,
+            },
+        ));
+        let unc: Vec<[f64; 2]> = crate::analysis::scores::uncertain_points(&turn.tokens.entropy)
+            .into_iter()
+            .map(|i| pts[i])
+            .collect();
         if !unc.is_empty() {
-            ent.push(Series::new(format!("uncertain, path {pi}"), color, Mark::Points { points: unc, radius: 3.0 }).unlisted());
+            ent.push(
+                Series::new(
+                    format!("uncertain, path {pi}"),
+                    color,
+                    Mark::Points {
+                        points: unc,
+                        radius: 3.0,
+                    },
+                )
+                .unlisted(),
+            );
         }
         let w = window.max(1);
         let means = window_means(&turn.tokens.confidence, w);
-        let offset = if n < w { 0 } else { w - 1 };
-        let cp: Vec<[f64; 2]> = means.iter().enumerate().map(|(i, &m)| [x(i + offset), m]).collect();
-        conf.push(Series::new(label, color, Mark::Line { points: decimate(&cp, MAX_LINE_POINTS), width: 1.2, dashed: false }));
+        // A trace shorter than w has one group: the whole-trace mean, drawn flat.
+        let cp: Vec<[f64; 2]> = if n < w {
+            vec![[x(0), means[0]], [x(n - 1), means[0]]]
+        } else {
+            means
+                .iter()
+                .enumerate()
+                .map(|(i, &m)| [x(i + w - 1), m])
+                .collect()
+        };
+        conf.push(Series::new(
+            label,
+            color,
+            Mark::Line {
+                points: decimate(&cp, MAX_LINE_POINTS),
+                width: 1.2,
+                dashed: false,
+            },
+        ));
     }
-    let xl = if normalized { "position in the path (0–1)" } else { "token" };
+    let xl = if normalized {
+        "position in the path (0–1)"
+    } else {
+        "token"
+    };
     Figure {
         id: "entropy",
         title: format!("Entropy, turn {}", t.turn),
         charts: vec![
-            Chart { title: "Entropy per token (dots: SRGen uncertain points)".into(), x: Axis::new(xl), y: Axis::new("entropy (nats)"), series: ent },
-            Chart { title: format!("DeepConf window confidence (w = {window})"), x: Axis::new(xl), y: Axis::new("mean confidence"), series: conf },
+            Chart {
+                title: "Entropy per token (dots: SRGen uncertain points)".into(),
+                x: Axis::new(xl),
+                y: Axis::new("entropy (nats)"),
+                series: ent,
+            },
+            Chart {
+                title: format!("DeepConf window confidence (w = {window})"),
+                x: Axis::new(xl),
+                y: Axis::new("mean confidence"),
+                series: conf,
+            },
         ],
         columns: 1,
     }
@@ -159,7 +299,12 @@ pub fn turn_tree(run: &Run, t: &TurnAnalysis) -> Vec<TreeNode> {
         .iter()
         .filter_map(|pa| {
             let tt = run.paths.get(pa.index)?.turns.get(t.turn)?;
-            Some(TriePath { ids: &tt.tokens.id, texts: &tt.tokens.text, entropy: &tt.tokens.entropy, answer: pa.answer.clone() })
+            Some(TriePath {
+                ids: &tt.tokens.id,
+                texts: &tt.tokens.text,
+                entropy: &tt.tokens.entropy,
+                answer: pa.answer.clone(),
+            })
         })
         .collect();
     branches::tree(&trie)
@@ -176,7 +321,8 @@ pub fn tree_layout(nodes: &[TreeNode]) -> Vec<f64> {
             for &c in &nodes[i].children {
                 place(nodes, c, next, y);
             }
-            y[i] = nodes[i].children.iter().map(|&c| y[c]).sum::<f64>() / nodes[i].children.len() as f64;
+            y[i] = nodes[i].children.iter().map(|&c| y[c]).sum::<f64>()
+                / nodes[i].children.len() as f64;
         }
     }
     let mut y = vec![0.0; nodes.len()];
@@ -196,41 +342,100 @@ pub fn branches_figure(run: &Run, t: &TurnAnalysis) -> Figure {
     let mut by_color: Vec<(Rgb, String, Vec<([f64; 2], [f64; 2], f32)>)> = Vec::new();
     let mut labels = Vec::new();
     for (i, n) in nodes.iter().enumerate() {
-        let top = n.answers.iter().max_by_key(|a| a.1).map(|a| a.0.clone()).unwrap_or_default();
+        let top = n
+            .answers
+            .iter()
+            .max_by_key(|a| a.1)
+            .map(|a| a.0.clone())
+            .unwrap_or_default();
         let (color, name) = if top.is_empty() {
             (palette::NEUTRAL, "no answer".to_owned())
         } else if let Some(g) = t.gold.as_deref() {
             let ok = crate::analysis::answers::is_correct(Some(&top), g);
-            (palette::verdict(Some(ok)), if ok { "mostly right".into() } else { "mostly wrong".into() })
+            (
+                palette::verdict(Some(ok)),
+                if ok {
+                    "mostly right".into()
+                } else {
+                    "mostly wrong".into()
+                },
+            )
         } else {
             let k = axis.iter().position(|a| *a == top).unwrap_or(0);
             (palette::categorical(k), format!("mostly {top}"))
         };
         let width = 1.0 + 7.0 * n.paths.len() as f32 / total;
-        let mut segs = vec![([n.start as f64, y[i]], [n.end.max(n.start) as f64, y[i]], width)];
+        let mut segs = vec![(
+            [n.start as f64, y[i]],
+            [n.end.max(n.start) as f64, y[i]],
+            width,
+        )];
         for &c in &n.children {
-            segs.push(([n.end as f64, y[i]], [nodes[c].start as f64 + 0.0, y[c]], 1.0 + 7.0 * nodes[c].paths.len() as f32 / total));
+            segs.push((
+                [n.end as f64, y[i]],
+                [nodes[c].start as f64 + 0.0, y[c]],
+                1.0 + 7.0 * nodes[c].paths.len() as f32 / total,
+            ));
         }
         match by_color.iter_mut().find(|e| e.0 == color) {
             Some(e) => e.2.extend(segs),
             None => by_color.push((color, name, segs)),
         }
         if n.children.len() >= 2 {
-            if let Some(f) = t.forks.iter().take(3).find(|f| f.position == n.end && f.n_paths == n.paths.len()) {
-                labels.push(([n.end as f64, y[i] + 0.35], format!("JSD {:.2}", f.decisiveness)));
+            if let Some(f) = t
+                .forks
+                .iter()
+                .take(3)
+                .find(|f| f.position == n.end && f.n_paths == n.paths.len())
+            {
+                labels.push((
+                    [n.end as f64, y[i] + 0.35],
+                    format!("JSD {:.2}", f.decisiveness),
+                ));
             }
         }
     }
-    let mut series: Vec<Series> = by_color.into_iter().map(|(c, name, segs)| Series::new(name, c, Mark::Segments { segments: segs })).collect();
-    let forks: Vec<[f64; 2]> = nodes.iter().enumerate().filter(|(_, n)| n.children.len() >= 2).map(|(i, n)| [n.end as f64, y[i]]).collect();
-    series.push(Series::new("fork", Rgb(60, 60, 60), Mark::Points { points: forks, radius: 3.0 }));
+    let mut series: Vec<Series> = by_color
+        .into_iter()
+        .map(|(c, name, segs)| Series::new(name, c, Mark::Segments { segments: segs }))
+        .collect();
+    let forks: Vec<[f64; 2]> = nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.children.len() >= 2)
+        .map(|(i, n)| [n.end as f64, y[i]])
+        .collect();
+    series.push(Series::new(
+        "fork",
+        Rgb(60, 60, 60),
+        Mark::Points {
+            points: forks,
+            radius: 3.0,
+        },
+    ));
     if !labels.is_empty() {
-        series.push(Series::new("most decisive forks", Rgb(60, 60, 60), Mark::Labels { labels }).unlisted());
+        series.push(
+            Series::new(
+                "most decisive forks",
+                Rgb(60, 60, 60),
+                Mark::Labels { labels },
+            )
+            .unlisted(),
+        );
     }
     Figure {
         id: "branches",
         title: format!("Branches, turn {}", t.turn),
-        charts: vec![Chart { title: format!("Token trie of {} paths ({} forks)", t.paths.len(), t.forks.len()), x: Axis::new("token"), y: Axis::new("paths"), series }],
+        charts: vec![Chart {
+            title: format!(
+                "Token trie of {} paths ({} forks)",
+                t.paths.len(),
+                t.forks.len()
+            ),
+            x: Axis::new("token"),
+            y: Axis::new("paths"),
+            series,
+        }],
         columns: 1,
     }
 }
@@ -246,7 +451,11 @@ pub fn reflection_figure(t: &TurnAnalysis) -> Figure {
     let mut names = Vec::new();
     for (row, p) in t.paths.iter().enumerate() {
         let y = (n_rows - 1 - row) as f64;
-        names.push(format!("path {} ({:.0}%)", p.index, p.reflection.share * 100.0));
+        names.push(format!(
+            "path {} ({:.0}%)",
+            p.index,
+            p.reflection.share * 100.0
+        ));
         let n = p.scores.n_tokens as f64;
         match p.reflection.first_candidate_token {
             Some(f) => {
@@ -259,7 +468,10 @@ pub fn reflection_figure(t: &TurnAnalysis) -> Figure {
             let pt = [c.token as f64 + 1.0, y];
             if k == 0 {
                 first.push(pt);
-            } else if crate::analysis::answers::equal(&p.reflection.candidates[k - 1].answer, &c.answer) {
+            } else if crate::analysis::answers::equal(
+                &p.reflection.candidates[k - 1].answer,
+                &c.answer,
+            ) {
                 confirm.push(pt);
             } else {
                 correct.push(pt);
@@ -269,12 +481,46 @@ pub fn reflection_figure(t: &TurnAnalysis) -> Figure {
     }
     names.reverse();
     let series = vec![
-        Series::new("forward reasoning", palette::FORWARD, Mark::Segments { segments: fwd }),
-        Series::new("reflection", palette::REFLECT, Mark::Segments { segments: refl }),
-        Series::new("first candidate", Rgb(40, 40, 40), Mark::Points { points: first, radius: 4.0 }),
-        Series::new("confirmatory", palette::RIGHT, Mark::Points { points: confirm, radius: 4.0 }),
-        Series::new("corrective", palette::WRONG, Mark::Points { points: correct, radius: 4.0 }),
-        Series::new("candidate answers", Rgb(40, 40, 40), Mark::Labels { labels }).unlisted(),
+        Series::new(
+            "forward reasoning",
+            palette::FORWARD,
+            Mark::Segments { segments: fwd },
+        ),
+        Series::new(
+            "reflection",
+            palette::REFLECT,
+            Mark::Segments { segments: refl },
+        ),
+        Series::new(
+            "first candidate",
+            Rgb(40, 40, 40),
+            Mark::Points {
+                points: first,
+                radius: 4.0,
+            },
+        ),
+        Series::new(
+            "confirmatory",
+            palette::RIGHT,
+            Mark::Points {
+                points: confirm,
+                radius: 4.0,
+            },
+        ),
+        Series::new(
+            "corrective",
+            palette::WRONG,
+            Mark::Points {
+                points: correct,
+                radius: 4.0,
+            },
+        ),
+        Series::new(
+            "candidate answers",
+            Rgb(40, 40, 40),
+            Mark::Labels { labels },
+        )
+        .unlisted(),
     ];
     Figure {
         id: "reflection",
@@ -282,7 +528,9 @@ pub fn reflection_figure(t: &TurnAnalysis) -> Figure {
         charts: vec![Chart {
             title: "Forward reasoning vs reflection (row label: reflection share)".into(),
             x: Axis::new("token"),
-            y: Axis::new("").categories(names).range(-0.5, n_rows as f64 - 0.5),
+            y: Axis::new("")
+                .categories(names)
+                .range(-0.5, n_rows as f64 - 0.5),
             series,
         }],
         columns: 1,
@@ -299,20 +547,53 @@ pub fn curves_figure(points: &[CurvePoint]) -> Figure {
             continue;
         }
         let c = palette::categorical(k);
+        by_n.push(
+            Series::new(
+                format!("{m} 95%"),
+                c,
+                Mark::Band {
+                    xs: pts.iter().map(|p| p.n as f64).collect(),
+                    lower: pts.iter().map(|p| p.low).collect(),
+                    upper: pts.iter().map(|p| p.high).collect(),
+                },
+            )
+            .unlisted(),
+        );
         by_n.push(Series::new(
-            format!("{m} 95%"),
+            *m,
             c,
-            Mark::Band { xs: pts.iter().map(|p| p.n as f64).collect(), lower: pts.iter().map(|p| p.low).collect(), upper: pts.iter().map(|p| p.high).collect() },
-        ).unlisted());
-        by_n.push(Series::new(*m, c, Mark::Line { points: pts.iter().map(|p| [p.n as f64, p.accuracy]).collect(), width: 1.5, dashed: false }));
-        by_tokens.push(Series::new(*m, c, Mark::Line { points: pts.iter().map(|p| [p.mean_tokens, p.accuracy]).collect(), width: 1.5, dashed: false }));
+            Mark::Line {
+                points: pts.iter().map(|p| [p.n as f64, p.accuracy]).collect(),
+                width: 1.5,
+                dashed: false,
+            },
+        ));
+        by_tokens.push(Series::new(
+            *m,
+            c,
+            Mark::Line {
+                points: pts.iter().map(|p| [p.mean_tokens, p.accuracy]).collect(),
+                width: 1.5,
+                dashed: false,
+            },
+        ));
     }
     Figure {
         id: "curves",
         title: "Accuracy vs samples and tokens".into(),
         charts: vec![
-            Chart { title: "Accuracy vs N (B = 200 subsets, 95% band)".into(), x: Axis::new("paths sampled (N)"), y: Axis::new("accuracy").range(0.0, 1.0), series: by_n },
-            Chart { title: "Accuracy vs tokens spent".into(), x: Axis::new("mean tokens per question"), y: Axis::new("accuracy").range(0.0, 1.0), series: by_tokens },
+            Chart {
+                title: "Accuracy vs N (B = 200 subsets, 95% band)".into(),
+                x: Axis::new("paths sampled (N)"),
+                y: Axis::new("accuracy").range(0.0, 1.0),
+                series: by_n,
+            },
+            Chart {
+                title: "Accuracy vs tokens spent".into(),
+                x: Axis::new("mean tokens per question"),
+                y: Axis::new("accuracy").range(0.0, 1.0),
+                series: by_tokens,
+            },
         ],
         columns: 2,
     }
@@ -320,19 +601,127 @@ pub fn curves_figure(points: &[CurvePoint]) -> Figure {
 
 /// Reliability diagram of every method with a confidence.
 pub fn calibration_figure(methods: &[SuiteMethod]) -> Figure {
-    let mut series = vec![Series::new("perfect calibration", palette::NEUTRAL, Mark::Line { points: vec![[0.0, 0.0], [1.0, 1.0]], width: 1.0, dashed: true })];
+    let mut series = vec![Series::new(
+        "perfect calibration",
+        palette::NEUTRAL,
+        Mark::Line {
+            points: vec![[0.0, 0.0], [1.0, 1.0]],
+            width: 1.0,
+            dashed: true,
+        },
+    )];
     for (k, m) in methods.iter().enumerate() {
         let Some(bins) = &m.reliability else { continue };
-        let pts: Vec<[f64; 2]> = bins.iter().filter_map(|b| Some([b.mean_confidence?, b.accuracy?])).collect();
-        let name = format!("{} (ECE {})", m.method, m.ece.map_or("-".into(), |e| format!("{e:.3}")));
+        let pts: Vec<[f64; 2]> = bins
+            .iter()
+            .filter_map(|b| Some([b.mean_confidence?, b.accuracy?]))
+            .collect();
+        let name = format!(
+            "{} (ECE {})",
+            m.method,
+            m.ece.map_or("-".into(), |e| format!("{e:.3}"))
+        );
         let c = palette::categorical(k);
-        series.push(Series::new(name.clone(), c, Mark::Line { points: pts.clone(), width: 1.5, dashed: false }));
-        series.push(Series::new(name, c, Mark::Points { points: pts, radius: 3.0 }).unlisted());
+        series.push(Series::new(
+            name.clone(),
+            c,
+            Mark::Line {
+                points: pts.clone(),
+                width: 1.5,
+                dashed: false,
+            },
+        ));
+        series.push(
+            Series::new(
+                name,
+                c,
+                Mark::Points {
+                    points: pts,
+                    radius: 3.0,
+                },
+            )
+            .unlisted(),
+        );
     }
     Figure {
         id: "calibration",
         title: "Calibration".into(),
-        charts: vec![Chart { title: "Reliability diagram (10 bins)".into(), x: Axis::new("confidence").range(0.0, 1.0), y: Axis::new("accuracy").range(0.0, 1.0), series }],
+        charts: vec![Chart {
+            title: "Reliability diagram (10 bins)".into(),
+            x: Axis::new("confidence").range(0.0, 1.0),
+            y: Axis::new("accuracy").range(0.0, 1.0),
+            series,
+        }],
         columns: 1,
     }
+}
+
+/// Which figure to build, with the view settings that shape it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FigureRequest {
+    /// `methods`, `agreement`, `entropy`, `branches`, `reflection`, `curves`, `calibration`.
+    pub id: String,
+    pub turn: usize,
+    /// Paths of the entropy figure (None: all).
+    pub paths: Option<Vec<usize>>,
+    pub normalized_x: bool,
+    pub params: crate::analysis::MethodParams,
+}
+
+pub const FIGURE_IDS: [&str; 7] = [
+    "methods",
+    "agreement",
+    "entropy",
+    "branches",
+    "reflection",
+    "curves",
+    "calibration",
+];
+
+/// The one place that turns a request into a figure: the GUI's views, its
+/// exports and `reasonscope export` all call it.
+pub fn figure_for(
+    req: &FigureRequest,
+    run: &Run,
+    turns: &[TurnAnalysis],
+    suite: &[&TurnAnalysis],
+) -> Option<Figure> {
+    let t = turns.get(req.turn)?;
+    Some(match req.id.as_str() {
+        "methods" => methods_figure(t),
+        "agreement" => Figure {
+            id: "methods",
+            title: "Method agreement".into(),
+            charts: vec![agreement_chart(t)],
+            columns: 1,
+        },
+        "entropy" => {
+            let paths: Vec<usize> = req
+                .paths
+                .clone()
+                .unwrap_or_else(|| t.paths.iter().map(|p| p.index).collect());
+            entropy_figure(run, t, &paths, req.normalized_x, req.params.window)
+        }
+        "branches" => branches_figure(run, t),
+        "reflection" => reflection_figure(t),
+        "curves" => {
+            t.gold.as_ref()?;
+            let pts = crate::analysis::curves::accuracy_curves(
+                &[t],
+                &req.params,
+                crate::analysis::curves::DEFAULT_DRAWS,
+                crate::analysis::curves::DEFAULT_SEED,
+            );
+            curves_figure(&pts)
+        }
+        "calibration" => {
+            let with_gold: Vec<&TurnAnalysis> =
+                suite.iter().copied().filter(|t| t.gold.is_some()).collect();
+            if with_gold.is_empty() {
+                return None;
+            }
+            calibration_figure(&crate::analysis::suite::suite_methods(&with_gold))
+        }
+        _ => return None,
+    })
 }

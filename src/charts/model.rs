@@ -14,17 +14,27 @@ impl Rgb {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mark {
     /// A polyline.
-    Line { points: Vec<[f64; 2]>, width: f32, dashed: bool },
+    Line {
+        points: Vec<[f64; 2]>,
+        width: f32,
+        dashed: bool,
+    },
     /// Markers.
     Points { points: Vec<[f64; 2]>, radius: f32 },
     /// Vertical bars centred on x.
     Bars { bars: Vec<[f64; 2]>, width: f64 },
     /// A filled band between `lower` and `upper` over `xs`.
-    Band { xs: Vec<f64>, lower: Vec<f64>, upper: Vec<f64> },
+    Band {
+        xs: Vec<f64>,
+        lower: Vec<f64>,
+        upper: Vec<f64>,
+    },
     /// A horizontal reference line.
     HLine { y: f64 },
     /// Independent straight segments, each with its own width.
-    Segments { segments: Vec<([f64; 2], [f64; 2], f32)> },
+    Segments {
+        segments: Vec<([f64; 2], [f64; 2], f32)>,
+    },
     /// Text labels anchored at points.
     Labels { labels: Vec<([f64; 2], String)> },
 }
@@ -40,7 +50,12 @@ pub struct Series {
 
 impl Series {
     pub fn new(name: impl Into<String>, color: Rgb, mark: Mark) -> Self {
-        Series { name: name.into(), color, mark, legend: true }
+        Series {
+            name: name.into(),
+            color,
+            mark,
+            legend: true,
+        }
     }
 
     pub fn unlisted(mut self) -> Self {
@@ -60,7 +75,10 @@ pub struct Axis {
 
 impl Axis {
     pub fn new(label: impl Into<String>) -> Self {
-        Axis { label: label.into(), ..Default::default() }
+        Axis {
+            label: label.into(),
+            ..Default::default()
+        }
     }
 
     pub fn range(mut self, lo: f64, hi: f64) -> Self {
@@ -95,18 +113,23 @@ pub struct Figure {
 impl Chart {
     /// Data bounds over every series ((x0, x1), (y0, y1)), honouring fixed ranges.
     pub fn bounds(&self) -> ((f64, f64), (f64, f64)) {
-        let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+        let mut b = [
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        let mut hlines = Vec::new();
         let mut add = |x: f64, y: f64| {
             if x.is_finite() && y.is_finite() {
-                x0 = x0.min(x);
-                x1 = x1.max(x);
-                y0 = y0.min(y);
-                y1 = y1.max(y);
+                b = [b[0].min(x), b[1].max(x), b[2].min(y), b[3].max(y)];
             }
         };
         for s in &self.series {
             match &s.mark {
-                Mark::Line { points, .. } | Mark::Points { points, .. } => points.iter().for_each(|p| add(p[0], p[1])),
+                Mark::Line { points, .. } | Mark::Points { points, .. } => {
+                    points.iter().for_each(|p| add(p[0], p[1]))
+                }
                 Mark::Bars { bars, width } => bars.iter().for_each(|b| {
                     add(b[0] - width / 2.0, 0.0);
                     add(b[0] + width / 2.0, b[1]);
@@ -117,7 +140,7 @@ impl Chart {
                         add(xs[i], upper[i]);
                     }
                 }
-                Mark::HLine { .. } => {}
+                Mark::HLine { y } => hlines.push(*y),
                 Mark::Segments { segments } => segments.iter().for_each(|(a, b, _)| {
                     add(a[0], a[1]);
                     add(b[0], b[1]);
@@ -125,15 +148,13 @@ impl Chart {
                 Mark::Labels { labels } => labels.iter().for_each(|(p, _)| add(p[0], p[1])),
             }
         }
-        for s in &self.series {
-            if let Mark::HLine { y } = s.mark {
-                if x0.is_finite() {
-                    add(x0, y);
-                }
-            }
-        }
+        let [mut x0, mut x1, mut y0, mut y1] = b;
         if !x0.is_finite() {
             (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
+        }
+        for y in hlines {
+            y0 = y0.min(y);
+            y1 = y1.max(y);
         }
         if let Some(cat) = &self.x.categories {
             x0 = x0.min(-0.5);
@@ -191,7 +212,9 @@ mod tests {
 
     #[test]
     fn decimation_keeps_extremes_and_ends() {
-        let pts: Vec<[f64; 2]> = (0..10_000).map(|i| [i as f64, if i == 5_000 { 100.0 } else { (i % 7) as f64 }]).collect();
+        let pts: Vec<[f64; 2]> = (0..10_000)
+            .map(|i| [i as f64, if i == 5_000 { 100.0 } else { (i % 7) as f64 }])
+            .collect();
         let d = decimate(&pts, 400);
         assert!(d.len() <= 400);
         assert_eq!(d.first(), pts.first());
@@ -205,7 +228,14 @@ mod tests {
             title: String::new(),
             x: Axis::new("x").categories(vec!["a".into(), "b".into(), "c".into()]),
             y: Axis::new("y"),
-            series: vec![Series::new("s", Rgb(0, 0, 0), Mark::Bars { bars: vec![[0.0, 2.0], [1.0, 5.0]], width: 0.8 })],
+            series: vec![Series::new(
+                "s",
+                Rgb(0, 0, 0),
+                Mark::Bars {
+                    bars: vec![[0.0, 2.0], [1.0, 5.0]],
+                    width: 0.8,
+                },
+            )],
         };
         let ((x0, x1), (y0, y1)) = c.bounds();
         assert_eq!((x0, x1, y0, y1), (-0.5, 2.5, 0.0, 5.0));

@@ -182,15 +182,15 @@ pub fn table(rep: &Report, runs: &[(String, Run)]) -> String {
                     .iter()
                     .map(|c| format!("{:?}×{}", clip(&c.text, 10), c.paths.len()))
                     .collect();
-                let _ = writeln!(
-                    s,
-                    "\n{} forks; most decisive at token {} (JSD {:.3} nats, entropy {:.2}): {}",
+                let line = format!(
+                    "{} forks; most decisive at token {} (JSD {:.3} nats, entropy {:.2}): {}",
                     t.forks.len(),
                     f.position,
                     f.decisiveness,
                     f.entropy,
-                    clip(&kids.join(" "), 40)
+                    kids.join(" ")
                 );
+                let _ = writeln!(s, "\n{}", clip(&line, 100));
             }
             s.push('\n');
         }

@@ -2,10 +2,12 @@
 //! function here that calls the same library code the GUI uses.
 
 mod analyze;
+mod export;
 mod info;
 mod sample;
 
 pub use analyze::{analyze, expand_inputs, load_runs, table};
+pub use export::{export_chart, ExportArgs};
 pub use info::{info, run_summary};
 pub use sample::{sample, SampleArgs};
 

@@ -65,13 +65,25 @@ pub fn write_new(path: &Path, bytes: &[u8], overwrite: bool) -> Result<(), Expor
         return Err(ExportError::Exists(path.display().to_string()));
     }
     if path.is_dir() {
-        return Err(ExportError::Write { path: path.display().to_string(), reason: "it is a folder".into() });
+        return Err(ExportError::Write {
+            path: path.display().to_string(),
+            reason: "it is a folder".into(),
+        });
     }
-    crate::run::write_atomic(path, bytes).map_err(|e| ExportError::Write { path: path.display().to_string(), reason: e.to_string() })
+    crate::run::write_atomic(path, bytes).map_err(|e| ExportError::Write {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })
 }
 
 /// Render and write in one step.
-pub fn export(fig: &Figure, format: Format, path: &Path, scale: f32, overwrite: bool) -> Result<(), ExportError> {
+pub fn export(
+    fig: &Figure,
+    format: Format,
+    path: &Path,
+    scale: f32,
+    overwrite: bool,
+) -> Result<(), ExportError> {
     let bytes = render(fig, format, scale)?;
     write_new(path, &bytes, overwrite)
 }

@@ -43,7 +43,9 @@ pub fn parse_run_bytes(bytes: &[u8]) -> Result<Run, String> {
         let isize_hint = bytes
             .len()
             .checked_sub(4)
-            .map(|i| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]) as usize)
+            .map(|i| {
+                u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]) as usize
+            })
             .filter(|&n| n <= bytes.len().saturating_mul(64))
             .unwrap_or(bytes.len() * 4);
         let mut out = Vec::with_capacity(isize_hint + 1);

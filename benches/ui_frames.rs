@@ -1,0 +1,81 @@
+//! `make bench` (GUI part): frame time of each view on a synthetic run of
+//! 64 paths × 4096 tokens, through the kittest harness (CPU work of a frame:
+//! layout, plots, analysis caches), median and worst of 100 frames.
+
+use std::time::Instant;
+
+use egui_kittest::Harness;
+use reasonscope::run::{run_with_paths, write_run, Finish, TokenValues, TurnBuilder};
+use reasonscope::ui::{App, AppCommand, Settings, View};
+
+const WORDS: [&str; 12] = [
+    " the", " apples", " so", " we", " add", " 3", " and", " 5", ",", " wait", "\n", " total",
+];
+
+fn main() {
+    let mut rng = fastrand::Rng::with_seed(3);
+    let paths = (0..64)
+        .map(|p| {
+            let mut b = TurnBuilder::new(5);
+            for t in 0..4095 {
+                let w = if t < 30 {
+                    t % WORDS.len()
+                } else {
+                    rng.usize(0..WORDS.len())
+                };
+                b = b.token(TokenValues {
+                    id: w as i32,
+                    text: WORDS[w],
+                    logprob: -rng.f32() * 2.0,
+                    entropy: rng.f32() * 4.0,
+                    self_certainty: 5.0 + rng.f32() * 5.0,
+                    confidence: 1.0 + rng.f32() * 10.0,
+                });
+            }
+            b = b.token(TokenValues {
+                id: 99,
+                text: ["The answer is 8.", "The answer is 9."][p % 2],
+                logprob: -0.1,
+                entropy: 0.2,
+                self_certainty: 9.0,
+                confidence: 12.0,
+            });
+            vec![b.finish(Finish::Stop, 0.0, 1.0)]
+        })
+        .collect();
+    let run = run_with_paths("synthetic 64 × 4096", Some("8"), 5, paths);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("big.json.gz");
+    write_run(&run, &file).expect("write run");
+    let files = vec![file.clone(), file];
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .build_eframe(move |_cc| App::new(Settings::default(), &files));
+    println!("GUI frame time, synthetic 64 paths × 4096 tokens (CPU side of each frame, 100 frames per view)");
+    for view in View::ALL {
+        h.state_mut().push(AppCommand::SetView(view));
+        if view == View::Paths {
+            h.state_mut().push(AppCommand::SetPaths(vec![0, 1, 2, 3]));
+        }
+        // First frames build the cached figures; then steady state.
+        let t0 = Instant::now();
+        h.step();
+        let first = t0.elapsed().as_secs_f64() * 1e3;
+        h.step();
+        let mut times: Vec<f64> = (0..100)
+            .map(|_| {
+                let t = Instant::now();
+                h.step();
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        let median = times[50];
+        let worst = times[99];
+        println!(
+            "{:<14} median {median:>6.2} ms   worst {worst:>6.2} ms   ({:.2}× the 16 ms budget)   first frame {first:>7.1} ms",
+            view.label(),
+            worst / 16.0
+        );
+    }
+}

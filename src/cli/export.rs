@@ -1,0 +1,66 @@
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+
+use crate::analysis::{analyze_run, AnalysisParams, TurnAnalysis};
+use crate::charts::{figure_for, FigureRequest};
+use crate::export::{export, Format};
+use crate::run::read_run;
+
+pub struct ExportArgs {
+    pub runs: Vec<PathBuf>,
+    pub chart: String,
+    pub format: String,
+    pub output: PathBuf,
+    pub path: Option<usize>,
+    pub turn: usize,
+    pub scale: f32,
+    pub force: bool,
+    pub window: usize,
+}
+
+/// `reasonscope export`: the app's chart for a run, written without a window.
+pub fn export_chart(a: &ExportArgs) -> anyhow::Result<()> {
+    let format = Format::parse(&a.format).context("format must be png, svg or csv")?;
+    let mut params = AnalysisParams::default();
+    params.methods.window = a.window.max(1);
+    let mut loaded = Vec::new();
+    for f in &a.runs {
+        let run = read_run(f)?;
+        let turns = analyze_run(&run, &params);
+        loaded.push((run, turns));
+    }
+    let (run, turns) = &loaded[0];
+    if a.turn >= turns.len() {
+        bail!(
+            "turn {} does not exist (the run has {} turn(s))",
+            a.turn,
+            turns.len()
+        );
+    }
+    if let Some(p) = a.path {
+        if p >= run.paths.len() {
+            bail!(
+                "path {p} does not exist (the run has {} paths)",
+                run.paths.len()
+            );
+        }
+    }
+    let suite: Vec<&TurnAnalysis> = loaded.iter().flat_map(|(_, t)| t.iter()).collect();
+    let req = FigureRequest {
+        id: a.chart.clone(),
+        turn: a.turn,
+        paths: a.path.map(|p| vec![p]),
+        normalized_x: false,
+        params: params.methods,
+    };
+    let fig = figure_for(&req, run, turns, &suite).with_context(|| {
+        format!(
+            "the {} chart needs gold answers, which this run does not have",
+            a.chart
+        )
+    })?;
+    export(&fig, format, &a.output, a.scale, a.force)?;
+    eprintln!("wrote {}", a.output.display());
+    Ok(())
+}

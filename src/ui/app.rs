@@ -1,0 +1,668 @@
+//! The app shell: state, commands, menu, status bar, shortcuts. Views draw
+//! in `views/`; they never mutate state directly, they push `AppCommand`s
+//! that `logic` applies once per frame.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use eframe::egui::{self, Key, KeyboardShortcut, Modifiers};
+
+use super::state::{OpenRun, Settings, View};
+use super::{theme, views};
+use crate::charts::{self, Figure};
+use crate::export::{self, Format};
+use crate::run::{parse_run_bytes, read_run};
+
+/// The bundled sample run opened when no file is given (64 paths where the
+/// selection methods disagree).
+pub const DEFAULT_RUN: (&str, &[u8]) = (
+    "multiply-n64.json.gz (bundled sample)",
+    include_bytes!("../../sample_runs/multiply-n64.json.gz"),
+);
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AppCommand {
+    Open(PathBuf),
+    OpenDialog,
+    Close(usize),
+    Activate(usize),
+    SetView(View),
+    SetTurn(usize),
+    /// Show these paths in the Paths view (2–4).
+    SetPaths(Vec<usize>),
+    NextPath,
+    PrevPath,
+    SelectToken {
+        path: usize,
+        token: usize,
+    },
+    SelectNode(Option<usize>),
+    ToggleTheme,
+    /// Ask where to save the current view's figure.
+    ExportDialog {
+        figure: &'static str,
+        format: Format,
+    },
+    /// Save without asking (never replaces an existing file).
+    ExportTo {
+        figure: &'static str,
+        format: Format,
+        path: PathBuf,
+    },
+    ClearMessage,
+}
+
+pub struct Message {
+    pub text: String,
+    pub error: bool,
+}
+
+pub struct App {
+    pub runs: Vec<OpenRun>,
+    pub active: usize,
+    pub turn: usize,
+    pub settings: Settings,
+    /// Paths shown in the Paths view.
+    pub shown_paths: Vec<usize>,
+    pub selected_token: Option<(usize, usize)>,
+    pub selected_node: Option<usize>,
+    pub compare_with: usize,
+    pub entropy_sort: (usize, bool),
+    pub entropy_selected_only: bool,
+    pub message: Option<Message>,
+    pub help_open: bool,
+    commands: Vec<AppCommand>,
+    figures: HashMap<String, Figure>,
+    /// Save a screenshot here after a few frames, then quit (REASONSCOPE_SCREENSHOT).
+    screenshot: Option<(PathBuf, u32)>,
+}
+
+impl App {
+    /// A new app with `settings`, opening `files` (or the bundled sample run).
+    pub fn new(settings: Settings, files: &[PathBuf]) -> Self {
+        let mut app = App {
+            runs: Vec::new(),
+            active: 0,
+            turn: 0,
+            settings,
+            shown_paths: vec![0, 1],
+            selected_token: None,
+            selected_node: None,
+            compare_with: 0,
+            entropy_sort: (0, false),
+            entropy_selected_only: false,
+            message: None,
+            help_open: false,
+            commands: Vec::new(),
+            figures: HashMap::new(),
+            screenshot: std::env::var_os("REASONSCOPE_SCREENSHOT").map(|p| (PathBuf::from(p), 0)),
+        };
+        if files.is_empty() {
+            app.open_bytes(DEFAULT_RUN.0, DEFAULT_RUN.1);
+        }
+        for f in files {
+            app.open(f);
+        }
+        if let Some(v) = std::env::var("REASONSCOPE_VIEW").ok().and_then(|v| {
+            View::ALL
+                .into_iter()
+                .find(|x| x.label().eq_ignore_ascii_case(&v))
+        }) {
+            app.settings.view = v;
+        }
+        app
+    }
+
+    pub fn push(&mut self, c: AppCommand) {
+        self.commands.push(c);
+    }
+
+    pub fn run(&self) -> Option<&OpenRun> {
+        self.runs.get(self.active)
+    }
+
+    pub fn turn_analysis(&self) -> Option<&crate::analysis::TurnAnalysis> {
+        self.run()?.turns.get(self.turn)
+    }
+
+    fn info(&mut self, text: impl Into<String>) {
+        self.message = Some(Message {
+            text: text.into(),
+            error: false,
+        });
+    }
+
+    fn error(&mut self, text: impl Into<String>) {
+        self.message = Some(Message {
+            text: text.into(),
+            error: true,
+        });
+    }
+
+    /// The one open function: CLI, dialog, drag-and-drop, recent files and
+    /// tests all come here. A bad file leaves every open run as it was.
+    pub fn open(&mut self, path: &Path) {
+        match read_run(path) {
+            Ok(run) => {
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| path.display().to_string());
+                let n = run.paths.len();
+                self.add_run(OpenRun::new(
+                    name,
+                    Some(path.to_path_buf()),
+                    run,
+                    &self.settings.params(),
+                ));
+                self.settings.remember(path);
+                self.info(format!("opened {} ({n} paths)", path.display()));
+            }
+            Err(e) => self.error(e.to_string()),
+        }
+    }
+
+    pub fn open_bytes(&mut self, name: &str, bytes: &[u8]) {
+        match parse_run_bytes(bytes) {
+            Ok(run) => self.add_run(OpenRun::new(
+                name.to_owned(),
+                None,
+                run,
+                &self.settings.params(),
+            )),
+            Err(e) => self.error(format!("{name}: {e}")),
+        }
+    }
+
+    fn add_run(&mut self, r: OpenRun) {
+        self.runs.push(r);
+        self.active = self.runs.len() - 1;
+        self.compare_with = self.active.saturating_sub(1);
+        self.turn = 0;
+        self.reset_selection();
+    }
+
+    fn reset_selection(&mut self) {
+        let n = self.run().map_or(0, |r| r.run.paths.len());
+        self.shown_paths = (0..n.min(2)).collect();
+        self.selected_token = None;
+        self.selected_node = None;
+        self.figures.clear();
+    }
+
+    /// A figure for the current state, cached until the inputs change.
+    pub fn figure(&mut self, id: &'static str) -> Option<&Figure> {
+        let key = self.figure_key(id);
+        if !self.figures.contains_key(&key) {
+            let f = self.build_figure(id)?;
+            self.figures.insert(key.clone(), f);
+        }
+        self.figures.get(&key)
+    }
+
+    fn figure_key(&self, id: &str) -> String {
+        format!(
+            "{id}|{}|{}|{:?}|{}|{}|{}|{}|{}",
+            self.active,
+            self.turn,
+            self.shown_paths,
+            self.entropy_selected_only,
+            self.settings.normalized_x,
+            self.settings.window,
+            self.settings.borda_p,
+            self.compare_with
+        )
+    }
+
+    /// Build figure `id` (the same description the view draws and exports).
+    pub fn build_figure(&self, id: &str) -> Option<Figure> {
+        let r = self.run()?;
+        let req = charts::FigureRequest {
+            id: id.to_owned(),
+            turn: self.turn,
+            paths: self.entropy_selected_only.then(|| self.shown_paths.clone()),
+            normalized_x: self.settings.normalized_x,
+            params: self.settings.params().methods,
+        };
+        let suite: Vec<&crate::analysis::TurnAnalysis> =
+            self.runs.iter().flat_map(|r| r.turns.iter()).collect();
+        charts::figure_for(&req, &r.run, &r.turns, &suite)
+    }
+
+    fn export_to(&mut self, figure: &str, format: Format, path: &Path, overwrite: bool) {
+        let Some(fig) = self.build_figure(figure) else {
+            self.error(format!("nothing to export for {figure}"));
+            return;
+        };
+        match export::export(&fig, format, path, 2.0, overwrite) {
+            Ok(()) => self.info(format!("exported {} to {}", figure, path.display())),
+            Err(e) => self.error(e.to_string()),
+        }
+    }
+
+    /// Apply queued commands (once per frame).
+    pub fn apply_commands(&mut self) {
+        let cmds = std::mem::take(&mut self.commands);
+        for c in cmds {
+            match c {
+                AppCommand::Open(p) => self.open(&p),
+                AppCommand::OpenDialog => {
+                    if let Some(files) = rfd::FileDialog::new()
+                        .add_filter("run files", &["json", "gz"])
+                        .pick_files()
+                    {
+                        for f in files {
+                            self.open(&f);
+                        }
+                    }
+                }
+                AppCommand::Close(i) => {
+                    if i < self.runs.len() {
+                        self.runs.remove(i);
+                        self.active = self.active.min(self.runs.len().saturating_sub(1));
+                        self.compare_with =
+                            self.compare_with.min(self.runs.len().saturating_sub(1));
+                        self.reset_selection();
+                    }
+                }
+                AppCommand::Activate(i) => {
+                    if i < self.runs.len() && i != self.active {
+                        self.active = i;
+                        self.turn = 0;
+                        self.reset_selection();
+                    }
+                }
+                AppCommand::SetView(v) => self.settings.view = v,
+                AppCommand::SetTurn(t) => {
+                    self.turn = t;
+                    self.selected_token = None;
+                }
+                AppCommand::SetPaths(p) => self.shown_paths = p,
+                AppCommand::NextPath | AppCommand::PrevPath => {
+                    let n = self.run().map_or(0, |r| r.run.paths.len());
+                    if n > 0 {
+                        let step = if c == AppCommand::NextPath { 1 } else { n - 1 };
+                        for p in &mut self.shown_paths {
+                            *p = (*p + step) % n;
+                        }
+                    }
+                }
+                AppCommand::SelectToken { path, token } => {
+                    self.selected_token = Some((path, token))
+                }
+                AppCommand::SelectNode(n) => self.selected_node = n,
+                AppCommand::ToggleTheme => self.settings.dark = !self.settings.dark,
+                AppCommand::ExportDialog { figure, format } => {
+                    let default = format!(
+                        "{}-{figure}.{}",
+                        self.run().map_or("run".into(), |r| r
+                            .name
+                            .split('.')
+                            .next()
+                            .unwrap_or("run")
+                            .to_owned()),
+                        format.extension()
+                    );
+                    if let Some(path) = rfd::FileDialog::new().set_file_name(default).save_file() {
+                        // The dialog already asked before replacing a file.
+                        self.export_to(figure, format, &path, true);
+                    }
+                }
+                AppCommand::ExportTo {
+                    figure,
+                    format,
+                    path,
+                } => self.export_to(figure, format, &path, false),
+                AppCommand::ClearMessage => self.message = None,
+            }
+        }
+        let params = self.settings.params();
+        let mut changed = false;
+        for r in &mut self.runs {
+            changed |= r.refresh(&params);
+        }
+        if changed {
+            self.figures.clear();
+        }
+        if self.turn >= self.run().map_or(1, |r| r.turns.len().max(1)) {
+            self.turn = 0;
+        }
+    }
+
+    fn shortcuts(&mut self, ctx: &egui::Context) {
+        let cmd = Modifiers::COMMAND;
+        let mut pushed = Vec::new();
+        ctx.input_mut(|i| {
+            if i.consume_shortcut(&KeyboardShortcut::new(cmd, Key::O)) {
+                pushed.push(AppCommand::OpenDialog);
+            }
+            if i.consume_shortcut(&KeyboardShortcut::new(cmd, Key::T)) {
+                pushed.push(AppCommand::ToggleTheme);
+            }
+            if i.consume_shortcut(&KeyboardShortcut::new(cmd, Key::E)) {
+                if let Some(f) = views::figure_of(self.settings.view) {
+                    pushed.push(AppCommand::ExportDialog {
+                        figure: f,
+                        format: Format::Png,
+                    });
+                }
+            }
+            if i.consume_shortcut(&KeyboardShortcut::new(cmd, Key::W)) {
+                pushed.push(AppCommand::Close(self.active));
+            }
+            if i.consume_key(Modifiers::NONE, Key::F1) {
+                self.help_open = !self.help_open;
+            }
+        });
+        // Plain keys only when no text field has focus.
+        if !ctx.egui_wants_keyboard_input() {
+            ctx.input(|i| {
+                let digits = [
+                    Key::Num1,
+                    Key::Num2,
+                    Key::Num3,
+                    Key::Num4,
+                    Key::Num5,
+                    Key::Num6,
+                    Key::Num7,
+                ];
+                for (k, v) in digits.iter().zip(View::ALL) {
+                    if i.key_pressed(*k) && i.modifiers.is_none() {
+                        pushed.push(AppCommand::SetView(v));
+                    }
+                }
+                if i.key_pressed(Key::J) || i.key_pressed(Key::ArrowDown) && i.modifiers.alt {
+                    pushed.push(AppCommand::NextPath);
+                }
+                if i.key_pressed(Key::K) || i.key_pressed(Key::ArrowUp) && i.modifiers.alt {
+                    pushed.push(AppCommand::PrevPath);
+                }
+            });
+        }
+        self.commands.extend(pushed);
+    }
+
+    fn dropped_files(&mut self, ctx: &egui::Context) {
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        });
+        for p in dropped {
+            self.push(AppCommand::Open(p));
+        }
+    }
+
+    fn menu_ui(&mut self, ui: &mut egui::Ui) {
+        egui::MenuBar::new().ui(ui, |ui| {
+            ui.menu_button("File", |ui| {
+                if ui
+                    .button("Open...  (Ctrl+O)")
+                    .on_hover_text("Open one or more run files (.json, .json.gz)")
+                    .clicked()
+                {
+                    self.push(AppCommand::OpenDialog);
+                    ui.close();
+                }
+                ui.menu_button("Open recent", |ui| {
+                    if self.settings.recent.is_empty() {
+                        ui.label("(none yet)");
+                    }
+                    for p in self.settings.recent.clone() {
+                        if ui.button(p.display().to_string()).clicked() {
+                            self.push(AppCommand::Open(p));
+                            ui.close();
+                        }
+                    }
+                });
+                if ui
+                    .button("Open bundled sample run")
+                    .on_hover_text("The 64-path sample shipped with reasonscope")
+                    .clicked()
+                {
+                    self.open_bytes(DEFAULT_RUN.0, DEFAULT_RUN.1);
+                    ui.close();
+                }
+                ui.separator();
+                if let Some(f) = views::figure_of(self.settings.view) {
+                    for fmt in [Format::Png, Format::Svg, Format::Csv] {
+                        if ui
+                            .button(format!(
+                                "Export this view as {}",
+                                fmt.extension().to_uppercase()
+                            ))
+                            .clicked()
+                        {
+                            self.push(AppCommand::ExportDialog {
+                                figure: f,
+                                format: fmt,
+                            });
+                            ui.close();
+                        }
+                    }
+                    ui.separator();
+                }
+                if ui
+                    .add_enabled(
+                        !self.runs.is_empty(),
+                        egui::Button::new("Close run  (Ctrl+W)"),
+                    )
+                    .clicked()
+                {
+                    self.push(AppCommand::Close(self.active));
+                    ui.close();
+                }
+            });
+            ui.menu_button("View", |ui| {
+                for (k, v) in View::ALL.into_iter().enumerate() {
+                    if ui
+                        .selectable_label(
+                            self.settings.view == v,
+                            format!("{}  ({})", v.label(), k + 1),
+                        )
+                        .on_hover_text(v.tooltip())
+                        .clicked()
+                    {
+                        self.push(AppCommand::SetView(v));
+                        ui.close();
+                    }
+                }
+                ui.separator();
+                if ui
+                    .button(if self.settings.dark {
+                        "Light theme  (Ctrl+T)"
+                    } else {
+                        "Dark theme  (Ctrl+T)"
+                    })
+                    .clicked()
+                {
+                    self.push(AppCommand::ToggleTheme);
+                    ui.close();
+                }
+            });
+            if ui
+                .button("Help")
+                .on_hover_text("Keyboard shortcuts (F1)")
+                .clicked()
+            {
+                self.help_open = !self.help_open;
+            }
+        });
+    }
+
+    fn tabs_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal_wrapped(|ui| {
+            for (i, r) in self.runs.iter().enumerate() {
+                let resp = ui
+                    .selectable_label(i == self.active, &r.name)
+                    .on_hover_text(
+                        r.path
+                            .as_ref()
+                            .map_or("bundled".into(), |p| p.display().to_string()),
+                    );
+                if resp.clicked() {
+                    self.commands.push(AppCommand::Activate(i));
+                }
+                if ui
+                    .small_button("x")
+                    .on_hover_text("Close this run")
+                    .clicked()
+                {
+                    self.commands.push(AppCommand::Close(i));
+                }
+            }
+        });
+        ui.horizontal(|ui| {
+            for (k, v) in View::ALL.into_iter().enumerate() {
+                if ui
+                    .selectable_label(self.settings.view == v, v.label())
+                    .on_hover_text(format!("{} ({})", v.tooltip(), k + 1))
+                    .clicked()
+                {
+                    self.commands.push(AppCommand::SetView(v));
+                }
+            }
+            let n_turns = self.run().map_or(0, |r| r.turns.len());
+            if n_turns > 1 {
+                ui.separator();
+                ui.label("turn");
+                for t in 0..n_turns {
+                    if ui
+                        .selectable_label(self.turn == t, (t + 1).to_string())
+                        .clicked()
+                    {
+                        self.commands.push(AppCommand::SetTurn(t));
+                    }
+                }
+            }
+        });
+    }
+
+    fn status_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            if let Some(r) = self.run() {
+                let tokens = r.run.total_tokens();
+                ui.label(format!(
+                    "{} · {} · {} paths · {} tokens",
+                    r.name,
+                    r.run.model.name,
+                    r.run.paths.len(),
+                    tokens
+                ));
+                if let Some(g) = r.run.gold_for(self.turn) {
+                    ui.label(format!("· gold {g}"));
+                }
+            } else {
+                ui.label("no run open: File > Open (Ctrl+O), or drop a run file here");
+            }
+            if let Some(m) = &self.message {
+                ui.separator();
+                let color = if m.error {
+                    theme::error_color(self.settings.dark)
+                } else {
+                    ui.visuals().text_color()
+                };
+                ui.colored_label(color, &m.text);
+                if ui.small_button("dismiss").clicked() {
+                    self.commands.push(AppCommand::ClearMessage);
+                }
+            }
+        });
+    }
+
+    fn help_ui(&mut self, ctx: &egui::Context) {
+        let mut open = self.help_open;
+        egui::Window::new("Keyboard shortcuts")
+            .open(&mut open)
+            .show(ctx, |ui| {
+                egui::Grid::new("keys").striped(true).show(ui, |ui| {
+                    for (k, d) in [
+                        ("Ctrl+O", "open run files"),
+                        ("Ctrl+W", "close the current run"),
+                        ("Ctrl+E", "export the current view as PNG"),
+                        ("Ctrl+T", "light / dark theme"),
+                        ("1 to 7", "switch view"),
+                        ("J / K", "next / previous path (Paths view)"),
+                        ("F1", "this help"),
+                    ] {
+                        ui.monospace(k);
+                        ui.label(d);
+                        ui.end_row();
+                    }
+                });
+            });
+        self.help_open = open;
+    }
+
+    fn screenshot(&mut self, ctx: &egui::Context) {
+        let Some((path, frames)) = self.screenshot.as_mut() else {
+            return;
+        };
+        *frames += 1;
+        if *frames == 5 {
+            let path = path.clone();
+            ctx.request_screenshot(move |image| {
+                let size = image.size;
+                let mut data = Vec::with_capacity(size[0] * size[1] * 4);
+                for p in &image.pixels {
+                    data.extend_from_slice(&[p.r(), p.g(), p.b(), 255]);
+                }
+                let png = resvg::tiny_skia::IntSize::from_wh(size[0] as u32, size[1] as u32)
+                    .and_then(|s| resvg::tiny_skia::Pixmap::from_vec(data, s))
+                    .and_then(|p| p.encode_png().ok());
+                match png {
+                    Some(bytes) => {
+                        if let Err(e) = std::fs::write(&path, bytes) {
+                            eprintln!("cannot write screenshot {}: {e}", path.display());
+                        }
+                    }
+                    None => eprintln!("cannot encode the screenshot"),
+                }
+                std::process::exit(0);
+            });
+        }
+        ctx.request_repaint();
+    }
+}
+
+impl eframe::App for App {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.shortcuts(ctx);
+        self.dropped_files(ctx);
+        self.apply_commands();
+        theme::apply(ctx, self.settings.dark);
+        self.screenshot(ctx);
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        egui::Panel::top("menu").show(ui, |ui| {
+            self.menu_ui(ui);
+            self.tabs_ui(ui);
+        });
+        egui::Panel::bottom("status")
+            .exact_size(theme::STATUS_HEIGHT)
+            .show(ui, |ui| self.status_ui(ui));
+        egui::CentralPanel::default().show(ui, |ui| {
+            if self.runs.is_empty() {
+                ui.centered_and_justified(|ui| {
+                    ui.label("Open a run file (Ctrl+O) or drop one here.")
+                });
+                return;
+            }
+            views::view_ui(self, ui);
+        });
+        let ctx = ui.ctx().clone();
+        self.help_ui(&ctx);
+        // Commands pushed while drawing are applied at once, not a frame late.
+        if !self.commands.is_empty() {
+            ctx.request_repaint();
+        }
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.settings);
+    }
+}

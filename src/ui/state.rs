@@ -1,0 +1,158 @@
+//! What the app holds: open runs with their cached analyses, and the
+//! persisted settings.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::{analyze_run, AnalysisParams, TurnAnalysis};
+use crate::run::Run;
+
+/// The views, in the order of their tabs and number keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum View {
+    Methods,
+    Paths,
+    Entropy,
+    Branches,
+    Reflection,
+    Curves,
+    Compare,
+}
+
+impl View {
+    pub const ALL: [View; 7] = [
+        View::Methods,
+        View::Paths,
+        View::Entropy,
+        View::Branches,
+        View::Reflection,
+        View::Curves,
+        View::Compare,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            View::Methods => "Methods",
+            View::Paths => "Paths",
+            View::Entropy => "Entropy",
+            View::Branches => "Branches",
+            View::Reflection => "Reflection",
+            View::Curves => "Curves",
+            View::Compare => "Compare runs",
+        }
+    }
+
+    pub fn tooltip(self) -> &'static str {
+        match self {
+            View::Methods => "Every selection method side by side: chosen answer, confidence, vote distribution, agreement",
+            View::Paths => "Token-level view of 2–4 paths, coloured by a statistic; hover a token for its alternatives",
+            View::Entropy => "Per-token entropy and DeepConf window confidence of the paths",
+            View::Branches => "The token trie: where paths part ways and which forks decide the answer",
+            View::Reflection => "Forward reasoning vs reflection, candidate answers per path",
+            View::Curves => "Accuracy vs N and vs tokens; calibration over all open runs with gold answers",
+            View::Compare => "Two open runs side by side",
+        }
+    }
+}
+
+/// Statistic that colours tokens in the Paths view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TokenStat {
+    Entropy,
+    Logprob,
+    SelfCertainty,
+    Confidence,
+}
+
+impl TokenStat {
+    pub const ALL: [TokenStat; 4] = [
+        TokenStat::Entropy,
+        TokenStat::Logprob,
+        TokenStat::SelfCertainty,
+        TokenStat::Confidence,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            TokenStat::Entropy => "entropy",
+            TokenStat::Logprob => "-logprob",
+            TokenStat::SelfCertainty => "self-certainty",
+            TokenStat::Confidence => "confidence",
+        }
+    }
+}
+
+/// Persisted between sessions (eframe storage). Only settings: never data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub dark: bool,
+    pub view: View,
+    pub window: usize,
+    pub borda_p: f64,
+    pub stat: TokenStat,
+    pub normalized_x: bool,
+    pub recent: Vec<PathBuf>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            dark: false,
+            view: View::Methods,
+            window: 2048,
+            borda_p: 0.5,
+            stat: TokenStat::Entropy,
+            normalized_x: false,
+            recent: Vec::new(),
+        }
+    }
+}
+
+impl Settings {
+    pub fn params(&self) -> AnalysisParams {
+        let mut p = AnalysisParams::default();
+        p.methods.window = self.window.max(1);
+        p.methods.borda_p = self.borda_p;
+        p
+    }
+
+    pub fn remember(&mut self, path: &std::path::Path) {
+        self.recent.retain(|p| p != path);
+        self.recent.insert(0, path.to_path_buf());
+        self.recent.truncate(10);
+    }
+}
+
+/// An open run and its analysis, computed for `params`.
+pub struct OpenRun {
+    pub name: String,
+    pub path: Option<PathBuf>,
+    pub run: Run,
+    pub turns: Vec<TurnAnalysis>,
+    pub params: AnalysisParams,
+}
+
+impl OpenRun {
+    pub fn new(name: String, path: Option<PathBuf>, run: Run, params: &AnalysisParams) -> Self {
+        let turns = analyze_run(&run, params);
+        OpenRun {
+            name,
+            path,
+            run,
+            turns,
+            params: params.clone(),
+        }
+    }
+
+    /// Recompute when the settings changed.
+    pub fn refresh(&mut self, params: &AnalysisParams) -> bool {
+        if &self.params == params {
+            return false;
+        }
+        self.turns = analyze_run(&self.run, params);
+        self.params = params.clone();
+        true
+    }
+}

@@ -1,0 +1,72 @@
+use eframe::egui;
+
+use super::{export_buttons, figure_ui, fmt_opt};
+use crate::analysis::suite::suite_methods;
+use crate::ui::app::App;
+use crate::ui::theme;
+
+pub fn curves_ui(app: &mut App, ui: &mut egui::Ui) {
+    let has_gold = app.turn_analysis().is_some_and(|t| t.gold.is_some());
+    ui.horizontal(|ui| {
+        ui.heading("Curves");
+        if has_gold {
+            export_buttons(app, ui, "curves");
+        }
+    });
+    if !has_gold {
+        ui.label("This turn has no gold answer: accuracy curves need one (sample with --gold).");
+    }
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        if has_gold {
+            if let Some(fig) = app.figure("curves").cloned() {
+                figure_ui(ui, &fig, theme::PLOT_HEIGHT);
+            }
+        }
+        let (n_questions, suite) = {
+            let all: Vec<&crate::analysis::TurnAnalysis> = app
+                .runs
+                .iter()
+                .flat_map(|r| r.turns.iter())
+                .filter(|t| t.gold.is_some())
+                .collect();
+            (all.len(), suite_methods(&all))
+        };
+        if n_questions == 0 {
+            return;
+        }
+        ui.add_space(8.0);
+        ui.horizontal(|ui| {
+            ui.heading(format!(
+                "Suite: {n_questions} question(s) with gold over the open runs"
+            ));
+            export_buttons(app, ui, "calibration");
+        });
+        egui::Grid::new("suite").striped(true).show(ui, |ui| {
+            for h in [
+                "method",
+                "accuracy",
+                "ECE",
+                "Brier",
+                "AUROC",
+                "tokens",
+                "sequential tokens",
+            ] {
+                ui.strong(h);
+            }
+            ui.end_row();
+            for m in &suite {
+                ui.monospace(m.method);
+                ui.label(format!("{:.3}", m.accuracy));
+                ui.label(fmt_opt(m.ece, 3));
+                ui.label(fmt_opt(m.brier, 3));
+                ui.label(fmt_opt(m.auroc, 3));
+                ui.label(m.tokens_total.to_string());
+                ui.label(m.tokens_sequential.to_string());
+                ui.end_row();
+            }
+        });
+        if let Some(fig) = app.figure("calibration").cloned() {
+            figure_ui(ui, &fig, theme::PLOT_HEIGHT);
+        }
+    });
+}

@@ -1,0 +1,100 @@
+use eframe::egui;
+
+use super::{export_buttons, figure_ui, fmt_opt};
+use crate::charts::{agreement, palette};
+use crate::ui::app::App;
+use crate::ui::theme;
+
+pub fn methods_ui(app: &mut App, ui: &mut egui::Ui) {
+    ui.horizontal(|ui| {
+        ui.heading("Selection methods");
+        export_buttons(app, ui, "methods");
+        ui.separator();
+        let l = ui
+            .label("Borda p")
+            .on_hover_text("Exponent of Borda's rank weights (N - r + 1)^p");
+        ui.add(egui::Slider::new(&mut app.settings.borda_p, 0.0..=4.0).step_by(0.1))
+            .labelled_by(l.id);
+        let l = ui
+            .label("DeepConf window")
+            .on_hover_text("Sliding window w (tokens) for the group confidences");
+        ui.add(egui::DragValue::new(&mut app.settings.window).range(1..=8192))
+            .labelled_by(l.id);
+    });
+    let Some(t) = app.turn_analysis().cloned() else {
+        return;
+    };
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        egui::Grid::new("methods-table")
+            .striped(true)
+            .show(ui, |ui| {
+                for h in [
+                    "method",
+                    "answer",
+                    "confidence",
+                    "correct",
+                    "votes (answer: weight)",
+                ] {
+                    ui.strong(h);
+                }
+                ui.end_row();
+                for m in &t.methods {
+                    ui.monospace(m.method);
+                    ui.label(m.answer.as_deref().unwrap_or("none"));
+                    ui.label(fmt_opt(m.confidence, 3));
+                    let (txt, col) = match m.correct {
+                        Some(true) => ("right", theme::color(palette::RIGHT)),
+                        Some(false) => ("wrong", theme::color(palette::WRONG)),
+                        None => ("–", ui.visuals().text_color()),
+                    };
+                    ui.colored_label(col, txt);
+                    let votes: Vec<String> = m
+                        .votes
+                        .iter()
+                        .take(6)
+                        .map(|(a, v)| format!("{a}: {}", trim(*v)))
+                        .collect();
+                    ui.label(votes.join("   "));
+                    ui.end_row();
+                }
+            });
+        ui.add_space(8.0);
+        if let Some(fig) = app.figure("methods").cloned() {
+            figure_ui(ui, &fig, theme::SMALL_PLOT_HEIGHT);
+        }
+        ui.add_space(8.0);
+        ui.strong("Method agreement (same answer)");
+        let (ids, m) = agreement(&t);
+        egui::Grid::new("agreement")
+            .spacing([2.0, 2.0])
+            .show(ui, |ui| {
+                ui.label("");
+                for id in &ids {
+                    ui.small(id.chars().take(8).collect::<String>());
+                }
+                ui.end_row();
+                for (i, row) in m.iter().enumerate() {
+                    ui.small(ids[i]);
+                    for &same in row {
+                        let c = if same {
+                            theme::color(palette::RIGHT).gamma_multiply(0.7)
+                        } else {
+                            ui.visuals().faint_bg_color
+                        };
+                        let (rect, _) =
+                            ui.allocate_exact_size(egui::vec2(44.0, 14.0), egui::Sense::hover());
+                        ui.painter().rect_filled(rect, 2.0, c);
+                    }
+                    ui.end_row();
+                }
+            });
+    });
+}
+
+fn trim(v: f64) -> String {
+    if v == v.trunc() && v.abs() < 1e9 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v:.3}")
+    }
+}

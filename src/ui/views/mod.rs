@@ -1,0 +1,94 @@
+//! One module per view; each draws what `analysis`/`charts` computed.
+
+mod branches;
+mod compare;
+mod curves;
+mod entropy;
+mod methods;
+mod paths;
+mod reflection;
+
+use eframe::egui;
+
+use super::app::{App, AppCommand};
+use super::state::View;
+use crate::export::Format;
+
+/// The figure a view exports (None: the view has no single figure).
+pub fn figure_of(view: View) -> Option<&'static str> {
+    match view {
+        View::Methods => Some("methods"),
+        View::Paths => None,
+        View::Entropy => Some("entropy"),
+        View::Branches => Some("branches"),
+        View::Reflection => Some("reflection"),
+        View::Curves => Some("curves"),
+        View::Compare => None,
+    }
+}
+
+pub fn view_ui(app: &mut App, ui: &mut egui::Ui) {
+    match app.settings.view {
+        View::Methods => methods::methods_ui(app, ui),
+        View::Paths => paths::paths_ui(app, ui),
+        View::Entropy => entropy::entropy_ui(app, ui),
+        View::Branches => branches::branches_ui(app, ui),
+        View::Reflection => reflection::reflection_ui(app, ui),
+        View::Curves => curves::curves_ui(app, ui),
+        View::Compare => compare::compare_ui(app, ui),
+    }
+}
+
+/// PNG / SVG / CSV buttons for a figure.
+pub fn export_buttons(app: &mut App, ui: &mut egui::Ui, figure: &'static str) {
+    ui.label("Export:");
+    for f in [Format::Png, Format::Svg, Format::Csv] {
+        let name = f.extension().to_uppercase();
+        if ui
+            .small_button(&name)
+            .on_hover_text(format!("Save this chart ({figure}) as {name}"))
+            .clicked()
+        {
+            app.push(AppCommand::ExportDialog { figure, format: f });
+        }
+    }
+}
+
+/// Draw every chart of a figure in a grid of `columns`.
+pub fn figure_ui(
+    ui: &mut egui::Ui,
+    fig: &crate::charts::Figure,
+    height: f32,
+) -> Vec<super::plot::PlotResponse> {
+    let cols = fig.columns.max(1);
+    let width = (ui.available_width() / cols as f32 - 8.0).max(120.0);
+    // Legends only where they stay readable.
+    let legend = fig.charts.len() <= 2
+        && fig
+            .charts
+            .iter()
+            .all(|c| c.series.iter().filter(|s| s.legend).count() <= 12);
+    let mut out = Vec::new();
+    for (r, row) in fig.charts.chunks(cols).enumerate() {
+        ui.horizontal(|ui| {
+            for (c, chart) in row.iter().enumerate() {
+                ui.vertical(|ui| {
+                    ui.set_width(width);
+                    ui.label(egui::RichText::new(&chart.title).strong().size(12.0));
+                    out.push(super::plot::chart_ui(
+                        ui,
+                        chart,
+                        (fig.id, r, c),
+                        height,
+                        legend,
+                    ));
+                });
+            }
+        });
+    }
+    out
+}
+
+pub fn fmt_opt(v: Option<f64>, prec: usize) -> String {
+    v.map_or("–".into(), |x| format!("{x:.prec$}"))
+}

@@ -1,0 +1,276 @@
+//! Paths side by side, token by token. Each path is one text layout (a
+//! single galley), so thousands of tokens cost one label, and hovering
+//! finds the token under the pointer from the galley.
+
+use eframe::egui::{self, text::LayoutJob, Color32, FontId, TextFormat};
+
+use crate::run::Tokens;
+use crate::ui::app::{App, AppCommand};
+use crate::ui::state::TokenStat;
+use crate::ui::theme;
+
+fn stat_value(t: &Tokens, i: usize, stat: TokenStat) -> f32 {
+    match stat {
+        TokenStat::Entropy => t.entropy[i],
+        TokenStat::Logprob => -t.logprob[i],
+        TokenStat::SelfCertainty => t.self_certainty[i],
+        TokenStat::Confidence => t.confidence[i],
+    }
+}
+
+/// High values of these statistics mean "certain": invert for the heat map.
+fn inverted(stat: TokenStat) -> bool {
+    matches!(stat, TokenStat::SelfCertainty | TokenStat::Confidence)
+}
+
+pub fn paths_ui(app: &mut App, ui: &mut egui::Ui) {
+    let Some(r) = app.run() else { return };
+    let Some(t) = app.turn_analysis() else { return };
+    let n_paths = r.run.paths.len();
+    let turn = t.turn;
+    let stat = app.settings.stat;
+    let dark = app.settings.dark;
+    let mut shown = app.shown_paths.clone();
+    shown.retain(|&p| p < n_paths);
+    let mut commands = Vec::new();
+    let mut new_stat = stat;
+
+    ui.horizontal(|ui| {
+        ui.heading("Paths");
+        let l = ui
+            .label("colour by")
+            .on_hover_text("Statistic that colours each token (warm = uncertain)");
+        egui::ComboBox::from_id_salt("stat")
+            .selected_text(stat.label())
+            .show_ui(ui, |ui| {
+                for s in TokenStat::ALL {
+                    ui.selectable_value(&mut new_stat, s, s.label());
+                }
+            })
+            .response
+            .labelled_by(l.id);
+        ui.separator();
+        let l = ui.label("columns");
+        for k in 0..shown.len() {
+            let mut p = shown[k];
+            egui::ComboBox::from_id_salt(("col", k))
+                .width(70.0)
+                .selected_text(format!("path {p}"))
+                .show_ui(ui, |ui| {
+                    for i in 0..n_paths {
+                        ui.selectable_value(&mut p, i, format!("path {i}"));
+                    }
+                })
+                .response
+                .labelled_by(l.id);
+            if p != shown[k] {
+                let mut s = shown.clone();
+                s[k] = p;
+                commands.push(AppCommand::SetPaths(s));
+            }
+        }
+        if shown.len() < 4
+            && shown.len() < n_paths
+            && ui
+                .small_button("+")
+                .on_hover_text("Add a column (up to 4)")
+                .clicked()
+        {
+            let mut s = shown.clone();
+            s.push((shown.last().copied().unwrap_or(0) + 1) % n_paths);
+            commands.push(AppCommand::SetPaths(s));
+        }
+        if shown.len() > 1
+            && ui
+                .small_button("-")
+                .on_hover_text("Remove the last column")
+                .clicked()
+        {
+            let mut s = shown.clone();
+            s.pop();
+            commands.push(AppCommand::SetPaths(s));
+        }
+        ui.label("(J / K: next / previous paths)");
+    });
+
+    // Colour range over the shown paths.
+    let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+    for &p in &shown {
+        if let Some(tt) = r.run.paths[p].turns.get(turn) {
+            for i in 0..tt.tokens.len() {
+                let v = stat_value(&tt.tokens, i, stat);
+                lo = lo.min(v);
+                hi = hi.max(v);
+            }
+        }
+    }
+    if !lo.is_finite() {
+        (lo, hi) = (0.0, 1.0);
+    }
+    ui.horizontal(|ui| {
+        ui.label(format!(
+            "{} {:.2}",
+            stat.label(),
+            if inverted(stat) { hi } else { lo }
+        ));
+        let (rect, _) = ui.allocate_exact_size(egui::vec2(160.0, 12.0), egui::Sense::hover());
+        for k in 0..32 {
+            let x0 = rect.left() + rect.width() * k as f32 / 32.0;
+            let x1 = rect.left() + rect.width() * (k + 1) as f32 / 32.0;
+            ui.painter().rect_filled(
+                egui::Rect::from_x_y_ranges(x0..=x1, rect.y_range()),
+                0.0,
+                theme::heat(k as f32 / 31.0, dark),
+            );
+        }
+        ui.label(format!(
+            "{:.2}  (warm = uncertain)",
+            if inverted(stat) { lo } else { hi }
+        ));
+        ui.separator();
+        ui.label(egui::RichText::new("red underline").color(theme::uncertain_underline().color))
+            .on_hover_text("SRGen uncertain point");
+        ui.label(egui::RichText::new("green underline").color(theme::candidate_underline().color))
+            .on_hover_text("End of a step stating a candidate answer");
+        ui.label(egui::RichText::new("orange underline").color(theme::marker_underline().color))
+            .on_hover_text("Reflection marker (wait, actually, ...)");
+    });
+
+    let col_width = (ui.available_width() / shown.len().max(1) as f32 - 10.0).max(150.0);
+    egui::ScrollArea::vertical()
+        .id_salt("paths-scroll")
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            ui.horizontal_top(|ui| {
+                for &p in &shown {
+                    let Some(tt) = r.run.paths[p].turns.get(turn) else {
+                        continue;
+                    };
+                    let pa = t.paths.iter().find(|x| x.index == p);
+                    ui.vertical(|ui| {
+                        ui.set_width(col_width);
+                        let verdict = match pa.and_then(|x| x.correct) {
+                            Some(true) => " · right",
+                            Some(false) => " · wrong",
+                            None => "",
+                        };
+                        ui.strong(format!(
+                            "path {p} · answer {}{verdict} · {} tokens · {}",
+                            pa.and_then(|x| x.answer.as_deref()).unwrap_or("none"),
+                            tt.tokens.len(),
+                            tt.finish.as_str()
+                        ));
+                        if let Some(f) = r.run.paths[p].fork {
+                            ui.small(format!("forked from path {} at token {}", f.path, f.token));
+                        }
+                        let uncertain =
+                            crate::analysis::scores::uncertain_points(&tt.tokens.entropy);
+                        let (cand, marks): (Vec<usize>, Vec<usize>) =
+                            pa.map_or((Vec::new(), Vec::new()), |x| {
+                                (
+                                    x.reflection.candidates.iter().map(|c| c.token).collect(),
+                                    x.reflection.markers.iter().map(|m| m.token).collect(),
+                                )
+                            });
+                        let selected = app.selected_token.filter(|s| s.0 == p).map(|s| s.1);
+                        let mut job = LayoutJob::default();
+                        job.wrap.max_width = col_width;
+                        let mut starts = Vec::with_capacity(tt.tokens.len());
+                        let mut chars = 0usize;
+                        let color = ui.visuals().text_color();
+                        for i in 0..tt.tokens.len() {
+                            let v = stat_value(&tt.tokens, i, stat);
+                            let mut x = if hi > lo { (v - lo) / (hi - lo) } else { 0.0 };
+                            if inverted(stat) {
+                                x = 1.0 - x;
+                            }
+                            let mut fmt = TextFormat {
+                                font_id: FontId::monospace(theme::TOKEN_FONT_SIZE),
+                                color,
+                                background: theme::heat(x, dark),
+                                ..Default::default()
+                            };
+                            if uncertain.binary_search(&i).is_ok() {
+                                fmt.underline = theme::uncertain_underline();
+                            }
+                            if marks.contains(&i) {
+                                fmt.underline = theme::marker_underline();
+                            }
+                            if cand.contains(&i) {
+                                fmt.underline = theme::candidate_underline();
+                            }
+                            if selected == Some(i) {
+                                fmt.background = theme::selected_token_bg();
+                                fmt.color = Color32::BLACK;
+                            }
+                            starts.push(chars);
+                            let text = tt.tokens.text[i].as_str();
+                            chars += text.chars().count();
+                            job.append(text, 0.0, fmt);
+                        }
+                        let galley = ui.fonts_mut(|f| f.layout_job(job));
+                        let resp =
+                            ui.add(egui::Label::new(galley.clone()).sense(egui::Sense::click()));
+                        if let Some(pos) = resp.hover_pos() {
+                            let cursor = galley.cursor_from_pos(pos - resp.rect.min);
+                            let ci: usize = cursor.index.into();
+                            let tok = starts.partition_point(|&s| s <= ci).saturating_sub(1);
+                            if tok < tt.tokens.len() {
+                                let resp = resp.clone();
+                                resp.on_hover_ui_at_pointer(|ui| {
+                                    token_tooltip(
+                                        ui,
+                                        &tt.tokens,
+                                        tok,
+                                        uncertain.binary_search(&tok).is_ok(),
+                                    )
+                                });
+                                if ui.input(|i| i.pointer.primary_clicked()) {
+                                    commands.push(AppCommand::SelectToken {
+                                        path: p,
+                                        token: tok,
+                                    });
+                                }
+                            }
+                        }
+                    });
+                }
+            });
+        });
+    app.settings.stat = new_stat;
+    for c in commands {
+        app.push(c);
+    }
+}
+
+fn token_tooltip(ui: &mut egui::Ui, t: &Tokens, i: usize, uncertain: bool) {
+    ui.strong(format!("token {i}: {:?}", t.text[i].as_str()));
+    ui.label(format!(
+        "logprob {:.3} (p = {:.3})  ·  entropy {:.3}  ·  self-certainty {:.2}  ·  confidence {:.2}{}",
+        t.logprob[i],
+        t.logprob[i].exp(),
+        t.entropy[i],
+        t.self_certainty[i],
+        t.confidence[i],
+        if uncertain { "  ·  uncertain point" } else { "" }
+    ));
+    egui::Grid::new("alts").striped(true).show(ui, |ui| {
+        ui.strong("alternative");
+        ui.strong("p");
+        ui.strong("logprob");
+        ui.end_row();
+        let (ids, texts, lps) = (t.top_id.row(i), t.top_text.row(i), t.top_logprob.row(i));
+        for k in 0..lps.len() {
+            let chosen = ids[k] == t.id[i];
+            let label = format!(
+                "{:?}{}",
+                texts[k].as_str(),
+                if chosen { "  (sampled)" } else { "" }
+            );
+            ui.monospace(label);
+            ui.label(format!("{:.3}", lps[k].exp()));
+            ui.label(format!("{:.3}", lps[k]));
+            ui.end_row();
+        }
+    });
+}

@@ -1,0 +1,62 @@
+use eframe::egui;
+
+use super::{export_buttons, figure_ui};
+use crate::ui::app::App;
+use crate::ui::theme;
+
+pub fn reflection_ui(app: &mut App, ui: &mut egui::Ui) {
+    ui.horizontal(|ui| {
+        ui.heading("Reflection");
+        export_buttons(app, ui, "reflection");
+    });
+    let Some(t) = app.turn_analysis().cloned() else {
+        return;
+    };
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        if let Some(fig) = app.figure("reflection").cloned() {
+            let h = (t.paths.len() as f32 * 18.0).clamp(200.0, 900.0);
+            figure_ui(ui, &fig, h);
+        }
+        ui.add_space(6.0);
+        egui::Grid::new("refl").striped(true).show(ui, |ui| {
+            for h in [
+                "path",
+                "first candidate at token",
+                "reflection share",
+                "candidates",
+                "confirmatory",
+                "corrective",
+                "markers",
+            ] {
+                ui.strong(h);
+            }
+            ui.end_row();
+            for p in &t.paths {
+                let r = &p.reflection;
+                ui.label(p.index.to_string());
+                ui.label(
+                    r.first_candidate_token
+                        .map_or("–".into(), |v| v.to_string()),
+                );
+                ui.label(format!("{:.0}%", r.share * 100.0));
+                let c: Vec<&str> = r.candidates.iter().map(|c| c.answer.as_str()).collect();
+                ui.label(c.join(" -> "));
+                ui.label(r.confirmatory.to_string());
+                let kinds = r
+                    .corrective_kinds
+                    .map(|k| {
+                        format!(
+                            " (wrong->right {}, right->wrong {}, wrong->wrong {})",
+                            k.wrong_right, k.right_wrong, k.wrong_wrong
+                        )
+                    })
+                    .unwrap_or_default();
+                ui.label(format!("{}{kinds}", r.corrective));
+                let m: Vec<&str> = r.markers.iter().map(|m| m.text.as_str()).collect();
+                ui.label(m.join(", "));
+                ui.end_row();
+            }
+        });
+        let _ = theme::PLOT_HEIGHT;
+    });
+}

@@ -1,0 +1,165 @@
+//! The real app in egui_kittest, headless on the CPU (Mesa lavapipe through
+//! wgpu; see Makefile for the environment).
+
+use std::path::PathBuf;
+
+use egui_kittest::kittest::{By, Queryable};
+use egui_kittest::Harness;
+use reasonscope::export::Format;
+use reasonscope::ui::{App, AppCommand, Settings, View};
+
+/// Every UI test builds the app through here: fixed size, light theme,
+/// temporary data folder, UTC.
+fn harness(files: &[PathBuf]) -> Harness<'static, App> {
+    std::env::set_var("TZ", "UTC");
+    let data = std::env::temp_dir().join(format!("reasonscope-ui-{}", std::process::id()));
+    std::fs::create_dir_all(&data).unwrap();
+    std::env::set_var("XDG_DATA_HOME", &data);
+    let files = files.to_vec();
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .wgpu()
+        .build_eframe(move |_cc| App::new(Settings::default(), &files));
+    h.run_steps(3);
+    h
+}
+
+fn click(h: &mut Harness<'static, App>, label: &str) {
+    h.get(By::new().label(label).role(egui::accesskit::Role::Button))
+        .click();
+    h.run_steps(3);
+}
+
+fn content(h: &Harness<'static, App>, text: &str) -> bool {
+    h.query_all_by_label_contains(text).next().is_some()
+}
+
+#[test]
+fn opens_the_bundled_run_and_every_view_shows_its_content() {
+    let mut h = harness(&[]);
+    assert_eq!(h.state().runs.len(), 1);
+    assert!(content(&h, "multiply-n64"));
+    let expect = [
+        (View::Methods, "Method agreement"),
+        (View::Paths, "colour by"),
+        (View::Entropy, "Per-path summary"),
+        (View::Branches, "Most decisive forks"),
+        (View::Reflection, "reflection share"),
+        (View::Curves, "Suite:"),
+        (View::Compare, "Open a second run"),
+    ];
+    for (view, text) in expect {
+        click(&mut h, view.label());
+        assert_eq!(h.state().settings.view, view);
+        assert!(content(&h, text), "{} view lacks {text:?}", view.label());
+        h.snapshot(format!(
+            "view_{}",
+            view.label().to_lowercase().replace(' ', "_")
+        ));
+    }
+}
+
+#[test]
+fn hovering_a_token_shows_its_alternatives() {
+    let mut h = harness(&[]);
+    click(&mut h, "Paths");
+    let text: String = h.state().runs[0].run.paths[0].turns[0]
+        .text
+        .chars()
+        .take(12)
+        .collect();
+    let node = h.get_by_label_contains(&text);
+    let r = node.rect();
+    h.hover_at(r.left_top() + egui::vec2(4.0, 6.0));
+    // Tooltips appear after the hover delay.
+    h.run_steps(60);
+    assert!(
+        content(&h, "alternative"),
+        "no tooltip with the alternatives"
+    );
+    assert!(content(&h, "(sampled)"));
+}
+
+#[test]
+fn selecting_a_path_in_one_view_selects_it_in_the_others() {
+    let mut h = harness(&[]);
+    click(&mut h, "Entropy");
+    h.get(By::new().label("2").role(egui::accesskit::Role::Link))
+        .click();
+    h.run_steps(4);
+    assert_eq!(h.state().settings.view, View::Paths);
+    assert_eq!(h.state().shown_paths, vec![2]);
+    assert!(content(&h, "path 2 · answer"));
+    // J moves every shown column to the next path.
+    h.key_press(egui::Key::J);
+    h.run_steps(3);
+    assert_eq!(h.state().shown_paths, vec![3]);
+    assert!(content(&h, "path 3 · answer"));
+}
+
+#[test]
+fn export_from_the_ui_writes_png_svg_and_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(&[]);
+    for (fmt, name) in [
+        (Format::Png, "m.png"),
+        (Format::Svg, "m.svg"),
+        (Format::Csv, "m.csv"),
+    ] {
+        h.state_mut().push(AppCommand::ExportTo {
+            figure: "methods",
+            format: fmt,
+            path: dir.path().join(name),
+        });
+        h.run_steps(2);
+        assert!(content(&h, "exported methods"), "{name}");
+    }
+    let png = std::fs::read(dir.path().join("m.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+    let svg = std::fs::read_to_string(dir.path().join("m.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("majority"));
+    let csv = std::fs::read_to_string(dir.path().join("m.csv")).unwrap();
+    assert!(csv.starts_with("chart,series,kind,x,y"));
+    // Never overwrites silently.
+    h.state_mut().push(AppCommand::ExportTo {
+        figure: "methods",
+        format: Format::Csv,
+        path: dir.path().join("m.csv"),
+    });
+    h.run_steps(2);
+    assert!(content(&h, "already exists"));
+}
+
+#[test]
+fn a_corrupt_run_shows_its_error_and_keeps_the_open_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("broken.json");
+    std::fs::write(
+        &bad,
+        b"{\"format\": \"reasonscope.run\", \"version\": 1, \"paths\": [",
+    )
+    .unwrap();
+    let mut h = harness(&[]);
+    h.state_mut().push(AppCommand::Open(bad));
+    h.run_steps(3);
+    assert!(content(&h, "broken.json"), "the error names the file");
+    assert!(content(&h, "truncated"));
+    assert_eq!(h.state().runs.len(), 1);
+    assert!(
+        content(&h, "Method agreement"),
+        "the open run is still shown"
+    );
+}
+
+#[test]
+fn two_runs_compare_side_by_side() {
+    let runs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_runs");
+    let mut h = harness(&[
+        runs.join("apples-n16.json.gz"),
+        runs.join("change-split-n16.json.gz"),
+    ]);
+    assert_eq!(h.state().runs.len(), 2);
+    click(&mut h, "Compare runs");
+    assert!(content(&h, "Token entropy distribution"));
+    assert!(content(&h, "apples-n16.json.gz ·"));
+}
