@@ -11,7 +11,7 @@ use crate::analysis::TurnAnalysis;
 use crate::run::Run;
 
 /// Longest polyline drawn or exported (min/max decimation keeps spikes).
-pub const MAX_LINE_POINTS: usize = 2000;
+pub const MAX_LINE_POINTS: usize = 1200;
 
 /// Answers ordered by how many paths gave them (most first), ties by first appearance.
 pub fn answer_axis(t: &TurnAnalysis) -> Vec<String> {

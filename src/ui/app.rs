@@ -73,6 +73,11 @@ pub struct App {
     pub help_open: bool,
     commands: Vec<AppCommand>,
     figures: HashMap<String, Figure>,
+    /// The Branches view's trie and layout, with the key they were built for.
+    tree: Option<(
+        String,
+        std::sync::Arc<(Vec<crate::analysis::branches::TreeNode>, Vec<f64>)>,
+    )>,
     /// Save a screenshot here after a few frames, then quit (REASONSCOPE_SCREENSHOT).
     screenshot: Option<(PathBuf, u32)>,
 }
@@ -95,6 +100,7 @@ impl App {
             help_open: false,
             commands: Vec::new(),
             figures: HashMap::new(),
+            tree: None,
             screenshot: std::env::var_os("REASONSCOPE_SCREENSHOT").map(|p| (PathBuf::from(p), 0)),
         };
         if files.is_empty() {
@@ -123,6 +129,11 @@ impl App {
 
     pub fn turn_analysis(&self) -> Option<&crate::analysis::TurnAnalysis> {
         self.run()?.turns.get(self.turn)
+    }
+
+    /// The current turn's analysis, held independently of `self`.
+    pub fn shared_turn(&self) -> Option<super::state::TurnRef> {
+        super::state::TurnRef::new(self.run()?.turns.clone(), self.turn)
     }
 
     fn info(&mut self, text: impl Into<String>) {
@@ -188,6 +199,7 @@ impl App {
         self.selected_token = None;
         self.selected_node = None;
         self.figures.clear();
+        self.tree = None;
     }
 
     /// A figure for the current state, cached until the inputs change.
@@ -198,6 +210,21 @@ impl App {
             self.figures.insert(key.clone(), f);
         }
         self.figures.get(&key)
+    }
+
+    /// The current turn's trie and its layout (cached like the figures).
+    pub fn tree(
+        &mut self,
+    ) -> Option<std::sync::Arc<(Vec<crate::analysis::branches::TreeNode>, Vec<f64>)>> {
+        let key = self.figure_key("tree");
+        if self.tree.as_ref().is_none_or(|t| t.0 != key) {
+            let r = self.run()?;
+            let t = r.turns.get(self.turn)?;
+            let nodes = charts::turn_tree(&r.run, t);
+            let ys = charts::tree_layout(&nodes);
+            self.tree = Some((key, std::sync::Arc::new((nodes, ys))));
+        }
+        self.tree.as_ref().map(|t| t.1.clone())
     }
 
     fn figure_key(&self, id: &str) -> String {

@@ -130,13 +130,14 @@ pub struct OpenRun {
     pub name: String,
     pub path: Option<PathBuf>,
     pub run: Run,
-    pub turns: Vec<TurnAnalysis>,
+    /// Shared so that views can hold the analysis while they mutate the app.
+    pub turns: std::sync::Arc<Vec<TurnAnalysis>>,
     pub params: AnalysisParams,
 }
 
 impl OpenRun {
     pub fn new(name: String, path: Option<PathBuf>, run: Run, params: &AnalysisParams) -> Self {
-        let turns = analyze_run(&run, params);
+        let turns = std::sync::Arc::new(analyze_run(&run, params));
         OpenRun {
             name,
             path,
@@ -151,8 +152,28 @@ impl OpenRun {
         if &self.params == params {
             return false;
         }
-        self.turns = analyze_run(&self.run, params);
+        self.turns = std::sync::Arc::new(analyze_run(&self.run, params));
         self.params = params.clone();
         true
+    }
+}
+
+/// A turn's analysis held through its run's shared list (cheap to clone).
+#[derive(Clone)]
+pub struct TurnRef {
+    turns: std::sync::Arc<Vec<TurnAnalysis>>,
+    index: usize,
+}
+
+impl TurnRef {
+    pub fn new(turns: std::sync::Arc<Vec<TurnAnalysis>>, index: usize) -> Option<Self> {
+        (index < turns.len()).then_some(TurnRef { turns, index })
+    }
+}
+
+impl std::ops::Deref for TurnRef {
+    type Target = TurnAnalysis;
+    fn deref(&self) -> &TurnAnalysis {
+        &self.turns[self.index]
     }
 }

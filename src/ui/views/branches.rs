@@ -1,7 +1,6 @@
 use eframe::egui;
 
 use super::{export_buttons, figure_ui};
-use crate::charts::{tree_layout, turn_tree};
 use crate::ui::app::{App, AppCommand};
 use crate::ui::theme;
 
@@ -11,12 +10,9 @@ pub fn branches_ui(app: &mut App, ui: &mut egui::Ui) {
         export_buttons(app, ui, "branches");
         ui.label("(click a node to list its paths)");
     });
-    let Some(r) = app.run() else { return };
-    let Some(t) = app.turn_analysis().cloned() else {
-        return;
-    };
-    let nodes = turn_tree(&r.run, &t);
-    let ys = tree_layout(&nodes);
+    let Some(t) = app.shared_turn() else { return };
+    let Some(tree) = app.tree() else { return };
+    let (nodes, ys) = (&tree.0, &tree.1);
     let fig = app.figure("branches").cloned();
     egui::ScrollArea::vertical().show(ui, |ui| {
         if let Some(fig) = fig {

@@ -22,7 +22,7 @@ pub fn entropy_ui(app: &mut App, ui: &mut egui::Ui) {
         ui.add(egui::DragValue::new(&mut app.settings.window).range(1..=8192))
             .labelled_by(l.id);
     });
-    let Some(t) = app.turn_analysis().cloned() else {
+    let Some(t) = app.shared_turn() else {
         return;
     };
     egui::ScrollArea::vertical().show(ui, |ui| {

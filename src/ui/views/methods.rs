@@ -21,7 +21,7 @@ pub fn methods_ui(app: &mut App, ui: &mut egui::Ui) {
         ui.add(egui::DragValue::new(&mut app.settings.window).range(1..=8192))
             .labelled_by(l.id);
     });
-    let Some(t) = app.turn_analysis().cloned() else {
+    let Some(t) = app.shared_turn() else {
         return;
     };
     egui::ScrollArea::vertical().show(ui, |ui| {

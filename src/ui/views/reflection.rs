@@ -9,7 +9,7 @@ pub fn reflection_ui(app: &mut App, ui: &mut egui::Ui) {
         ui.heading("Reflection");
         export_buttons(app, ui, "reflection");
     });
-    let Some(t) = app.turn_analysis().cloned() else {
+    let Some(t) = app.shared_turn() else {
         return;
     };
     egui::ScrollArea::vertical().show(ui, |ui| {
