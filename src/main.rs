@@ -74,6 +74,33 @@ enum Cmd {
         /// No progress output.
         #[arg(long, short = 'q')]
         quiet: bool,
+        /// Autosave file of the live run (default: OUTPUT's stem + .autosave.json.gz).
+        #[arg(long)]
+        autosave: Option<PathBuf>,
+        /// Seconds between autosaves.
+        #[arg(long, default_value_t = 5.0)]
+        autosave_secs: f64,
+    },
+    /// Continue a path from one of its tokens with M new paths (appended to the run).
+    Fork {
+        run: PathBuf,
+        /// The path to continue.
+        #[arg(long)]
+        path: usize,
+        /// Keep its first K tokens.
+        #[arg(long)]
+        token: usize,
+        /// Number of new paths.
+        #[arg(short = 'n', long = "paths", default_value_t = 8)]
+        n_paths: u32,
+        #[arg(long)]
+        model: Option<PathBuf>,
+        #[arg(short = 'o', long)]
+        output: PathBuf,
+        #[arg(long)]
+        threads: Option<u32>,
+        #[arg(long, short = 'q')]
+        quiet: bool,
     },
     /// Print a summary of a run file.
     Info { run: PathBuf },
@@ -143,6 +170,8 @@ fn main() {
             threads,
             kv,
             quiet,
+            autosave,
+            autosave_secs,
         }) => cli::sample(&cli::SampleArgs {
             model: model.unwrap_or_else(cli::default_model_path),
             prompt,
@@ -162,7 +191,29 @@ fn main() {
             threads,
             kv_unified: kv == "unified",
             quiet,
+            autosave,
+            autosave_secs,
         })
+        .map(|_| ()),
+        Some(Cmd::Fork {
+            run,
+            path,
+            token,
+            n_paths,
+            model,
+            output,
+            threads,
+            quiet,
+        }) => cli::fork(
+            &run,
+            path,
+            token,
+            n_paths,
+            model.unwrap_or_else(cli::default_model_path),
+            &output,
+            threads,
+            quiet,
+        )
         .map(|_| ()),
         Some(Cmd::Info { run }) => cli::info(&run),
         Some(Cmd::Export {

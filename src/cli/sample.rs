@@ -4,7 +4,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::engine::{EngineConfig, Event, SampleRequest, SamplerParams, Worker};
+use crate::engine::{EngineConfig, Event, LiveRun, SampleRequest, SamplerParams, Worker};
 use crate::run::{write_run, AnswerSpec, Message, Role, Run};
 
 /// Arguments of `reasonscope sample` (parsed by main.rs).
@@ -28,6 +28,9 @@ pub struct SampleArgs {
     pub threads: Option<u32>,
     pub kv_unified: bool,
     pub quiet: bool,
+    /// Where the live run is autosaved (default: next to the output).
+    pub autosave: Option<PathBuf>,
+    pub autosave_secs: f64,
 }
 
 impl SampleArgs {
@@ -82,100 +85,206 @@ fn check_output(path: &Path) -> anyhow::Result<()> {
 
 /// `reasonscope sample`: sample N paths through the worker thread, show
 /// progress on stderr, write the run. Ctrl-C stops sampling and still writes
-/// every token sampled so far.
+/// every token sampled so far; meanwhile an autosave is kept up to date.
 pub fn sample(args: &SampleArgs) -> anyhow::Result<Run> {
     check_output(&args.output)?;
     let req = args.request();
     crate::engine::validate_request(&req)?;
-    let mut config = EngineConfig {
+    let drive = Drive {
+        model: args.model.clone(),
+        threads: args.threads,
         kv_unified: args.kv_unified,
-        ..EngineConfig::default()
+        quiet: args.quiet,
+        total_paths: args.n_paths,
+        autosave: args
+            .autosave
+            .clone()
+            .unwrap_or_else(|| autosave_path(&args.output)),
+        autosave_secs: args.autosave_secs,
     };
-    if let Some(t) = args.threads {
-        config.n_threads = t.max(1);
-    }
-    let worker = Worker::spawn(config, None).context("cannot start the engine thread")?;
-    let bar = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(u64::from(args.n_paths))
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {prefix} [{bar:30}] {pos}/{len} paths {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar.set_prefix("loading model");
-    bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    let cancel_worker = worker_cancel_hook(&worker);
-    worker.load_model(&args.model)?;
-    let mut started = None;
-    let mut tokens = 0u64;
-    let mut sent_sample = false;
-    let mut result = None;
-    let mut error = None;
-    for ev in worker.events().iter() {
-        match ev {
-            Event::ModelLoaded { .. } => {
-                bar.set_prefix("sampling");
-                worker.sample(req.clone())?;
-                sent_sample = true;
-            }
-            Event::RunStarted { .. } => started = Some(Instant::now()),
-            Event::Token(_) => {
-                tokens += 1;
-                if tokens % 8 == 0 {
-                    bar.set_message(progress_message(tokens, started));
-                }
-            }
-            Event::PathFinished { .. } => bar.inc(1),
-            Event::RunFinished { run } => {
-                result = Some(*run);
-                break;
-            }
-            Event::Error { message } => {
-                if !sent_sample || started.is_none() {
-                    error = Some(message);
-                    break;
-                }
-                // A mid-run failure: the run still arrives with its tokens.
-                if args.quiet {
-                    eprintln!("error: {message}");
-                } else {
-                    bar.println(format!("error: {message}"));
-                }
-            }
-            Event::ModelLoading { .. } | Event::PathStarted { .. } => {}
-        }
-        if cancel_worker() {
-            worker.cancel();
-        }
-    }
-    bar.set_message(progress_message(tokens, started));
-    bar.finish();
-    if let Some(e) = error {
-        bail!(e);
-    }
-    let run = result.context("the engine stopped without a run")?;
-    write_run(&run, &args.output)?;
-    if !args.quiet {
+    let run = drive.run(|w| w.sample(req.clone()))?;
+    finish_output(&run, &args.output, &drive, args.quiet)?;
+    Ok(run)
+}
+
+/// `{stem}.autosave.json.gz` next to the output.
+pub fn autosave_path(output: &Path) -> PathBuf {
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "run".into());
+    let stem = name.trim_end_matches(".gz").trim_end_matches(".json");
+    output.with_file_name(format!("{stem}.autosave.json.gz"))
+}
+
+fn finish_output(run: &Run, output: &Path, drive: &Drive, quiet: bool) -> anyhow::Result<()> {
+    write_run(run, output)?;
+    // The final file holds everything the autosave held.
+    let _ = std::fs::remove_file(&drive.autosave);
+    if !quiet {
         eprintln!(
             "wrote {} ({} paths, {} tokens)",
-            args.output.display(),
+            output.display(),
             run.paths.len(),
             run.total_tokens()
         );
     }
-    Ok(run)
+    Ok(())
 }
 
-fn progress_message(tokens: u64, started: Option<Instant>) -> String {
-    let secs = started.map_or(0.0, |s| s.elapsed().as_secs_f64());
-    let rate = if secs > 0.0 {
-        tokens as f64 / secs
-    } else {
-        0.0
+/// How a CLI command drives the engine: model, threads, progress, autosave.
+pub struct Drive {
+    pub model: PathBuf,
+    pub threads: Option<u32>,
+    pub kv_unified: bool,
+    pub quiet: bool,
+    pub total_paths: u32,
+    pub autosave: PathBuf,
+    pub autosave_secs: f64,
+}
+
+impl Drive {
+    /// Load the model, send the first command once it is loaded, stream
+    /// events until the run finishes.
+    pub fn run(
+        &self,
+        start: impl Fn(&Worker) -> Result<(), crate::engine::EngineError>,
+    ) -> anyhow::Result<Run> {
+        let mut config = EngineConfig {
+            kv_unified: self.kv_unified,
+            ..EngineConfig::default()
+        };
+        if let Some(t) = self.threads {
+            config.n_threads = t.max(1);
+        }
+        let worker = Worker::spawn(config, None).context("cannot start the engine thread")?;
+        let bar = if self.quiet {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new(u64::from(self.total_paths))
+        };
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {prefix} [{bar:30}] {pos}/{len} paths {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_prefix("loading model");
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        let cancel_requested = worker_cancel_hook(&worker);
+        worker.load_model(&self.model)?;
+        let mut live = LiveRun::default();
+        let mut last_save = Instant::now();
+        let mut sent = false;
+        let mut result = None;
+        let mut error = None;
+        let mut cancelled = false;
+        loop {
+            let ev = match worker
+                .events()
+                .recv_timeout(std::time::Duration::from_millis(200))
+            {
+                Ok(ev) => Some(ev),
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => None,
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            };
+            if let Some(ev) = ev {
+                live.apply(&ev);
+                match ev {
+                    Event::ModelLoaded { .. } => {
+                        bar.set_prefix("sampling");
+                        start(&worker)?;
+                        sent = true;
+                    }
+                    Event::Token(_) if live.tokens % 8 == 0 => {
+                        bar.set_message(progress_message(live.tokens, live.rate()))
+                    }
+                    Event::PathFinished { .. } => bar.inc(1),
+                    Event::RunFinished { run } => {
+                        result = Some(*run);
+                        break;
+                    }
+                    Event::Error { message } => {
+                        if !sent || live.run.is_none() {
+                            error = Some(message);
+                            break;
+                        }
+                        // A mid-run failure: the run still arrives with its tokens.
+                        if self.quiet {
+                            eprintln!("error: {message}");
+                        } else {
+                            bar.println(format!("error: {message}"));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if live.run.is_some() && last_save.elapsed().as_secs_f64() >= self.autosave_secs {
+                if let Some(snap) = live.snapshot() {
+                    if let Err(e) = write_run(&snap, &self.autosave) {
+                        bar.println(format!("warning: autosave failed: {e}"));
+                    }
+                }
+                last_save = Instant::now();
+            }
+            if !cancelled && cancel_requested() {
+                worker.cancel();
+                cancelled = true;
+            }
+        }
+        bar.set_message(progress_message(live.tokens, live.rate()));
+        bar.finish();
+        if let Some(e) = error {
+            bail!(e);
+        }
+        result.context("the engine stopped without a run")
+    }
+}
+
+/// `reasonscope fork`: continue a path of a run from one of its tokens.
+#[allow(clippy::too_many_arguments)]
+pub fn fork(
+    run_path: &Path,
+    path: usize,
+    token: usize,
+    m: u32,
+    model: PathBuf,
+    output: &Path,
+    threads: Option<u32>,
+    quiet: bool,
+) -> anyhow::Result<Run> {
+    check_output(output)?;
+    let run = crate::run::read_run(run_path)?;
+    if path >= run.paths.len() {
+        bail!(
+            "path {path} does not exist (the run has {} paths)",
+            run.paths.len()
+        );
+    }
+    let model_file = model
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if model_file != run.model.file && !quiet {
+        eprintln!(
+            "warning: the run was sampled with {}, forking with {model_file}",
+            run.model.file
+        );
+    }
+    let drive = Drive {
+        model,
+        threads,
+        kv_unified: run.engine.as_ref().is_some_and(|e| e.kv_unified),
+        quiet,
+        total_paths: m,
+        autosave: autosave_path(output),
+        autosave_secs: 5.0,
     };
+    let forked = drive.run(|w| w.fork(run.clone(), path, token, m))?;
+    finish_output(&forked, output, &drive, quiet)?;
+    Ok(forked)
+}
+
+fn progress_message(tokens: usize, rate: f64) -> String {
     format!("{tokens} tokens, {rate:.1} tokens/s")
 }
 

@@ -3,6 +3,7 @@
 //! streams events. May use `run`; never egui.
 
 mod error;
+pub mod live;
 mod model;
 mod prompt;
 pub mod sampler;
@@ -13,6 +14,7 @@ pub mod utf8;
 mod worker;
 
 pub use error::EngineError;
+pub use live::LiveRun;
 pub use model::{available_memory, backend_name, LoadedModel};
 pub use prompt::plain as plain_template;
 pub use sampler::SamplerParams;

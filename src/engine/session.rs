@@ -109,6 +109,9 @@ pub enum Event {
 }
 
 struct PathState {
+    /// Index of the path in its run.
+    index: u32,
+    /// llama.cpp sequence id.
     seq: i32,
     seed: u64,
     sampler: PathSampler,
@@ -159,27 +162,214 @@ pub fn sample(
     emit: &mut dyn FnMut(Event),
 ) -> Result<Run, EngineError> {
     validate_request(req)?;
-    let clock = Instant::now();
+    let (rendered, prompt_tokens) = render_first_turn(lm, &req.conversation)?;
     let n = req.n_paths as usize;
-    let messages = prompt::first_turn_messages(&req.conversation);
-    let rendered = prompt::render(&lm.model, &messages)?;
-    // add_special follows the model's own BOS setting; parse_special lets the
-    // template's control tokens through as tokens.
-    let prompt_tokens = lm
-        .model
-        .vocab()
-        .tokenize(rendered.text.as_bytes(), true, true);
-    let n_prompt = prompt_tokens.len();
+    let launch = Launch {
+        n_prompt: prompt_tokens.len(),
+        context: prompt_tokens,
+        seeds: (0..n).map(|i| req.seed + i as u64).collect(),
+        indices: (0..n as u32).collect(),
+        prefix: None,
+    };
+    let mut skeleton = build_run(lm, cfg, req, &rendered, launch.n_prompt, 0, 0, Vec::new());
+    skeleton.paths = (0..n)
+        .map(|i| run::Path {
+            index: i as u32,
+            seed: req.seed + i as u64,
+            fork: None,
+            turns: Vec::new(),
+        })
+        .collect();
+    let out = decode_paths(lm, cfg, req, &launch, cancel, emit, skeleton)?;
+    let run_paths = out.paths.into_iter().map(|p| p.into_path(None)).collect();
+    let run = build_run(
+        lm,
+        cfg,
+        req,
+        &rendered,
+        launch.n_prompt,
+        out.seq_len,
+        out.n_batch,
+        run_paths,
+    );
+    emit(Event::RunFinished {
+        run: Box::new(run.clone()),
+    });
+    Ok(run)
+}
+
+/// Continue path `path` of `run` from its first `token` tokens (turn 0) with
+/// `m` new paths: the prompt and that prefix are decoded once and shared; the
+/// prefix's tokens and statistics are copied from the parent. The new paths
+/// are appended to the run with their `fork` field.
+#[allow(clippy::too_many_arguments)]
+pub fn fork(
+    lm: &LoadedModel,
+    cfg: &EngineConfig,
+    run: &Run,
+    path: usize,
+    token: usize,
+    m: u32,
+    cancel: &AtomicBool,
+    emit: &mut dyn FnMut(Event),
+) -> Result<Run, EngineError> {
+    let bad = |msg: String| Err(EngineError::InvalidRequest(msg));
+    let Some(parent) = run.paths.get(path) else {
+        return bad(format!(
+            "path {path} does not exist (the run has {} paths)",
+            run.paths.len()
+        ));
+    };
+    let Some(turn) = parent.turns.first() else {
+        return bad(format!("path {path} has no tokens to fork from"));
+    };
+    if token > turn.tokens.len() {
+        return bad(format!(
+            "path {path} has {} tokens; cannot fork at token {token}",
+            turn.tokens.len()
+        ));
+    }
+    if m == 0 || run.paths.len() + m as usize > 256 {
+        return bad("fork 1 to (256 − paths) new paths".into());
+    }
+    let sp = &run.sampling;
+    if token >= sp.max_tokens as usize {
+        return bad(format!(
+            "token {token} is at the run's max tokens ({})",
+            sp.max_tokens
+        ));
+    }
+    let req = SampleRequest {
+        conversation: run.conversation.clone(),
+        n_paths: m,
+        sampler: SamplerParams {
+            temperature: sp.temperature,
+            top_k: sp.top_k,
+            top_p: sp.top_p,
+            min_p: sp.min_p,
+        },
+        seed: sp.seed,
+        max_tokens: sp.max_tokens,
+        top_logprobs: sp.top_logprobs,
+        gold: run.gold.clone(),
+        title: run.title.clone(),
+        answer: run.answer.clone(),
+    };
+    validate_request(&req)?;
+    let (rendered, mut context) = render_first_turn(lm, &run.conversation)?;
+    let n_prompt = context.len();
+    context.extend(turn.tokens.id[..token].iter().map(|&t| LlamaToken(t)));
+    // Fresh seeds after every seed the run already uses.
+    let next_seed = run
+        .paths
+        .iter()
+        .map(|p| p.seed)
+        .max()
+        .map_or(sp.seed, |s| s + 1);
+    let first = run.paths.len() as u32;
+    let mut prefix = turn.clone();
+    prefix.tokens.truncate(token);
+    prefix.text = prefix.tokens.text.iter().map(|t| t.as_str()).collect();
+    let launch = Launch {
+        n_prompt,
+        context,
+        seeds: (0..m as u64).map(|j| next_seed + j).collect(),
+        indices: (first..first + m).collect(),
+        prefix: Some(prefix.clone()),
+    };
+    let fork_of = run::Fork {
+        path: path as u32,
+        turn: 0,
+        token: token as u32,
+    };
+    let mut skeleton = run.clone();
+    for (j, &idx) in launch.indices.iter().enumerate() {
+        let mut t = prefix.clone();
+        t.finish = Finish::Cancelled;
+        skeleton.paths.push(run::Path {
+            index: idx,
+            seed: launch.seeds[j],
+            fork: Some(fork_of),
+            turns: vec![t],
+        });
+    }
+    skeleton.sampling.n_paths = skeleton.paths.len() as u32;
+    let out = decode_paths(lm, cfg, &req, &launch, cancel, emit, skeleton)?;
+    let mut result = run.clone();
+    result
+        .paths
+        .extend(out.paths.into_iter().map(|p| p.into_path(Some(fork_of))));
+    result.sampling.n_paths = result.paths.len() as u32;
+    if result.prompt.is_none() {
+        result.prompt = Some(prompt::prompt_info(&rendered, n_prompt));
+    }
+    emit(Event::RunFinished {
+        run: Box::new(result.clone()),
+    });
+    Ok(result)
+}
+
+/// Where a batch of paths starts.
+struct Launch {
+    /// Prompt tokens, then any shared prefix of generated tokens (a fork).
+    context: Vec<LlamaToken>,
+    n_prompt: usize,
+    seeds: Vec<u64>,
+    /// Index of each new path in its run.
+    indices: Vec<u32>,
+    /// The generated tokens already in `context` (copied from the parent).
+    prefix: Option<Turn>,
+}
+
+struct Decoded {
+    paths: Vec<PathState>,
+    seq_len: usize,
+    n_batch: u32,
+}
+
+impl PathState {
+    fn into_path(self, fork: Option<run::Fork>) -> run::Path {
+        run::Path {
+            index: self.index,
+            seed: self.seed,
+            fork,
+            turns: vec![Turn {
+                text: self.text,
+                finish: self.finish.unwrap_or(Finish::Error),
+                tokens: self.tokens,
+                timing: self.timing,
+            }],
+        }
+    }
+}
+
+/// Decode `launch.context` once on sequence 0, share its KV cache with the
+/// other sequences, then sample every path to its end.
+fn decode_paths(
+    lm: &LoadedModel,
+    cfg: &EngineConfig,
+    req: &SampleRequest,
+    launch: &Launch,
+    cancel: &AtomicBool,
+    emit: &mut dyn FnMut(Event),
+    skeleton: Run,
+) -> Result<Decoded, EngineError> {
+    let clock = Instant::now();
+    let n = launch.seeds.len();
+    let n_prompt = launch.n_prompt;
+    let n_context = launch.context.len();
     let n_ctx_train = lm.model.n_ctx_train() as usize;
-    if n_prompt + 1 > n_ctx_train {
+    if n_context + 1 > n_ctx_train {
         return Err(EngineError::PromptTooLong {
-            n_prompt,
+            n_prompt: n_context,
             n_ctx: n_ctx_train,
         });
     }
-    let seq_len = (n_prompt + req.max_tokens as usize).min(n_ctx_train);
+    let seq_len = (n_prompt + req.max_tokens as usize)
+        .min(n_ctx_train)
+        .max(n_context + 1);
     let n_cells = if cfg.kv_unified {
-        n_prompt + n * (seq_len - n_prompt)
+        n_context + n * (seq_len - n_context)
     } else {
         n * seq_len
     };
@@ -194,12 +384,12 @@ pub fn sample(
             });
         }
     }
-    let n_batch = N_BATCH.max(req.n_paths);
+    let n_batch = N_BATCH.max(n as u32);
     let params = LlamaContextParams::default()
         .with_n_ctx(NonZeroU32::new(n_cells as u32))
         .with_n_batch(n_batch)
         .with_n_ubatch(n_batch)
-        .with_n_seq_max(req.n_paths)
+        .with_n_seq_max(n as u32)
         .with_kv_unified(cfg.kv_unified)
         .with_n_threads(cfg.n_threads as i32)
         .with_n_threads_batch(cfg.n_threads as i32);
@@ -208,40 +398,26 @@ pub fn sample(
             .new_context(backend()?, params)
             .map_err(|e| EngineError::ContextCreate {
                 n_cells: n_cells as u32,
-                n_seq: req.n_paths,
+                n_seq: n as u32,
                 reason: e.to_string(),
             })?;
-
-    let mut skeleton = build_run(
-        lm,
-        cfg,
-        req,
-        &rendered,
-        n_prompt,
-        seq_len,
-        n_batch,
-        Vec::new(),
-    );
-    skeleton.paths = (0..n)
-        .map(|i| run::Path {
-            index: i as u32,
-            seed: req.seed + i as u64,
-            fork: None,
-            turns: Vec::new(),
-        })
-        .collect();
+    let mut skeleton = skeleton;
+    skeleton.model.n_ctx = seq_len as u32;
+    if let Some(e) = &mut skeleton.engine {
+        e.n_batch = n_batch;
+    }
     emit(Event::RunStarted {
-        skeleton: Box::new(skeleton.clone()),
+        skeleton: Box::new(skeleton),
     });
 
-    // Decode the prompt once, in chunks of at most n_batch tokens.
+    // Decode the shared context once, in chunks of at most n_batch tokens.
     let mut batch = LlamaBatch::new(n_batch as usize, 1);
     let mut last_idx = 0;
-    for (c, chunk) in prompt_tokens.chunks(n_batch as usize).enumerate() {
+    for (c, chunk) in launch.context.chunks(n_batch as usize).enumerate() {
         batch.clear();
         let base = c * n_batch as usize;
         for (j, tok) in chunk.iter().enumerate() {
-            let is_last = base + j + 1 == n_prompt;
+            let is_last = base + j + 1 == n_context;
             batch
                 .add(*tok, (base + j) as i32, &[0], is_last)
                 .map_err(|e| EngineError::Decode(e.to_string()))?;
@@ -262,18 +438,31 @@ pub fn sample(
         .max(req.sampler.candidates_needed());
     let mut top = TopK::new(top_n);
     let width = req.top_logprobs as usize;
+    // A fork starts from the parent's prefix, with its pending UTF-8 bytes.
+    let mut joiner = Utf8Joiner::default();
+    if let Some(prefix) = &launch.prefix {
+        for &id in &prefix.tokens.id {
+            if let Some(b) = lm.piece_bytes.get(id as usize) {
+                joiner.push(b);
+            }
+        }
+    }
     let mut paths: Vec<PathState> = (0..n)
         .map(|i| {
-            let seed = req.seed + i as u64;
+            let (tokens, text) = match &launch.prefix {
+                Some(p) => (p.tokens.clone(), p.text.clone()),
+                None => (Tokens::with_width(width), String::new()),
+            };
             PathState {
+                index: launch.indices[i],
                 seq: i as i32,
-                seed,
-                sampler: PathSampler::new(req.sampler, seed),
-                joiner: Utf8Joiner::default(),
-                tokens: Tokens::with_width(width),
-                text: String::new(),
+                seed: launch.seeds[i],
+                sampler: PathSampler::new(req.sampler, launch.seeds[i]),
+                joiner: joiner.clone(),
+                tokens,
+                text,
                 // `step` advances this to the position of each new token.
-                pos: n_prompt as i32 - 1,
+                pos: n_context as i32 - 1,
                 last: 0,
                 finish: None,
                 batch_idx: last_idx,
@@ -286,7 +475,7 @@ pub fn sample(
         .collect();
     for p in &paths {
         emit(Event::PathStarted {
-            path: p.seq as u32,
+            path: p.index,
             seed: p.seed,
         });
     }
@@ -296,7 +485,7 @@ pub fn sample(
         width,
     };
 
-    // First token of every path: all come from the prompt's last row.
+    // First token of every path: all come from the context's last row.
     {
         let row = ctx.get_logits_ith(last_idx);
         let stats = row_stats(row, &mut top);
@@ -304,7 +493,6 @@ pub fn sample(
             step(lm, p, row, &stats, &top, &limits, clock, emit);
         }
     }
-    let mut batch = LlamaBatch::new(n_batch as usize, 1);
     let mut failure = None;
     loop {
         release_finished(&mut ctx, &mut paths);
@@ -339,28 +527,11 @@ pub fn sample(
     if let Some(message) = failure {
         emit(Event::Error { message });
     }
-
-    let run_paths = paths
-        .into_iter()
-        .map(|p| run::Path {
-            index: p.seq as u32,
-            seed: p.seed,
-            fork: None,
-            turns: vec![Turn {
-                text: p.text,
-                finish: p.finish.unwrap_or(Finish::Error),
-                tokens: p.tokens,
-                timing: p.timing,
-            }],
-        })
-        .collect();
-    let run = build_run(
-        lm, cfg, req, &rendered, n_prompt, seq_len, n_batch, run_paths,
-    );
-    emit(Event::RunFinished {
-        run: Box::new(run.clone()),
-    });
-    Ok(run)
+    Ok(Decoded {
+        paths,
+        seq_len,
+        n_batch,
+    })
 }
 
 /// The first turn's prompt text and tokens.
@@ -480,7 +651,7 @@ fn step(
     let k = limits.width.min(top.items().len());
     let alts = &top.items()[..k];
     let rec = TokenRecord {
-        path: p.seq as u32,
+        path: p.index,
         turn: 0,
         index: p.tokens.len() as u32,
         id: tok,
@@ -536,7 +707,7 @@ fn finish(
     p.finish = Some(f);
     p.timing.end_ms = ms(clock);
     emit(Event::PathFinished {
-        path: p.seq as u32,
+        path: p.index,
         turn: 0,
         finish: f,
         n_tokens: p.tokens.len() as u32,

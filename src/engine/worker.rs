@@ -18,6 +18,13 @@ pub enum Command {
     /// Load (or replace) the model; it stays loaded between runs.
     LoadModel(PathBuf),
     Sample(Box<SampleRequest>),
+    /// Continue `path` of `run` from its first `token` tokens with `m` new paths.
+    Fork {
+        run: Box<crate::run::Run>,
+        path: usize,
+        token: usize,
+        m: u32,
+    },
     /// Stop the current run between two decodes (also settable directly
     /// through `Worker::cancel`, which does not wait in the queue).
     Cancel,
@@ -68,6 +75,21 @@ impl Worker {
 
     pub fn sample(&self, req: SampleRequest) -> Result<(), EngineError> {
         self.send(Command::Sample(Box::new(req)))
+    }
+
+    pub fn fork(
+        &self,
+        run: crate::run::Run,
+        path: usize,
+        token: usize,
+        m: u32,
+    ) -> Result<(), EngineError> {
+        self.send(Command::Fork {
+            run: Box::new(run),
+            path,
+            token,
+            m,
+        })
     }
 
     /// Ask the running sample to stop; every token sampled so far is kept.
@@ -143,6 +165,27 @@ fn worker_loop(
                     continue;
                 };
                 if let Err(e) = sample(m, &config, &req, cancel, &mut emit) {
+                    emit(Event::Error {
+                        message: e.to_string(),
+                    });
+                }
+            }
+            Command::Fork {
+                run,
+                path,
+                token,
+                m: n,
+            } => {
+                cancel.store(false, Ordering::Relaxed);
+                let Some(m) = model.as_ref() else {
+                    emit(Event::Error {
+                        message: "no model is loaded".into(),
+                    });
+                    continue;
+                };
+                if let Err(e) =
+                    super::session::fork(m, &config, &run, path, token, n, cancel, &mut emit)
+                {
                     emit(Event::Error {
                         message: e.to_string(),
                     });

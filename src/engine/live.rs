@@ -1,0 +1,109 @@
+//! A run assembled from the engine's events as they stream in: what the GUI
+//! shows while sampling and what autosaves write. Paths still sampling are
+//! marked `cancelled` in a snapshot (they hold every token so far).
+
+use std::time::{Duration, Instant};
+
+use super::session::{Event, TokenRecord};
+use crate::run::{Finish, Run, Timing, Tokens, Turn};
+
+#[derive(Debug, Clone, Default)]
+pub struct LiveRun {
+    pub run: Option<Run>,
+    pub tokens: usize,
+    pub finished_paths: usize,
+    pub started_paths: usize,
+    pub done: bool,
+    started: Option<Instant>,
+}
+
+impl LiveRun {
+    /// Apply one event; returns true when the run changed.
+    pub fn apply(&mut self, e: &Event) -> bool {
+        match e {
+            Event::RunStarted { skeleton } => {
+                *self = LiveRun {
+                    run: Some((**skeleton).clone()),
+                    started: Some(Instant::now()),
+                    ..Default::default()
+                };
+                true
+            }
+            Event::PathStarted { .. } => {
+                self.started_paths += 1;
+                false
+            }
+            Event::Token(t) => {
+                self.push(t);
+                self.tokens += 1;
+                true
+            }
+            Event::PathFinished {
+                path, turn, finish, ..
+            } => {
+                self.finished_paths += 1;
+                if let Some(t) = self.turn_mut(*path as usize, *turn as usize) {
+                    t.finish = *finish;
+                }
+                true
+            }
+            Event::RunFinished { run } => {
+                self.run = Some((**run).clone());
+                self.done = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn turn_mut(&mut self, path: usize, turn: usize) -> Option<&mut Turn> {
+        let run = self.run.as_mut()?;
+        let width = run.sampling.top_logprobs as usize;
+        let p = run.paths.get_mut(path)?;
+        while p.turns.len() <= turn {
+            p.turns.push(Turn {
+                text: String::new(),
+                finish: Finish::Cancelled,
+                tokens: Tokens::with_width(width),
+                timing: Timing::default(),
+            });
+        }
+        p.turns.get_mut(turn)
+    }
+
+    fn push(&mut self, r: &TokenRecord) {
+        let Some(t) = self.turn_mut(r.path as usize, r.turn as usize) else {
+            return;
+        };
+        let k = &mut t.tokens;
+        k.id.push(r.id);
+        k.text.push(r.text.clone());
+        k.logprob.push(r.logprob);
+        k.entropy.push(r.entropy);
+        k.self_certainty.push(r.self_certainty);
+        k.confidence.push(r.confidence);
+        k.top_id.push_row(&r.top_id);
+        k.top_text.push_row(&r.top_text);
+        k.top_logprob.push_row(&r.top_logprob);
+        t.text.push_str(&r.text);
+    }
+
+    /// Tokens per second since the run started.
+    pub fn rate(&self) -> f64 {
+        let secs = self.started.map_or(0.0, |s| s.elapsed().as_secs_f64());
+        if secs > 0.0 {
+            self.tokens as f64 / secs
+        } else {
+            0.0
+        }
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.started.map_or(Duration::ZERO, |s| s.elapsed())
+    }
+
+    /// A valid run of everything so far (unfinished paths: `cancelled`).
+    pub fn snapshot(&self) -> Option<Run> {
+        self.run.clone()
+    }
+}
