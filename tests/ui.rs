@@ -3,36 +3,12 @@
 
 use std::path::PathBuf;
 
+mod common;
+
+use common::ui::{click, content, harness};
 use egui_kittest::kittest::{By, Queryable};
-use egui_kittest::Harness;
 use reasonscope::export::Format;
-use reasonscope::ui::{App, AppCommand, Settings, View};
-
-/// Every UI test builds the app through here: fixed size, light theme,
-/// temporary data folder, UTC.
-fn harness(files: &[PathBuf]) -> Harness<'static, App> {
-    std::env::set_var("TZ", "UTC");
-    let data = std::env::temp_dir().join(format!("reasonscope-ui-{}", std::process::id()));
-    std::fs::create_dir_all(&data).unwrap();
-    std::env::set_var("XDG_DATA_HOME", &data);
-    let files = files.to_vec();
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1280.0, 800.0))
-        .wgpu()
-        .build_eframe(move |_cc| App::new(Settings::default(), &files));
-    h.run_steps(3);
-    h
-}
-
-fn click(h: &mut Harness<'static, App>, label: &str) {
-    h.get(By::new().label(label).role(egui::accesskit::Role::Button))
-        .click();
-    h.run_steps(3);
-}
-
-fn content(h: &Harness<'static, App>, text: &str) -> bool {
-    h.query_all_by_label_contains(text).next().is_some()
-}
+use reasonscope::ui::{AppCommand, View};
 
 #[test]
 fn opens_the_bundled_run_and_every_view_shows_its_content() {

@@ -10,8 +10,13 @@ use eframe::egui::{self, Key, KeyboardShortcut, Modifiers};
 use super::state::{OpenRun, Settings, View};
 use super::{theme, views};
 use crate::charts::{self, Figure};
+use crate::engine::Event;
 use crate::export::{self, Format};
 use crate::run::{parse_run_bytes, read_run};
+
+fn snap_len(r: &crate::run::Run) -> usize {
+    r.paths.len().saturating_sub(1)
+}
 
 /// The bundled sample run opened when no file is given (64 paths where the
 /// selection methods disagree).
@@ -50,6 +55,24 @@ pub enum AppCommand {
         path: PathBuf,
     },
     ClearMessage,
+    ToggleNewRun,
+    /// Sample the New run form.
+    StartSample,
+    /// Stop the live run (every token so far is kept).
+    StopSample,
+    /// Continue `path` of the active run from its first `token` tokens with `m` new paths.
+    Fork {
+        path: usize,
+        token: usize,
+        m: u32,
+    },
+    /// Fill the New run form from the active run, to re-run it with other settings.
+    RerunActive,
+    SetForkM(u32),
+    /// Answer to "reopen the last autosave?".
+    Recover(bool),
+    /// Answer to "stop sampling and quit?".
+    ConfirmClose(bool),
 }
 
 pub struct Message {
@@ -80,6 +103,17 @@ pub struct App {
     )>,
     /// Save a screenshot here after a few frames, then quit (REASONSCOPE_SCREENSHOT).
     screenshot: Option<(PathBuf, u32)>,
+    pub worker: Option<crate::engine::Worker>,
+    pub model: super::live::ModelState,
+    pub live: Option<super::live::LiveSession>,
+    pub panel_open: bool,
+    /// An autosave left by a run that did not finish (crash or kill).
+    pub recover: Option<PathBuf>,
+    pub confirm_close: bool,
+    allow_close: bool,
+    /// Run to compare a re-run with once it starts.
+    rerun_of: Option<usize>,
+    ctx: Option<egui::Context>,
 }
 
 impl App {
@@ -101,6 +135,15 @@ impl App {
             commands: Vec::new(),
             figures: HashMap::new(),
             tree: None,
+            worker: None,
+            model: super::live::ModelState::None,
+            live: None,
+            panel_open: false,
+            recover: Some(super::live::autosave_file()).filter(|p| p.exists()),
+            confirm_close: false,
+            allow_close: false,
+            rerun_of: None,
+            ctx: None,
             screenshot: std::env::var_os("REASONSCOPE_SCREENSHOT").map(|p| (PathBuf::from(p), 0)),
         };
         if files.is_empty() {
@@ -341,6 +384,52 @@ impl App {
                     path,
                 } => self.export_to(figure, format, &path, false),
                 AppCommand::ClearMessage => self.message = None,
+                AppCommand::ToggleNewRun => self.panel_open = !self.panel_open,
+                AppCommand::SetForkM(m) => self.settings.form.fork_m = m.max(1),
+                AppCommand::StartSample => self.start_sample(),
+                AppCommand::StopSample => {
+                    if let (Some(w), Some(l)) = (&self.worker, &mut self.live) {
+                        w.cancel();
+                        l.stopping = true;
+                    }
+                }
+                AppCommand::Fork { path, token, m } => self.start_fork(path, token, m),
+                AppCommand::RerunActive => {
+                    if let Some(r) = self.run() {
+                        let run = r.run.clone();
+                        self.settings.form.load_from(&run);
+                        self.rerun_of = Some(self.active);
+                        self.panel_open = true;
+                        self.info(
+                            "the form holds that run's settings: change them and press Start",
+                        );
+                    }
+                }
+                AppCommand::Recover(reopen) => {
+                    self.recover = None;
+                    let prefix = if reopen { "recovered" } else { "unfinished" };
+                    match super::live::keep_autosave(prefix) {
+                        Some(p) if reopen => self.open(&p),
+                        Some(p) => self.info(format!("kept the unfinished run as {}", p.display())),
+                        None => {}
+                    }
+                }
+                AppCommand::ConfirmClose(quit) => {
+                    self.confirm_close = false;
+                    if quit {
+                        if let Some(w) = &self.worker {
+                            w.cancel();
+                        }
+                        if let Some(snap) = self.live.as_ref().and_then(|l| l.live.snapshot()) {
+                            let _ = super::live::autosave(&snap);
+                            let _ = super::live::save_finished(&snap);
+                        }
+                        self.allow_close = true;
+                        if let Some(ctx) = &self.ctx {
+                            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                        }
+                    }
+                }
             }
         }
         let params = self.settings.params();
@@ -353,6 +442,256 @@ impl App {
         }
         if self.turn >= self.run().map_or(1, |r| r.turns.len().max(1)) {
             self.turn = 0;
+        }
+    }
+
+    /// The engine worker, started on first use; loads `model` unless loaded.
+    fn engine_with(&mut self, model: &Path) -> Option<&crate::engine::Worker> {
+        if self.worker.is_none() {
+            let ctx = self.ctx.clone().unwrap_or_default();
+            match super::live::spawn_worker(&ctx) {
+                Ok(w) => self.worker = Some(w),
+                Err(e) => {
+                    self.error(format!("cannot start the engine thread: {e}"));
+                    return None;
+                }
+            }
+        }
+        let loaded = matches!(&self.model, super::live::ModelState::Loaded { path, .. } | super::live::ModelState::Loading { path, .. } if path == model);
+        if !loaded {
+            let w = self.worker.as_ref()?;
+            if let Err(e) = w.load_model(model) {
+                self.error(e.to_string());
+                return None;
+            }
+            self.model = super::live::ModelState::Loading {
+                path: model.to_path_buf(),
+                progress: 0.0,
+            };
+            let form = &mut self.settings.form;
+            form.recent_models.retain(|p| p != model);
+            form.recent_models.insert(0, model.to_path_buf());
+            form.recent_models.truncate(8);
+        }
+        self.worker.as_ref()
+    }
+
+    fn start_sample(&mut self) {
+        if self.live.is_some() {
+            self.error("a run is already sampling: stop it first");
+            return;
+        }
+        let req = self.settings.form.request();
+        if let Err(e) = crate::engine::validate_request(&req) {
+            self.error(e.to_string());
+            return;
+        }
+        let model = self.settings.form.model.clone();
+        let Some(w) = self.engine_with(&model) else {
+            return;
+        };
+        if let Err(e) = w.sample(req.clone()) {
+            self.error(e.to_string());
+            return;
+        }
+        self.live = Some(super::live::LiveSession::new(
+            req.n_paths,
+            req.max_tokens,
+            None,
+        ));
+        self.info(format!("sampling {} paths...", req.n_paths));
+    }
+
+    fn start_fork(&mut self, path: usize, token: usize, m: u32) {
+        if self.live.is_some() {
+            self.error("a run is already sampling: stop it first");
+            return;
+        }
+        let Some(r) = self.run() else { return };
+        let run = r.run.clone();
+        let target = self.active;
+        let model = self.settings.form.model.clone();
+        let Some(w) = self.engine_with(&model) else {
+            return;
+        };
+        if let Err(e) = w.fork(run.clone(), path, token, m) {
+            self.error(e.to_string());
+            return;
+        }
+        self.live = Some(super::live::LiveSession::new(
+            m,
+            run.sampling.max_tokens,
+            Some(target),
+        ));
+        self.info(format!(
+            "resampling {m} paths from path {path} at token {token}"
+        ));
+    }
+
+    /// Take the engine's events (bounded time per frame) into the live run.
+    fn pump_engine(&mut self) {
+        let Some(w) = &self.worker else { return };
+        let events = super::live::drain(w);
+        let params = self.settings.params();
+        let mut finished = None;
+        for e in events {
+            match &e {
+                Event::ModelLoading { progress } => {
+                    if let super::live::ModelState::Loading { progress: p, .. } = &mut self.model {
+                        *p = *progress;
+                    }
+                }
+                Event::ModelLoaded { info } => {
+                    let path = match &self.model {
+                        super::live::ModelState::Loading { path, .. } => path.clone(),
+                        _ => self.settings.form.model.clone(),
+                    };
+                    self.model = super::live::ModelState::Loaded {
+                        path,
+                        name: info.name.clone(),
+                    };
+                }
+                Event::Error { message } => {
+                    if let super::live::ModelState::Loading { path, .. } = &self.model {
+                        self.model = super::live::ModelState::Failed {
+                            path: path.clone(),
+                            error: message.clone(),
+                        };
+                    }
+                    // A run that never started is over; one that did goes on to RunFinished.
+                    if self.live.as_ref().is_some_and(|l| l.live.run.is_none()) {
+                        self.live = None;
+                    }
+                    self.error(message.clone());
+                }
+                _ => {}
+            }
+            let Some(l) = &mut self.live else { continue };
+            if l.live.apply(&e) {
+                l.dirty = true;
+            }
+            match e {
+                Event::RunStarted { .. } if l.run_index.is_none() => {
+                    if let Some(snap) = l.live.snapshot() {
+                        let title = snap.title.clone().unwrap_or_else(|| "run".into());
+                        self.runs
+                            .push(OpenRun::new(format!("live: {title}"), None, snap, &params));
+                        l.run_index = Some(self.runs.len() - 1);
+                        self.active = self.runs.len() - 1;
+                        if let Some(prev) = self.rerun_of.take() {
+                            self.compare_with = prev;
+                        }
+                        self.turn = 0;
+                        self.shown_paths = vec![0, 1.min(snap_len(&self.runs[self.active].run))];
+                        self.shown_paths.dedup();
+                        self.figures.clear();
+                        self.tree = None;
+                    }
+                }
+                Event::RunFinished { run } => finished = Some(*run),
+                _ => {}
+            }
+        }
+        if let Some(run) = finished {
+            let l = self.live.take();
+            if let Some(i) = l.and_then(|l| l.run_index) {
+                match super::live::save_finished(&run) {
+                    Ok(p) => {
+                        self.info(format!(
+                            "saved {} ({} paths, {} tokens)",
+                            p.display(),
+                            run.paths.len(),
+                            run.total_tokens()
+                        ));
+                        if let Some(r) = self.runs.get_mut(i) {
+                            r.path = Some(p.clone());
+                            r.name = super::live::file_label(&p);
+                        }
+                        self.settings.remember(&p);
+                    }
+                    Err(e) => self.error(format!("cannot save the run: {e}")),
+                }
+                if let Some(r) = self.runs.get_mut(i) {
+                    r.replace_run(run, &params);
+                }
+                self.figures.clear();
+                self.tree = None;
+            }
+            return;
+        }
+        let Some(l) = &mut self.live else { return };
+        if l.dirty && l.last_analysis.elapsed() >= super::live::REANALYZE_EVERY {
+            if let (Some(i), Some(snap)) = (l.run_index, l.live.snapshot()) {
+                if let Some(r) = self.runs.get_mut(i) {
+                    r.replace_run(snap, &params);
+                }
+                l.dirty = false;
+                l.last_analysis = std::time::Instant::now();
+                self.figures.clear();
+                self.tree = None;
+            }
+        }
+        if l.live.run.is_some()
+            && l.last_autosave.elapsed().as_secs_f64() >= super::live::AUTOSAVE_SECS
+        {
+            if let Some(snap) = l.live.snapshot() {
+                if let Err(e) = super::live::autosave(&snap) {
+                    self.message = Some(Message {
+                        text: format!("autosave failed: {e}"),
+                        error: true,
+                    });
+                }
+            }
+            if let Some(l) = &mut self.live {
+                l.last_autosave = std::time::Instant::now();
+            }
+        }
+    }
+
+    fn guard_close(&mut self, ctx: &egui::Context) {
+        if ctx.input(|i| i.viewport().close_requested()) && self.live.is_some() && !self.allow_close
+        {
+            ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+            self.confirm_close = true;
+        }
+    }
+
+    fn dialogs_ui(&mut self, ctx: &egui::Context) {
+        if let Some(p) = self.recover.clone() {
+            egui::Window::new("Unfinished run")
+                .collapsible(false)
+                .resizable(false)
+                .show(ctx, |ui| {
+                    ui.label(format!(
+                        "A live run did not finish last time; its autosave is {}.",
+                        p.display()
+                    ));
+                    ui.horizontal(|ui| {
+                        if ui.button("Reopen it").clicked() {
+                            self.commands.push(AppCommand::Recover(true));
+                        }
+                        if ui
+                            .button("Not now")
+                            .on_hover_text("Keep the file in the runs folder, do not open it")
+                            .clicked()
+                        {
+                            self.commands.push(AppCommand::Recover(false));
+                        }
+                    });
+                });
+        }
+        if self.confirm_close {
+            egui::Window::new("Sampling is running").collapsible(false).resizable(false).show(ctx, |ui| {
+                ui.label("Stop sampling and quit? Every token sampled so far is saved in the runs folder.");
+                ui.horizontal(|ui| {
+                    if ui.button("Stop and quit").clicked() {
+                        self.commands.push(AppCommand::ConfirmClose(true));
+                    }
+                    if ui.button("Keep sampling").clicked() {
+                        self.commands.push(AppCommand::ConfirmClose(false));
+                    }
+                });
+            });
         }
     }
 
@@ -373,6 +712,12 @@ impl App {
                         format: Format::Png,
                     });
                 }
+            }
+            if i.consume_shortcut(&KeyboardShortcut::new(cmd, Key::N)) {
+                pushed.push(AppCommand::ToggleNewRun);
+            }
+            if i.consume_key(Modifiers::NONE, Key::Escape) && self.live.is_some() {
+                pushed.push(AppCommand::StopSample);
             }
             if i.consume_shortcut(&KeyboardShortcut::new(cmd, Key::W)) {
                 pushed.push(AppCommand::Close(self.active));
@@ -511,6 +856,13 @@ impl App {
                 }
             });
             if ui
+                .button("New run")
+                .on_hover_text("Sample a prompt with a local model (Ctrl+N)")
+                .clicked()
+            {
+                self.push(AppCommand::ToggleNewRun);
+            }
+            if ui
                 .button("Help")
                 .on_hover_text("Keyboard shortcuts (F1)")
                 .clicked()
@@ -570,6 +922,17 @@ impl App {
 
     fn status_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
+            if let Some(l) = &self.live {
+                ui.add(egui::Spinner::new());
+                ui.label(format!(
+                    "sampling {}/{} paths, {} tokens, {:.1} tokens/s",
+                    l.live.finished_paths,
+                    l.total_paths,
+                    l.live.tokens,
+                    l.live.rate()
+                ));
+                ui.separator();
+            }
             if let Some(r) = self.run() {
                 let tokens = r.run.total_tokens();
                 ui.label(format!(
@@ -611,6 +974,8 @@ impl App {
                         ("Ctrl+W", "close the current run"),
                         ("Ctrl+E", "export the current view as PNG"),
                         ("Ctrl+T", "light / dark theme"),
+                        ("Ctrl+N", "New run panel"),
+                        ("Esc", "stop the live run"),
                         ("1 to 7", "switch view"),
                         ("J / K", "next / previous path (Paths view)"),
                         ("F1", "this help"),
@@ -657,6 +1022,11 @@ impl App {
 
 impl eframe::App for App {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        if self.ctx.is_none() {
+            self.ctx = Some(ctx.clone());
+        }
+        self.guard_close(ctx);
+        self.pump_engine();
         self.shortcuts(ctx);
         self.dropped_files(ctx);
         self.apply_commands();
@@ -672,6 +1042,11 @@ impl eframe::App for App {
         egui::Panel::bottom("status")
             .exact_size(theme::STATUS_HEIGHT)
             .show(ui, |ui| self.status_ui(ui));
+        if self.panel_open {
+            egui::Panel::right("new-run")
+                .default_size(340.0)
+                .show(ui, |ui| super::views::new_run_ui(self, ui));
+        }
         egui::CentralPanel::default().show(ui, |ui| {
             if self.runs.is_empty() {
                 ui.centered_and_justified(|ui| {
@@ -683,6 +1058,10 @@ impl eframe::App for App {
         });
         let ctx = ui.ctx().clone();
         self.help_ui(&ctx);
+        self.dialogs_ui(&ctx);
+        if self.live.is_some() {
+            ctx.request_repaint_after(std::time::Duration::from_millis(100));
+        }
         // Commands pushed while drawing are applied at once, not a frame late.
         if !self.commands.is_empty() {
             ctx.request_repaint();

@@ -3,6 +3,7 @@
 //! through `AppCommand`s.
 
 pub mod app;
+pub mod live;
 mod plot;
 pub mod state;
 pub mod theme;

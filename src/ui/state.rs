@@ -94,6 +94,8 @@ pub struct Settings {
     pub stat: TokenStat,
     pub normalized_x: bool,
     pub recent: Vec<PathBuf>,
+    /// The New run form.
+    pub form: super::live::RunForm,
 }
 
 impl Default for Settings {
@@ -106,6 +108,7 @@ impl Default for Settings {
             stat: TokenStat::Entropy,
             normalized_x: false,
             recent: Vec::new(),
+            form: super::live::RunForm::default(),
         }
     }
 }
@@ -145,6 +148,13 @@ impl OpenRun {
             turns,
             params: params.clone(),
         }
+    }
+
+    /// Replace the run (a live run grew) and recompute its analysis.
+    pub fn replace_run(&mut self, run: Run, params: &AnalysisParams) {
+        self.turns = std::sync::Arc::new(analyze_run(&run, params));
+        self.run = run;
+        self.params = params.clone();
     }
 
     /// Recompute when the settings changed.

@@ -53,3 +53,71 @@ pub fn request(prompt: &str, n: u32, max_tokens: u32, seed: u64) -> SampleReques
 }
 
 pub const PROMPT: &str = "Tom has 3 apples and buys 5 more. How many apples does he have?";
+
+/// The one helper that builds every GUI test harness.
+pub mod ui {
+    use std::path::PathBuf;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use egui_kittest::kittest::{By, Queryable};
+    use egui_kittest::Harness;
+    use reasonscope::ui::{App, Settings};
+
+    /// The real app at 1280 × 800, light theme, UTC, with its own temporary
+    /// data and runs folders (so autosaves never leak between tests).
+    pub fn harness(files: &[PathBuf]) -> Harness<'static, App> {
+        harness_with(files, |_| {})
+    }
+
+    pub fn harness_with(
+        files: &[PathBuf],
+        prepare: impl FnOnce(&std::path::Path),
+    ) -> Harness<'static, App> {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        std::env::set_var("TZ", "UTC");
+        let data = std::env::temp_dir().join(format!(
+            "reasonscope-ui-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let runs = data.join("runs");
+        std::fs::create_dir_all(&runs).unwrap();
+        std::env::set_var("XDG_DATA_HOME", &data);
+        std::env::set_var("REASONSCOPE_RUNS_DIR", &runs);
+        prepare(&runs);
+        let files = files.to_vec();
+        let mut h = Harness::builder()
+            .with_size(egui::vec2(1280.0, 800.0))
+            .wgpu()
+            .build_eframe(move |_cc| App::new(Settings::default(), &files));
+        h.run_steps(3);
+        h
+    }
+
+    pub fn click(h: &mut Harness<'static, App>, label: &str) {
+        h.get(By::new().label(label).role(egui::accesskit::Role::Button))
+            .click();
+        h.run_steps(3);
+    }
+
+    pub fn content(h: &Harness<'static, App>, text: &str) -> bool {
+        h.query_all_by_label_contains(text).next().is_some()
+    }
+
+    /// Step (with real time passing) until `done` or the timeout.
+    pub fn step_until(
+        h: &mut Harness<'static, App>,
+        secs: u64,
+        mut done: impl FnMut(&App) -> bool,
+    ) -> bool {
+        let start = std::time::Instant::now();
+        while start.elapsed().as_secs() < secs {
+            h.step();
+            if done(h.state()) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        false
+    }
+}

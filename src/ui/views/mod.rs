@@ -5,10 +5,13 @@ mod compare;
 mod curves;
 mod entropy;
 mod methods;
+mod new_run;
 mod paths;
 mod reflection;
 
 use eframe::egui;
+
+pub use new_run::new_run_ui;
 
 use super::app::{App, AppCommand};
 use super::state::View;

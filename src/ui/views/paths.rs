@@ -136,6 +136,25 @@ pub fn paths_ui(app: &mut App, ui: &mut egui::Ui) {
             .on_hover_text("Reflection marker (wait, actually, ...)");
     });
 
+    if let Some((sp, st)) = app.selected_token.filter(|s| shown.contains(&s.0)) {
+        ui.horizontal(|ui| {
+            ui.label(format!("selected: path {sp}, token {st}"));
+            let sampling = app.live.is_some();
+            let l = ui.label("new paths");
+            let mut m = app.settings.form.fork_m;
+            ui.add(egui::DragValue::new(&mut m).range(1..=64)).labelled_by(l.id);
+            if ui
+                .add_enabled(!sampling, egui::Button::new(format!("Resample from here x {m}")))
+                .on_hover_text("Keep this path's tokens before the selected one and sample new continuations (the prefix is decoded once)")
+                .clicked()
+            {
+                commands.push(AppCommand::Fork { path: sp, token: st, m });
+            }
+            if m != app.settings.form.fork_m {
+                commands.push(AppCommand::SetForkM(m));
+            }
+        });
+    }
     let col_width = (ui.available_width() / shown.len().max(1) as f32 - 10.0).max(150.0);
     egui::ScrollArea::vertical()
         .id_salt("paths-scroll")

@@ -1,0 +1,262 @@
+//! Live sampling in the app: the New run panel's form, the engine worker
+//! (created on first use, model kept loaded between runs), streaming events
+//! into an open run, autosave and crash recovery.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{EngineConfig, Event, LiveRun, SampleRequest, SamplerParams, Worker};
+use crate::run::{write_run, AnswerSpec, Message, Role, Run};
+
+/// Seconds between autosaves of a live run (the issue allows losing at most 5).
+pub const AUTOSAVE_SECS: f64 = 3.0;
+/// Longest a frame spends taking engine events.
+pub const INGEST_BUDGET: Duration = Duration::from_millis(4);
+/// Shortest interval between re-analyses of a growing run.
+pub const REANALYZE_EVERY: Duration = Duration::from_millis(250);
+
+/// The New run form (persisted with the settings).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunForm {
+    pub model: PathBuf,
+    pub recent_models: Vec<PathBuf>,
+    pub system: String,
+    pub user: String,
+    pub n_paths: u32,
+    pub temperature: f32,
+    pub top_k: u32,
+    pub top_p: f32,
+    pub min_p: f32,
+    pub max_tokens: u32,
+    pub seed: u64,
+    pub top_logprobs: u32,
+    pub gold: String,
+    pub fork_m: u32,
+}
+
+impl Default for RunForm {
+    fn default() -> Self {
+        RunForm {
+            model: crate::cli::default_model_path(),
+            recent_models: Vec::new(),
+            system: String::new(),
+            user: "Tom has 3 apples and buys 5 more. How many apples does he have?".into(),
+            n_paths: 8,
+            temperature: 0.7,
+            top_k: 40,
+            top_p: 0.95,
+            min_p: 0.05,
+            max_tokens: 256,
+            seed: 42,
+            top_logprobs: 5,
+            gold: String::new(),
+            fork_m: 4,
+        }
+    }
+}
+
+impl RunForm {
+    pub fn request(&self) -> SampleRequest {
+        let mut conversation = Vec::new();
+        if !self.system.trim().is_empty() {
+            conversation.push(Message {
+                role: Role::System,
+                content: self.system.clone(),
+            });
+        }
+        conversation.push(Message {
+            role: Role::User,
+            content: self.user.clone(),
+        });
+        let title: String = self.user.chars().take(40).collect();
+        SampleRequest {
+            conversation,
+            n_paths: self.n_paths,
+            sampler: SamplerParams {
+                temperature: self.temperature,
+                top_k: self.top_k,
+                top_p: self.top_p,
+                min_p: self.min_p,
+            },
+            seed: self.seed,
+            max_tokens: self.max_tokens,
+            top_logprobs: self.top_logprobs,
+            gold: (!self.gold.trim().is_empty()).then(|| vec![Some(self.gold.trim().to_owned())]),
+            title: Some(title),
+            answer: Some(AnswerSpec::Auto),
+        }
+    }
+
+    /// Fill the form from a run's settings (re-run with other settings).
+    pub fn load_from(&mut self, run: &Run) {
+        self.system = run
+            .conversation
+            .iter()
+            .find(|m| m.role == Role::System)
+            .map(|m| m.content.clone())
+            .unwrap_or_default();
+        self.user = run
+            .conversation
+            .iter()
+            .find(|m| m.role == Role::User)
+            .map(|m| m.content.clone())
+            .unwrap_or_default();
+        let s = &run.sampling;
+        (
+            self.n_paths,
+            self.temperature,
+            self.top_k,
+            self.top_p,
+            self.min_p,
+        ) = (s.n_paths, s.temperature, s.top_k, s.top_p, s.min_p);
+        (self.max_tokens, self.seed, self.top_logprobs) = (s.max_tokens, s.seed, s.top_logprobs);
+        self.gold = run.gold_for(0).unwrap_or_default().to_owned();
+    }
+}
+
+/// Model state as the UI sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelState {
+    None,
+    Loading { path: PathBuf, progress: f32 },
+    Loaded { path: PathBuf, name: String },
+    Failed { path: PathBuf, error: String },
+}
+
+/// A run being sampled (or forked) right now.
+pub struct LiveSession {
+    pub live: LiveRun,
+    /// Index of the open run it updates (set when the run starts).
+    pub run_index: Option<usize>,
+    /// Whether it replaces an existing open run (a fork) or is new.
+    pub fork_of: Option<usize>,
+    pub total_paths: u32,
+    pub max_tokens: u32,
+    pub last_analysis: Instant,
+    pub last_autosave: Instant,
+    pub dirty: bool,
+    pub stopping: bool,
+}
+
+impl LiveSession {
+    pub fn new(total_paths: u32, max_tokens: u32, fork_of: Option<usize>) -> Self {
+        LiveSession {
+            live: LiveRun::default(),
+            run_index: fork_of,
+            fork_of,
+            total_paths,
+            max_tokens,
+            last_analysis: Instant::now(),
+            last_autosave: Instant::now(),
+            dirty: false,
+            stopping: false,
+        }
+    }
+
+    /// An upper bound on the seconds left: every unfinished path running to
+    /// max tokens at the current rate.
+    pub fn eta_secs(&self) -> Option<f64> {
+        let rate = self.live.rate();
+        if rate <= 0.0 {
+            return None;
+        }
+        let budget = f64::from(self.total_paths) * f64::from(self.max_tokens);
+        let left_paths = f64::from(self.total_paths).max(1.0) - self.live.finished_paths as f64;
+        let left = (budget - self.live.tokens as f64).max(0.0)
+            * (left_paths / f64::from(self.total_paths).max(1.0));
+        Some(left / rate)
+    }
+}
+
+/// Where live runs are saved: `REASONSCOPE_RUNS_DIR`, else the data folder.
+pub fn runs_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("REASONSCOPE_RUNS_DIR") {
+        return d.into();
+    }
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("reasonscope/runs")
+}
+
+pub fn autosave_file() -> PathBuf {
+    runs_dir().join("autosave.json.gz")
+}
+
+/// Write the live snapshot atomically to the autosave file.
+pub fn autosave(run: &Run) -> Result<(), String> {
+    let f = autosave_file();
+    if let Some(d) = f.parent() {
+        std::fs::create_dir_all(d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
+    }
+    write_run(run, &f).map_err(|e| e.to_string())
+}
+
+/// Move the autosave to a named file in the runs folder (a finished or
+/// recovered run keeps its data; nothing is deleted).
+pub fn keep_autosave(prefix: &str) -> Option<PathBuf> {
+    let from = autosave_file();
+    if !from.exists() {
+        return None;
+    }
+    let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
+    let to = runs_dir().join(format!("{prefix}-{stamp}.json.gz"));
+    std::fs::rename(&from, &to).ok().map(|_| to)
+}
+
+/// Save a finished live run in the runs folder; returns its path.
+pub fn save_finished(run: &Run) -> Result<PathBuf, String> {
+    let dir = runs_dir();
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
+    let slug: String = run
+        .title
+        .as_deref()
+        .unwrap_or("run")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .take(30)
+        .collect();
+    let path = dir.join(format!("{stamp}-{}.json.gz", slug.trim_matches('-')));
+    write_run(run, &path).map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_file(autosave_file());
+    Ok(path)
+}
+
+/// The worker, created on first use with a waker that repaints the UI.
+pub fn spawn_worker(ctx: &eframe::egui::Context) -> std::io::Result<Worker> {
+    let c = ctx.clone();
+    Worker::spawn(
+        EngineConfig::default(),
+        Some(std::sync::Arc::new(move || c.request_repaint())),
+    )
+}
+
+/// Take events for at most `INGEST_BUDGET`.
+pub fn drain(worker: &Worker) -> Vec<Event> {
+    let start = Instant::now();
+    let mut out = Vec::new();
+    while start.elapsed() < INGEST_BUDGET {
+        match worker.events().try_recv() {
+            Ok(e) => out.push(e),
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+pub fn file_label(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
+}

@@ -1,0 +1,127 @@
+//! Live sampling and forking in the app, with the real default model.
+
+mod common;
+
+use common::ui::{click, content, harness, harness_with, step_until};
+use reasonscope::run::{validate, Finish};
+use reasonscope::ui::View;
+
+#[test]
+fn a_live_run_streams_stops_and_forks() {
+    let mut h = harness(&[]);
+    {
+        let f = &mut h.state_mut().settings.form;
+        f.model = common::model_path();
+        f.n_paths = 4;
+        f.max_tokens = 32;
+        f.fork_m = 2;
+    }
+    click(&mut h, "New run");
+    click(&mut h, "Start");
+    assert!(
+        step_until(&mut h, 120, |a| a
+            .live
+            .as_ref()
+            .is_some_and(|l| l.live.tokens >= 8)),
+        "no tokens streamed"
+    );
+    // Paths appear in the Paths view while sampling.
+    click(&mut h, "Paths");
+    assert!(step_until(&mut h, 10, |a| a
+        .runs
+        .last()
+        .is_some_and(|r| r.name.starts_with("live:"))));
+    h.run_steps(2);
+    assert!(h.state().live.is_some(), "still sampling");
+    assert!(content(&h, "path 0 · answer"));
+    click(&mut h, "Stop");
+    assert!(
+        step_until(&mut h, 60, |a| a.live.is_none()),
+        "stop never finished the run"
+    );
+    let app = h.state();
+    let r = &app.runs[app.active].run;
+    validate(r).unwrap();
+    assert_eq!(r.paths.len(), 4);
+    assert!(r.total_tokens() >= 8);
+    assert!(r.paths.iter().all(|p| p.turns[0].tokens.len() <= 32));
+    assert!(
+        r.paths
+            .iter()
+            .any(|p| p.turns[0].finish == Finish::Cancelled)
+            || r.total_tokens() == 128
+            || r.paths.iter().all(|p| p.turns[0].finish != Finish::Length)
+    );
+    let saved = app.runs[app.active]
+        .path
+        .clone()
+        .expect("the finished run is saved in the runs folder");
+    assert!(saved.exists());
+
+    // Fork the longest path at half its length, from the Paths view.
+    let (pi, parent) = r
+        .paths
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (i, p.turns[0].tokens.id.clone()))
+        .max_by_key(|(_, ids)| ids.len())
+        .unwrap();
+    let k = parent.len() / 2;
+    assert!(k >= 1);
+    h.state_mut()
+        .push(reasonscope::ui::AppCommand::SetPaths(vec![pi]));
+    h.state_mut()
+        .push(reasonscope::ui::AppCommand::SelectToken { path: pi, token: k });
+    h.run_steps(3);
+    click(&mut h, "Resample from here x 2");
+    assert!(
+        step_until(&mut h, 120, |a| a.live.is_none()
+            && a.runs[a.active].run.paths.len() == 6),
+        "fork did not finish"
+    );
+    let app = h.state();
+    let r = &app.runs[app.active].run;
+    validate(r).unwrap();
+    for p in &r.paths[4..] {
+        let f = p.fork.expect("fork field");
+        assert_eq!((f.path as usize, f.turn, f.token as usize), (pi, 0, k));
+        assert_eq!(p.turns[0].tokens.id[..k], parent[..k]);
+    }
+    assert_eq!(app.settings.view, View::Paths);
+}
+
+#[test]
+fn a_broken_model_shows_why_and_the_app_stays_usable() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.gguf");
+    std::fs::write(&junk, b"not a model at all").unwrap();
+    let mut h = harness(&[]);
+    h.state_mut().settings.form.model = junk;
+    click(&mut h, "New run");
+    click(&mut h, "Start");
+    assert!(step_until(&mut h, 30, |a| matches!(
+        a.model,
+        reasonscope::ui::live::ModelState::Failed { .. }
+    )));
+    h.run_steps(3);
+    assert!(content(&h, "not a GGUF model file"));
+    assert!(h.state().live.is_none());
+    assert_eq!(h.state().runs.len(), 1);
+    click(&mut h, "Entropy");
+    assert!(content(&h, "Per-path summary"));
+}
+
+#[test]
+fn an_unfinished_autosave_is_offered_at_start() {
+    let sample =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_runs/apples-n16.json.gz");
+    let mut h = harness_with(&[], |runs| {
+        std::fs::copy(&sample, runs.join("autosave.json.gz")).unwrap();
+    });
+    assert!(content(&h, "did not finish last time"));
+    click(&mut h, "Reopen it");
+    h.run_steps(3);
+    assert_eq!(h.state().runs.len(), 2);
+    assert!(h.state().runs[1].name.starts_with("recovered-"));
+    assert!(h.state().recover.is_none());
+}
