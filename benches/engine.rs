@@ -217,6 +217,55 @@ fn main() {
         .vocab()
         .tokenize(RAW_PROMPT.as_bytes(), true, false)
         .len();
+    // Forking: M = 8 paths continued at token 100 of a 256-token path vs 8
+    // fresh paths of the same length (the fork decodes the prefix once and
+    // samples only the continuations).
+    let long = engine::sample(
+        &lm,
+        &split,
+        &request(1, 7),
+        &AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .expect("sampling works");
+    let parent_len = long.paths[0].turns[0].tokens.len();
+    if parent_len > 100 {
+        let t0 = Instant::now();
+        let forked = engine::fork(
+            &lm,
+            &split,
+            &long,
+            0,
+            100,
+            8,
+            &AtomicBool::new(false),
+            &mut |_| {},
+        )
+        .expect("fork works");
+        let fork_secs = t0.elapsed().as_secs_f64();
+        let fork_tokens: usize = forked.paths[1..]
+            .iter()
+            .map(|p| p.turns[0].tokens.len() - 100)
+            .sum();
+        let t0 = Instant::now();
+        let fresh = engine::sample(
+            &lm,
+            &split,
+            &request(8, 300),
+            &AtomicBool::new(false),
+            &mut |_| {},
+        )
+        .expect("sampling works");
+        let fresh_secs = t0.elapsed().as_secs_f64();
+        println!(
+            "fork 8 paths at token 100      {fork_secs:>6.2} s ({fork_tokens} new tokens)   fresh 8 paths {fresh_secs:>6.2} s ({} tokens)   fork = {:.2}× the time of fresh",
+            fresh.total_tokens(),
+            fork_secs / fresh_secs
+        );
+    } else {
+        println!("fork benchmark skipped: the parent path ended at {parent_len} tokens");
+    }
+
     let mut lb_unified = None;
     for (unified, ours_here, name) in [(true, r_uni, "unified"), (false, ours, "split")] {
         match llama_batched(&model, n_prompt, threads, unified) {

@@ -78,4 +78,68 @@ fn main() {
             worst / 16.0
         );
     }
+    live_sampling_frames();
+}
+
+/// Frame time while the real default model samples N = 16 paths (the
+/// engine runs on its own thread; the frame ingests events and redraws).
+fn live_sampling_frames() {
+    let model = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    if !model.exists() {
+        println!("live sampling: the default model is missing (make model)");
+        return;
+    }
+    let runs = tempfile::tempdir().expect("temp dir");
+    std::env::set_var("REASONSCOPE_RUNS_DIR", runs.path());
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .build_eframe(|_cc| App::new(Settings::default(), &[]));
+    {
+        let f = &mut h.state_mut().settings.form;
+        f.model = model;
+        f.n_paths = 16;
+        f.max_tokens = 256;
+        f.user = "Write a long story about a dragon who learns to count.".into();
+    }
+    h.state_mut().push(AppCommand::StartSample);
+    h.step();
+    for view in [View::Paths, View::Entropy, View::Methods] {
+        h.state_mut().push(AppCommand::SetView(view));
+        // Wait until tokens flow.
+        while h.state().live.as_ref().is_some_and(|l| l.live.tokens < 64) {
+            h.step();
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let mut times = Vec::new();
+        for _ in 0..100 {
+            if h.state().live.is_none() {
+                break;
+            }
+            let t = Instant::now();
+            h.step();
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+            std::thread::sleep(std::time::Duration::from_millis(16));
+        }
+        if times.is_empty() {
+            continue;
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "while sampling N = 16, {:<8} median {:>6.2} ms   worst {:>6.2} ms   ({:.2}× the 16 ms budget, {} frames)",
+            view.label(),
+            times[times.len() / 2],
+            times[times.len() - 1],
+            times[times.len() - 1] / 16.0,
+            times.len()
+        );
+    }
+    h.state_mut().push(AppCommand::StopSample);
+    for _ in 0..500 {
+        h.step();
+        if h.state().live.is_none() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }

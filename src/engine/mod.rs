@@ -19,8 +19,8 @@ pub use model::{available_memory, backend_name, LoadedModel};
 pub use prompt::plain as plain_template;
 pub use sampler::SamplerParams;
 pub use session::{
-    direct_logits, prompt_tokens, sample, validate_request, EngineConfig, Event, SampleRequest,
-    TokenRecord,
+    direct_logits, fork, prompt_tokens, sample, validate_request, EngineConfig, Event,
+    SampleRequest, TokenRecord,
 };
 pub use threads::default_threads;
 pub use worker::{Command, Waker, Worker};
