@@ -7,9 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use reasonscope::analysis::{self, curves, methods, scores, AnalysisParams};
-use reasonscope::run::{
-    parse_run_bytes, run_to_bytes, run_with_paths, Finish, TokenValues, TurnBuilder,
-};
+use reasonscope::run::{parse_run_bytes, run_to_bytes, synthetic_run};
 
 struct Counting;
 static CURRENT: AtomicUsize = AtomicUsize::new(0);
@@ -33,46 +31,6 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
-const WORDS: [&str; 12] = [
-    " the", " apples", " so", " we", " add", " 3", " and", " 5", ",", " wait", "\n", " total",
-];
-
-fn synthetic(n_paths: usize, n_tokens: usize) -> reasonscope::run::Run {
-    let mut rng = fastrand::Rng::with_seed(7);
-    let paths = (0..n_paths)
-        .map(|p| {
-            let mut b = TurnBuilder::new(5);
-            for t in 0..n_tokens - 1 {
-                // Shared prefixes for a while, then divergence: a real trie.
-                let w = if t < 20 {
-                    t % WORDS.len()
-                } else {
-                    rng.usize(0..WORDS.len())
-                };
-                b = b.token(TokenValues {
-                    id: w as i32,
-                    text: WORDS[w],
-                    logprob: -rng.f32() * 2.0,
-                    entropy: rng.f32() * 4.0,
-                    self_certainty: 5.0 + rng.f32() * 5.0,
-                    confidence: 1.0 + rng.f32() * 10.0,
-                });
-            }
-            let ans = ["The answer is 8.", "The answer is 9.", "The answer is 7."][p % 3];
-            b = b.token(TokenValues {
-                id: 99,
-                text: ans,
-                logprob: -0.1,
-                entropy: 0.2,
-                self_certainty: 9.0,
-                confidence: 12.0,
-            });
-            vec![b.finish(Finish::Stop, 0.0, 1.0)]
-        })
-        .collect();
-    run_with_paths("synthetic", Some("8"), 5, paths)
-}
-
 fn secs(f: impl FnOnce()) -> f64 {
     let t = Instant::now();
     f();
@@ -80,7 +38,7 @@ fn secs(f: impl FnOnce()) -> f64 {
 }
 
 fn main() {
-    let run = synthetic(64, 4096);
+    let run = synthetic_run(64, 4096, 7);
     let params = AnalysisParams::default();
     println!("analysis benchmark: 64 paths × 4096 tokens (synthetic)");
 

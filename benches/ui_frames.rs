@@ -5,45 +5,11 @@
 use std::time::Instant;
 
 use egui_kittest::Harness;
-use reasonscope::run::{run_with_paths, write_run, Finish, TokenValues, TurnBuilder};
+use reasonscope::run::{synthetic_run, write_run};
 use reasonscope::ui::{App, AppCommand, Settings, View};
 
-const WORDS: [&str; 12] = [
-    " the", " apples", " so", " we", " add", " 3", " and", " 5", ",", " wait", "\n", " total",
-];
-
 fn main() {
-    let mut rng = fastrand::Rng::with_seed(3);
-    let paths = (0..64)
-        .map(|p| {
-            let mut b = TurnBuilder::new(5);
-            for t in 0..4095 {
-                let w = if t < 30 {
-                    t % WORDS.len()
-                } else {
-                    rng.usize(0..WORDS.len())
-                };
-                b = b.token(TokenValues {
-                    id: w as i32,
-                    text: WORDS[w],
-                    logprob: -rng.f32() * 2.0,
-                    entropy: rng.f32() * 4.0,
-                    self_certainty: 5.0 + rng.f32() * 5.0,
-                    confidence: 1.0 + rng.f32() * 10.0,
-                });
-            }
-            b = b.token(TokenValues {
-                id: 99,
-                text: ["The answer is 8.", "The answer is 9."][p % 2],
-                logprob: -0.1,
-                entropy: 0.2,
-                self_certainty: 9.0,
-                confidence: 12.0,
-            });
-            vec![b.finish(Finish::Stop, 0.0, 1.0)]
-        })
-        .collect();
-    let run = run_with_paths("synthetic 64 × 4096", Some("8"), 5, paths);
+    let run = synthetic_run(64, 4096, 3);
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("big.json.gz");
     write_run(&run, &file).expect("write run");

@@ -86,6 +86,21 @@ pub fn weighted_jsd(children: &[Vec<(String, usize)>]) -> f64 {
     (entropy_of(&mixture) - inner).max(0.0)
 }
 
+/// The members grouped by their token at `depth` (paths that end before
+/// `depth` are left out), groups in order of first appearance.
+fn partition(paths: &[TriePath], members: &[usize], depth: usize) -> Vec<(i32, Vec<usize>)> {
+    let mut groups: Vec<(i32, Vec<usize>)> = Vec::new();
+    for &i in members {
+        if let Some(&t) = paths[i].ids.get(depth) {
+            match groups.iter_mut().find(|g| g.0 == t) {
+                Some(g) => g.1.push(i),
+                None => groups.push((t, vec![i])),
+            }
+        }
+    }
+    groups
+}
+
 /// All forks of the trie, most decisive first (ties: earlier position,
 /// then more paths).
 pub fn forks(paths: &[TriePath]) -> Vec<Fork> {
@@ -96,15 +111,7 @@ pub fn forks(paths: &[TriePath]) -> Vec<Fork> {
     while let Some((members, mut depth)) = stack.pop() {
         loop {
             // Partition by the token at `depth`; paths that end here stay out.
-            let mut groups: Vec<(i32, Vec<usize>)> = Vec::new();
-            for &i in &members {
-                if let Some(&t) = paths[i].ids.get(depth) {
-                    match groups.iter_mut().find(|g| g.0 == t) {
-                        Some(g) => g.1.push(i),
-                        None => groups.push((t, vec![i])),
-                    }
-                }
-            }
+            let groups = partition(paths, &members, depth);
             if groups.is_empty() {
                 break;
             }
@@ -201,15 +208,7 @@ fn build(
     });
     let mut depth = start;
     loop {
-        let mut groups: Vec<(i32, Vec<usize>)> = Vec::new();
-        for &i in &members {
-            if let Some(&t) = paths[i].ids.get(depth) {
-                match groups.iter_mut().find(|g| g.0 == t) {
-                    Some(g) => g.1.push(i),
-                    None => groups.push((t, vec![i])),
-                }
-            }
-        }
+        let groups = partition(paths, &members, depth);
         if groups.len() == 1 && groups[0].1.len() == members.len() {
             depth += 1;
             continue;

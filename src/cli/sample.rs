@@ -5,7 +5,7 @@ use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::engine::{EngineConfig, Event, LiveRun, SampleRequest, SamplerParams, Worker};
-use crate::run::{write_run, AnswerSpec, Message, Role, Run};
+use crate::run::{write_run, AnswerSpec, Run};
 
 /// Arguments of `reasonscope sample` (parsed by main.rs).
 #[derive(Debug, Clone)]
@@ -35,35 +35,28 @@ pub struct SampleArgs {
 
 impl SampleArgs {
     pub fn request(&self) -> SampleRequest {
-        let mut conversation = Vec::new();
-        if let Some(sys) = &self.system {
-            conversation.push(Message {
-                role: Role::System,
-                content: sys.clone(),
-            });
-        }
-        conversation.push(Message {
-            role: Role::User,
-            content: self.prompt.clone(),
-        });
+        let sampler = SamplerParams {
+            temperature: self.temperature,
+            top_k: self.top_k,
+            top_p: self.top_p,
+            min_p: self.min_p,
+        };
         SampleRequest {
-            conversation,
-            n_paths: self.n_paths,
-            sampler: SamplerParams {
-                temperature: self.temperature,
-                top_k: self.top_k,
-                top_p: self.top_p,
-                min_p: self.min_p,
-            },
-            seed: self.seed,
-            max_tokens: self.max_tokens,
-            top_logprobs: self.top_logprobs,
             gold: self.gold.clone().map(|g| vec![Some(g)]),
             title: self.title.clone(),
             answer: self
                 .answer_regex
                 .clone()
                 .map(|pattern| AnswerSpec::Regex { pattern }),
+            ..SampleRequest::single_turn(
+                self.system.as_deref(),
+                &self.prompt,
+                self.n_paths,
+                sampler,
+                self.seed,
+                self.max_tokens,
+                self.top_logprobs,
+            )
         }
     }
 }

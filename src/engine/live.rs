@@ -75,16 +75,7 @@ impl LiveRun {
         let Some(t) = self.turn_mut(r.path as usize, r.turn as usize) else {
             return;
         };
-        let k = &mut t.tokens;
-        k.id.push(r.id);
-        k.text.push(r.text.clone());
-        k.logprob.push(r.logprob);
-        k.entropy.push(r.entropy);
-        k.self_certainty.push(r.self_certainty);
-        k.confidence.push(r.confidence);
-        k.top_id.push_row(&r.top_id);
-        k.top_text.push_row(&r.top_text);
-        k.top_logprob.push_row(&r.top_logprob);
+        super::session::push_record(&mut t.tokens, r);
         t.text.push_str(&r.text);
     }
 

@@ -38,6 +38,43 @@ pub struct SampleRequest {
     pub answer: Option<AnswerSpec>,
 }
 
+impl SampleRequest {
+    /// A one-turn request (optional system message, one user message); gold,
+    /// title and answer extraction are left unset.
+    pub fn single_turn(
+        system: Option<&str>,
+        user: &str,
+        n_paths: u32,
+        sampler: SamplerParams,
+        seed: u64,
+        max_tokens: u32,
+        top_logprobs: u32,
+    ) -> Self {
+        let mut conversation = Vec::new();
+        if let Some(sys) = system.filter(|s| !s.trim().is_empty()) {
+            conversation.push(Message {
+                role: run::Role::System,
+                content: sys.to_owned(),
+            });
+        }
+        conversation.push(Message {
+            role: run::Role::User,
+            content: user.to_owned(),
+        });
+        SampleRequest {
+            conversation,
+            n_paths,
+            sampler,
+            seed,
+            max_tokens,
+            top_logprobs,
+            gold: None,
+            title: None,
+            answer: None,
+        }
+    }
+}
+
 /// How llama.cpp is driven.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EngineConfig {
@@ -677,7 +714,8 @@ fn step(
     }
 }
 
-fn push_record(t: &mut Tokens, r: &TokenRecord) {
+/// Append one token's values to a turn's columns.
+pub(crate) fn push_record(t: &mut Tokens, r: &TokenRecord) {
     t.id.push(r.id);
     t.text.push(r.text.clone());
     t.logprob.push(r.logprob);

@@ -119,3 +119,47 @@ pub fn run_with_paths(prompt: &str, gold: Option<&str>, width: u32, paths: Vec<V
             .collect(),
     }
 }
+
+/// A synthetic run for benchmarks (random statistics over a 12-word
+/// vocabulary, shared first 30 tokens, answers 8 or 9, gold 8). Its title
+/// and model name say "synthetic": it is never passed off as a real run.
+pub fn synthetic_run(n_paths: usize, n_tokens: usize, seed: u64) -> Run {
+    const WORDS: [&str; 12] = [
+        " the", " apples", " so", " we", " add", " 3", " and", " 5", ",", " wait", "\n", " total",
+    ];
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let paths = (0..n_paths)
+        .map(|p| {
+            let mut b = TurnBuilder::new(5);
+            for t in 0..n_tokens.saturating_sub(1) {
+                let w = if t < 30 {
+                    t % WORDS.len()
+                } else {
+                    rng.usize(0..WORDS.len())
+                };
+                b = b.token(TokenValues {
+                    id: w as i32,
+                    text: WORDS[w],
+                    logprob: -rng.f32() * 2.0,
+                    entropy: rng.f32() * 4.0,
+                    self_certainty: 5.0 + rng.f32() * 5.0,
+                    confidence: 1.0 + rng.f32() * 10.0,
+                });
+            }
+            let ans = ["The answer is 8.", "The answer is 9."][p % 2];
+            b = b.token(TokenValues {
+                id: 99,
+                text: ans,
+                logprob: -0.1,
+                entropy: 0.2,
+                self_certainty: 9.0,
+                confidence: 12.0,
+            });
+            vec![b.finish(Finish::Stop, 0.0, 1.0)]
+        })
+        .collect();
+    let mut run = run_with_paths("synthetic benchmark run", Some("8"), 5, paths);
+    run.title = Some(format!("synthetic {n_paths} × {n_tokens}"));
+    run.model.name = "synthetic".into();
+    run
+}

@@ -6,7 +6,7 @@ mod io;
 mod model;
 mod validate;
 
-pub use build::{run_with_paths, TokenValues, TurnBuilder};
+pub use build::{run_with_paths, synthetic_run, TokenValues, TurnBuilder};
 pub use io::{parse_run_bytes, read_run, run_to_bytes, write_atomic, write_run, RunError};
 pub use model::*;
 pub use validate::validate;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{EngineConfig, Event, LiveRun, SampleRequest, SamplerParams, Worker};
-use crate::run::{write_run, AnswerSpec, Message, Role, Run};
+use crate::run::{write_run, AnswerSpec, Role, Run};
 
 /// Seconds between autosaves of a live run (the issue allows losing at most 5).
 pub const AUTOSAVE_SECS: f64 = 3.0;
@@ -60,33 +60,25 @@ impl Default for RunForm {
 
 impl RunForm {
     pub fn request(&self) -> SampleRequest {
-        let mut conversation = Vec::new();
-        if !self.system.trim().is_empty() {
-            conversation.push(Message {
-                role: Role::System,
-                content: self.system.clone(),
-            });
-        }
-        conversation.push(Message {
-            role: Role::User,
-            content: self.user.clone(),
-        });
-        let title: String = self.user.chars().take(40).collect();
+        let sampler = SamplerParams {
+            temperature: self.temperature,
+            top_k: self.top_k,
+            top_p: self.top_p,
+            min_p: self.min_p,
+        };
         SampleRequest {
-            conversation,
-            n_paths: self.n_paths,
-            sampler: SamplerParams {
-                temperature: self.temperature,
-                top_k: self.top_k,
-                top_p: self.top_p,
-                min_p: self.min_p,
-            },
-            seed: self.seed,
-            max_tokens: self.max_tokens,
-            top_logprobs: self.top_logprobs,
             gold: (!self.gold.trim().is_empty()).then(|| vec![Some(self.gold.trim().to_owned())]),
-            title: Some(title),
+            title: Some(self.user.chars().take(40).collect()),
             answer: Some(AnswerSpec::Auto),
+            ..SampleRequest::single_turn(
+                Some(&self.system),
+                &self.user,
+                self.n_paths,
+                sampler,
+                self.seed,
+                self.max_tokens,
+                self.top_logprobs,
+            )
         }
     }
 
