@@ -6,6 +6,7 @@ pub mod answers;
 pub mod branches;
 pub mod calibration;
 pub mod curves;
+pub mod drift;
 pub mod methods;
 pub mod reflection;
 pub mod report;

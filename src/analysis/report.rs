@@ -21,6 +21,47 @@ pub struct Report {
 pub struct RunReport {
     pub file: String,
     pub turns: Vec<TurnReport>,
+    /// Multi-turn runs only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift: Option<DriftReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DriftTurnReport {
+    pub turn: usize,
+    pub votes: BTreeMap<String, usize>,
+    pub changed_share: Option<f64>,
+    pub mean_kl_ref: Option<f64>,
+    pub mean_entropy: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DriftReport {
+    pub turns: Vec<DriftTurnReport>,
+    pub transitions: Vec<super::drift::Transition>,
+    pub equilibrium: super::drift::Equilibrium,
+}
+
+fn drift_report(run: &Run, turns: &[TurnAnalysis]) -> Option<DriftReport> {
+    if turns.len() < 2 {
+        return None;
+    }
+    let d = super::drift::drift(run, turns);
+    Some(DriftReport {
+        turns: d
+            .turns
+            .into_iter()
+            .map(|t| DriftTurnReport {
+                turn: t.turn,
+                votes: t.votes.into_iter().collect(),
+                changed_share: finite(t.changed_share),
+                mean_kl_ref: finite(t.mean_kl_ref),
+                mean_entropy: finite(t.mean_entropy),
+            })
+            .collect(),
+        transitions: d.transitions,
+        equilibrium: d.equilibrium,
+    })
 }
 
 #[derive(Debug, Serialize)]
@@ -223,9 +264,11 @@ pub fn report(runs: &[(String, &Run)], params: &AnalysisParams) -> Report {
     Report {
         runs: analyses
             .iter()
-            .map(|(f, ts)| RunReport {
+            .zip(runs)
+            .map(|((f, ts), (_, run))| RunReport {
                 file: f.clone(),
                 turns: ts.iter().map(turn_report).collect(),
+                drift: drift_report(run, ts),
             })
             .collect(),
         suite,
