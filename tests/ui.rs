@@ -117,7 +117,12 @@ fn a_corrupt_run_shows_its_error_and_keeps_the_open_run() {
     .unwrap();
     let mut h = harness(&[]);
     h.state_mut().push(AppCommand::Open(bad));
-    h.run_steps(3);
+    h.run_steps(1);
+    assert!(
+        common::ui::step_until(&mut h, 20, |a| a.opening.is_empty()),
+        "the file is read in the background"
+    );
+    h.run_steps(2);
     assert!(content(&h, "broken.json"), "the error names the file");
     assert!(content(&h, "truncated"));
     assert_eq!(h.state().runs.len(), 1);

@@ -75,6 +75,22 @@ pub enum AppCommand {
     ConfirmClose(bool),
 }
 
+/// Runs larger than this build their figures in a background job, so that
+/// no frame waits for them.
+pub const HEAVY_TOKENS: usize = 50_000;
+
+/// What a background job hands back.
+pub enum JobDone {
+    Figure {
+        key: String,
+        figure: Option<Figure>,
+    },
+    Opened {
+        path: PathBuf,
+        result: Result<(crate::run::Run, Vec<crate::analysis::TurnAnalysis>), String>,
+    },
+}
+
 pub struct Message {
     pub text: String,
     pub error: bool,
@@ -95,7 +111,12 @@ pub struct App {
     pub message: Option<Message>,
     pub help_open: bool,
     commands: Vec<AppCommand>,
-    figures: HashMap<String, Figure>,
+    figures: HashMap<String, std::sync::Arc<Figure>>,
+    pending_figures: std::collections::HashSet<String>,
+    /// Files being read and analysed in the background.
+    pub opening: Vec<PathBuf>,
+    jobs_tx: crossbeam_channel::Sender<JobDone>,
+    jobs_rx: crossbeam_channel::Receiver<JobDone>,
     /// The Branches view's trie and layout, with the key they were built for.
     tree: Option<(
         String,
@@ -119,6 +140,7 @@ pub struct App {
 impl App {
     /// A new app with `settings`, opening `files` (or the bundled sample run).
     pub fn new(settings: Settings, files: &[PathBuf]) -> Self {
+        let (jobs_tx, jobs_rx) = crossbeam_channel::bounded(256);
         let mut app = App {
             runs: Vec::new(),
             active: 0,
@@ -134,6 +156,10 @@ impl App {
             help_open: false,
             commands: Vec::new(),
             figures: HashMap::new(),
+            pending_figures: Default::default(),
+            opening: Vec::new(),
+            jobs_tx,
+            jobs_rx,
             tree: None,
             worker: None,
             model: super::live::ModelState::None,
@@ -245,14 +271,133 @@ impl App {
         self.tree = None;
     }
 
-    /// A figure for the current state, cached until the inputs change.
-    pub fn figure(&mut self, id: &'static str) -> Option<&Figure> {
+    /// A figure for the current state, cached until the inputs change. For a
+    /// large run it is built in a background job: `None` until it is ready
+    /// (`figure_pending` then says so).
+    pub fn figure(&mut self, id: &'static str) -> Option<std::sync::Arc<Figure>> {
         let key = self.figure_key(id);
-        if !self.figures.contains_key(&key) {
-            let f = self.build_figure(id)?;
-            self.figures.insert(key.clone(), f);
+        if let Some(f) = self.figures.get(&key) {
+            return Some(f.clone());
         }
-        self.figures.get(&key)
+        if self
+            .run()
+            .is_some_and(|r| r.run.total_tokens() > HEAVY_TOKENS)
+        {
+            if self.pending_figures.insert(key.clone()) {
+                self.spawn_figure(id, key);
+            }
+            return None;
+        }
+        let f = std::sync::Arc::new(self.build_figure(id)?);
+        self.figures.insert(key, f.clone());
+        Some(f)
+    }
+
+    pub fn figure_pending(&self, id: &str) -> bool {
+        self.pending_figures.contains(&self.figure_key(id))
+    }
+
+    fn figure_request(&self, id: &str) -> charts::FigureRequest {
+        charts::FigureRequest {
+            id: id.to_owned(),
+            turn: self.turn,
+            paths: self.entropy_selected_only.then(|| self.shown_paths.clone()),
+            normalized_x: self.settings.normalized_x,
+            params: self.settings.params().methods,
+        }
+    }
+
+    fn spawn_figure(&self, id: &str, key: String) {
+        let Some(r) = self.run() else { return };
+        let (run, turns) = (r.run.clone(), r.turns.clone());
+        let suite: Vec<std::sync::Arc<Vec<crate::analysis::TurnAnalysis>>> =
+            self.runs.iter().map(|r| r.turns.clone()).collect();
+        let req = self.figure_request(id);
+        let tx = self.jobs_tx.clone();
+        let ctx = self.ctx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("reasonscope-figure".into())
+            .spawn(move || {
+                let all: Vec<&crate::analysis::TurnAnalysis> =
+                    suite.iter().flat_map(|t| t.iter()).collect();
+                let figure = charts::figure_for(&req, &run, &turns, &all);
+                let _ = tx.send(JobDone::Figure { key, figure });
+                if let Some(c) = ctx {
+                    c.request_repaint();
+                }
+            });
+        if let Err(e) = spawned {
+            eprintln!("cannot start a figure job: {e}");
+        }
+    }
+
+    /// Read and analyse a run file in the background (large files take a
+    /// while); it opens when ready.
+    pub fn open_async(&mut self, path: &Path) {
+        if self.opening.iter().any(|p| p == path) {
+            return;
+        }
+        self.opening.push(path.to_path_buf());
+        let (p, tx, ctx, params) = (
+            path.to_path_buf(),
+            self.jobs_tx.clone(),
+            self.ctx.clone(),
+            self.settings.params(),
+        );
+        let spawned = std::thread::Builder::new()
+            .name("reasonscope-open".into())
+            .spawn(move || {
+                let result = read_run(&p).map(|run| {
+                    let turns = crate::analysis::analyze_run(&run, &params);
+                    (run, turns)
+                });
+                let _ = tx.send(JobDone::Opened {
+                    path: p,
+                    result: result.map_err(|e| e.to_string()),
+                });
+                if let Some(c) = ctx {
+                    c.request_repaint();
+                }
+            });
+        if spawned.is_err() {
+            // No thread: open here instead.
+            self.opening.retain(|p| p != path);
+            self.open(path);
+        }
+    }
+
+    /// Take finished background jobs.
+    fn poll_jobs(&mut self) {
+        while let Ok(done) = self.jobs_rx.try_recv() {
+            match done {
+                JobDone::Figure { key, figure } => {
+                    self.pending_figures.remove(&key);
+                    if let Some(f) = figure {
+                        self.figures.insert(key, std::sync::Arc::new(f));
+                    }
+                }
+                JobDone::Opened { path, result } => {
+                    self.opening.retain(|p| p != &path);
+                    match result {
+                        Ok((run, turns)) => {
+                            let name = super::live::file_label(&path);
+                            let n = run.paths.len();
+                            let params = self.settings.params();
+                            self.add_run(OpenRun::analysed(
+                                name,
+                                Some(path.clone()),
+                                run,
+                                std::sync::Arc::new(turns),
+                                &params,
+                            ));
+                            self.settings.remember(&path);
+                            self.info(format!("opened {} ({n} paths)", path.display()));
+                        }
+                        Err(e) => self.error(e),
+                    }
+                }
+            }
+        }
     }
 
     /// The current turn's trie and its layout (cached like the figures).
@@ -287,16 +432,9 @@ impl App {
     /// Build figure `id` (the same description the view draws and exports).
     pub fn build_figure(&self, id: &str) -> Option<Figure> {
         let r = self.run()?;
-        let req = charts::FigureRequest {
-            id: id.to_owned(),
-            turn: self.turn,
-            paths: self.entropy_selected_only.then(|| self.shown_paths.clone()),
-            normalized_x: self.settings.normalized_x,
-            params: self.settings.params().methods,
-        };
         let suite: Vec<&crate::analysis::TurnAnalysis> =
             self.runs.iter().flat_map(|r| r.turns.iter()).collect();
-        charts::figure_for(&req, &r.run, &r.turns, &suite)
+        charts::figure_for(&self.figure_request(id), &r.run, &r.turns, &suite)
     }
 
     fn export_to(&mut self, figure: &str, format: Format, path: &Path, overwrite: bool) {
@@ -315,7 +453,7 @@ impl App {
         let cmds = std::mem::take(&mut self.commands);
         for c in cmds {
             match c {
-                AppCommand::Open(p) => self.open(&p),
+                AppCommand::Open(p) => self.open_async(&p),
                 AppCommand::OpenDialog => {
                     if let Some(files) = rfd::FileDialog::new()
                         .add_filter("run files", &["json", "gz"])
@@ -396,7 +534,7 @@ impl App {
                 AppCommand::Fork { path, token, m } => self.start_fork(path, token, m),
                 AppCommand::RerunActive => {
                     if let Some(r) = self.run() {
-                        let run = r.run.clone();
+                        let run = (*r.run).clone();
                         self.settings.form.load_from(&run);
                         self.rerun_of = Some(self.active);
                         self.panel_open = true;
@@ -508,7 +646,7 @@ impl App {
             return;
         }
         let Some(r) = self.run() else { return };
-        let run = r.run.clone();
+        let run = (*r.run).clone();
         let target = self.active;
         let model = self.settings.form.model.clone();
         let Some(w) = self.engine_with(&model) else {
@@ -922,6 +1060,11 @@ impl App {
 
     fn status_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
+            for p in &self.opening {
+                ui.add(egui::Spinner::new());
+                ui.label(format!("opening {}", super::live::file_label(p)));
+                ui.separator();
+            }
             if let Some(l) = &self.live {
                 ui.add(egui::Spinner::new());
                 ui.label(format!(
@@ -1026,6 +1169,7 @@ impl eframe::App for App {
             self.ctx = Some(ctx.clone());
         }
         self.guard_close(ctx);
+        self.poll_jobs();
         self.pump_engine();
         self.shortcuts(ctx);
         self.dropped_files(ctx);

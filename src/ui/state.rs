@@ -132,7 +132,8 @@ impl Settings {
 pub struct OpenRun {
     pub name: String,
     pub path: Option<PathBuf>,
-    pub run: Run,
+    /// Shared so that background jobs (figures) can read it.
+    pub run: std::sync::Arc<Run>,
     /// Shared so that views can hold the analysis while they mutate the app.
     pub turns: std::sync::Arc<Vec<TurnAnalysis>>,
     pub params: AnalysisParams,
@@ -141,6 +142,18 @@ pub struct OpenRun {
 impl OpenRun {
     pub fn new(name: String, path: Option<PathBuf>, run: Run, params: &AnalysisParams) -> Self {
         let turns = std::sync::Arc::new(analyze_run(&run, params));
+        Self::analysed(name, path, run, turns, params)
+    }
+
+    /// From a run already analysed (in a background job).
+    pub fn analysed(
+        name: String,
+        path: Option<PathBuf>,
+        run: Run,
+        turns: std::sync::Arc<Vec<TurnAnalysis>>,
+        params: &AnalysisParams,
+    ) -> Self {
+        let run = std::sync::Arc::new(run);
         OpenRun {
             name,
             path,
@@ -153,7 +166,7 @@ impl OpenRun {
     /// Replace the run (a live run grew) and recompute its analysis.
     pub fn replace_run(&mut self, run: Run, params: &AnalysisParams) {
         self.turns = std::sync::Arc::new(analyze_run(&run, params));
-        self.run = run;
+        self.run = std::sync::Arc::new(run);
         self.params = params.clone();
     }
 

@@ -13,7 +13,7 @@ pub fn branches_ui(app: &mut App, ui: &mut egui::Ui) {
     let Some(t) = app.shared_turn() else { return };
     let Some(tree) = app.tree() else { return };
     let (nodes, ys) = (&tree.0, &tree.1);
-    let fig = app.figure("branches").cloned();
+    let fig = super::ready_figure(app, ui, "branches");
     egui::ScrollArea::vertical().show(ui, |ui| {
         if let Some(fig) = fig {
             let resp = figure_ui(ui, &fig, theme::PLOT_HEIGHT * 1.4);

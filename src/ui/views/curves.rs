@@ -18,7 +18,7 @@ pub fn curves_ui(app: &mut App, ui: &mut egui::Ui) {
     }
     egui::ScrollArea::vertical().show(ui, |ui| {
         if has_gold {
-            if let Some(fig) = app.figure("curves").cloned() {
+            if let Some(fig) = super::ready_figure(app, ui, "curves") {
                 figure_ui(ui, &fig, theme::PLOT_HEIGHT);
             }
         }
@@ -65,7 +65,7 @@ pub fn curves_ui(app: &mut App, ui: &mut egui::Ui) {
                 ui.end_row();
             }
         });
-        if let Some(fig) = app.figure("calibration").cloned() {
+        if let Some(fig) = super::ready_figure(app, ui, "calibration") {
             figure_ui(ui, &fig, theme::PLOT_HEIGHT);
         }
     });

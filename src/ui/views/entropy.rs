@@ -26,7 +26,7 @@ pub fn entropy_ui(app: &mut App, ui: &mut egui::Ui) {
         return;
     };
     egui::ScrollArea::vertical().show(ui, |ui| {
-        if let Some(fig) = app.figure("entropy").cloned() {
+        if let Some(fig) = super::ready_figure(app, ui, "entropy") {
             figure_ui(ui, &fig, theme::PLOT_HEIGHT * 0.8);
         }
         ui.add_space(6.0);

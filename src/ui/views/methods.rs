@@ -59,7 +59,7 @@ pub fn methods_ui(app: &mut App, ui: &mut egui::Ui) {
                 }
             });
         ui.add_space(8.0);
-        if let Some(fig) = app.figure("methods").cloned() {
+        if let Some(fig) = super::ready_figure(app, ui, "methods") {
             figure_ui(ui, &fig, theme::SMALL_PLOT_HEIGHT);
         }
         ui.add_space(8.0);

@@ -42,6 +42,22 @@ pub fn view_ui(app: &mut App, ui: &mut egui::Ui) {
     }
 }
 
+/// The figure when it is ready; a spinner while a background job builds it.
+pub fn ready_figure(
+    app: &mut App,
+    ui: &mut egui::Ui,
+    id: &'static str,
+) -> Option<std::sync::Arc<crate::charts::Figure>> {
+    let f = app.figure(id);
+    if f.is_none() && app.figure_pending(id) {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label("computing the chart...");
+        });
+    }
+    f
+}
+
 /// PNG / SVG / CSV buttons for a figure.
 pub fn export_buttons(app: &mut App, ui: &mut egui::Ui, figure: &'static str) {
     ui.label("Export:");

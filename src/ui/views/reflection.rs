@@ -13,7 +13,7 @@ pub fn reflection_ui(app: &mut App, ui: &mut egui::Ui) {
         return;
     };
     egui::ScrollArea::vertical().show(ui, |ui| {
-        if let Some(fig) = app.figure("reflection").cloned() {
+        if let Some(fig) = super::ready_figure(app, ui, "reflection") {
             let h = (t.paths.len() as f32 * 18.0).clamp(200.0, 900.0);
             figure_ui(ui, &fig, h);
         }
