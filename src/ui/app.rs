@@ -69,11 +69,15 @@ pub enum AppCommand {
     /// Fill the New run form from the active run, to re-run it with other settings.
     RerunActive,
     SetForkM(u32),
+    SetTokenPage(usize),
     /// Answer to "reopen the last autosave?".
     Recover(bool),
     /// Answer to "stop sampling and quit?".
     ConfirmClose(bool),
 }
+
+/// Tokens per page in the Paths view.
+pub const TOKEN_PAGE: usize = 512;
 
 /// Runs larger than this build their figures in a background job, so that
 /// no frame waits for them.
@@ -89,6 +93,13 @@ pub enum JobDone {
         path: PathBuf,
         result: Result<(crate::run::Run, Vec<crate::analysis::TurnAnalysis>), String>,
     },
+    /// A growing live run, analysed.
+    Analysed {
+        index: usize,
+        run: crate::run::Run,
+        turns: Vec<crate::analysis::TurnAnalysis>,
+    },
+    Failed(String),
 }
 
 pub struct Message {
@@ -105,6 +116,8 @@ pub struct App {
     pub shown_paths: Vec<usize>,
     pub selected_token: Option<(usize, usize)>,
     pub selected_node: Option<usize>,
+    /// Page of tokens shown in the Paths view.
+    pub token_page: usize,
     pub compare_with: usize,
     pub entropy_sort: (usize, bool),
     pub entropy_selected_only: bool,
@@ -113,6 +126,8 @@ pub struct App {
     commands: Vec<AppCommand>,
     figures: HashMap<String, std::sync::Arc<Figure>>,
     pending_figures: std::collections::HashSet<String>,
+    /// A live run's re-analysis is in flight.
+    analysing: bool,
     /// Files being read and analysed in the background.
     pub opening: Vec<PathBuf>,
     jobs_tx: crossbeam_channel::Sender<JobDone>,
@@ -149,6 +164,7 @@ impl App {
             shown_paths: vec![0, 1],
             selected_token: None,
             selected_node: None,
+            token_page: 0,
             compare_with: 0,
             entropy_sort: (0, false),
             entropy_selected_only: false,
@@ -157,6 +173,7 @@ impl App {
             commands: Vec::new(),
             figures: HashMap::new(),
             pending_figures: Default::default(),
+            analysing: false,
             opening: Vec::new(),
             jobs_tx,
             jobs_rx,
@@ -267,6 +284,7 @@ impl App {
         self.shown_paths = (0..n.min(2)).collect();
         self.selected_token = None;
         self.selected_node = None;
+        self.token_page = 0;
         self.figures.clear();
         self.tree = None;
     }
@@ -376,6 +394,23 @@ impl App {
                         self.figures.insert(key, std::sync::Arc::new(f));
                     }
                 }
+                JobDone::Analysed { index, run, turns } => {
+                    self.analysing = false;
+                    // Only while that run is still the live one (the final run replaces it).
+                    if self
+                        .live
+                        .as_ref()
+                        .is_some_and(|l| l.run_index == Some(index))
+                    {
+                        if let Some(r) = self.runs.get_mut(index) {
+                            r.run = std::sync::Arc::new(run);
+                            r.turns = std::sync::Arc::new(turns);
+                        }
+                        self.figures.clear();
+                        self.tree = None;
+                    }
+                }
+                JobDone::Failed(e) => self.error(e),
                 JobDone::Opened { path, result } => {
                     self.opening.retain(|p| p != &path);
                     match result {
@@ -496,7 +531,8 @@ impl App {
                     }
                 }
                 AppCommand::SelectToken { path, token } => {
-                    self.selected_token = Some((path, token))
+                    self.selected_token = Some((path, token));
+                    self.token_page = token / TOKEN_PAGE;
                 }
                 AppCommand::SelectNode(n) => self.selected_node = n,
                 AppCommand::ToggleTheme => self.settings.dark = !self.settings.dark,
@@ -524,6 +560,7 @@ impl App {
                 AppCommand::ClearMessage => self.message = None,
                 AppCommand::ToggleNewRun => self.panel_open = !self.panel_open,
                 AppCommand::SetForkM(m) => self.settings.form.fork_m = m.max(1),
+                AppCommand::SetTokenPage(p) => self.token_page = p,
                 AppCommand::StartSample => self.start_sample(),
                 AppCommand::StopSample => {
                     if let (Some(w), Some(l)) = (&self.worker, &mut self.live) {
@@ -758,30 +795,46 @@ impl App {
             return;
         }
         let Some(l) = &mut self.live else { return };
-        if l.dirty && l.last_analysis.elapsed() >= super::live::REANALYZE_EVERY {
+        // Re-analysis and autosave run in background jobs: a frame only
+        // clones the snapshot.
+        if l.dirty && !self.analysing && l.last_analysis.elapsed() >= super::live::REANALYZE_EVERY {
             if let (Some(i), Some(snap)) = (l.run_index, l.live.snapshot()) {
-                if let Some(r) = self.runs.get_mut(i) {
-                    r.replace_run(snap, &params);
-                }
                 l.dirty = false;
                 l.last_analysis = std::time::Instant::now();
-                self.figures.clear();
-                self.tree = None;
+                self.analysing = true;
+                let (tx, ctx) = (self.jobs_tx.clone(), self.ctx.clone());
+                let spawned = std::thread::Builder::new()
+                    .name("reasonscope-analyse".into())
+                    .spawn(move || {
+                        let turns = crate::analysis::analyze_run(&snap, &params);
+                        let _ = tx.send(JobDone::Analysed {
+                            index: i,
+                            run: snap,
+                            turns,
+                        });
+                        if let Some(c) = ctx {
+                            c.request_repaint();
+                        }
+                    });
+                if spawned.is_err() {
+                    self.analysing = false;
+                }
             }
         }
+        let Some(l) = &mut self.live else { return };
         if l.live.run.is_some()
             && l.last_autosave.elapsed().as_secs_f64() >= super::live::AUTOSAVE_SECS
         {
+            l.last_autosave = std::time::Instant::now();
             if let Some(snap) = l.live.snapshot() {
-                if let Err(e) = super::live::autosave(&snap) {
-                    self.message = Some(Message {
-                        text: format!("autosave failed: {e}"),
-                        error: true,
+                let tx = self.jobs_tx.clone();
+                let _ = std::thread::Builder::new()
+                    .name("reasonscope-autosave".into())
+                    .spawn(move || {
+                        if let Err(e) = super::live::autosave(&snap) {
+                            let _ = tx.send(JobDone::Failed(format!("autosave failed: {e}")));
+                        }
                     });
-                }
-            }
-            if let Some(l) = &mut self.live {
-                l.last_autosave = std::time::Instant::now();
             }
         }
     }
@@ -880,6 +933,12 @@ impl App {
                     if i.key_pressed(*k) && i.modifiers.is_none() {
                         pushed.push(AppCommand::SetView(v));
                     }
+                }
+                if i.key_pressed(Key::PageDown) {
+                    pushed.push(AppCommand::SetTokenPage(self.token_page + 1));
+                }
+                if i.key_pressed(Key::PageUp) {
+                    pushed.push(AppCommand::SetTokenPage(self.token_page.saturating_sub(1)));
                 }
                 if i.key_pressed(Key::J) || i.key_pressed(Key::ArrowDown) && i.modifiers.alt {
                     pushed.push(AppCommand::NextPath);

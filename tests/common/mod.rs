@@ -104,6 +104,19 @@ pub mod ui {
         h.query_all_by_label_contains(text).next().is_some()
     }
 
+    /// Step (with real time passing) until `text` shows or the timeout.
+    pub fn step_until_shown(h: &mut Harness<'static, App>, secs: u64, text: &str) -> bool {
+        let start = std::time::Instant::now();
+        while start.elapsed().as_secs() < secs {
+            h.step();
+            if content(h, text) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        false
+    }
+
     /// Step (with real time passing) until `done` or the timeout.
     pub fn step_until(
         h: &mut Harness<'static, App>,

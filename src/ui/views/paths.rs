@@ -5,7 +5,7 @@
 use eframe::egui::{self, text::LayoutJob, Color32, FontId, TextFormat};
 
 use crate::run::Tokens;
-use crate::ui::app::{App, AppCommand};
+use crate::ui::app::{App, AppCommand, TOKEN_PAGE};
 use crate::ui::state::TokenStat;
 use crate::ui::theme;
 
@@ -155,6 +155,40 @@ pub fn paths_ui(app: &mut App, ui: &mut egui::Ui) {
             }
         });
     }
+    // Long paths are shown a page of tokens at a time, so that no frame lays
+    // out thousands of tokens.
+    let longest = shown
+        .iter()
+        .filter_map(|&p| r.run.paths[p].turns.get(turn))
+        .map(|t| t.tokens.len())
+        .max()
+        .unwrap_or(0);
+    let pages = longest.div_ceil(TOKEN_PAGE).max(1);
+    let page = app.token_page.min(pages - 1);
+    let range = page * TOKEN_PAGE..((page + 1) * TOKEN_PAGE).min(longest);
+    if pages > 1 {
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(page > 0, egui::Button::new("< previous"))
+                .on_hover_text("Previous tokens (Page Up)")
+                .clicked()
+            {
+                commands.push(AppCommand::SetTokenPage(page - 1));
+            }
+            ui.label(format!(
+                "tokens {}-{} of {longest}",
+                range.start,
+                range.end.saturating_sub(1)
+            ));
+            if ui
+                .add_enabled(page + 1 < pages, egui::Button::new("next >"))
+                .on_hover_text("Next tokens (Page Down)")
+                .clicked()
+            {
+                commands.push(AppCommand::SetTokenPage(page + 1));
+            }
+        });
+    }
     let col_width = (ui.available_width() / shown.len().max(1) as f32 - 10.0).max(150.0);
     egui::ScrollArea::vertical()
         .id_salt("paths-scroll")
@@ -197,7 +231,7 @@ pub fn paths_ui(app: &mut App, ui: &mut egui::Ui) {
                         let mut starts = Vec::with_capacity(tt.tokens.len());
                         let mut chars = 0usize;
                         let color = ui.visuals().text_color();
-                        for i in 0..tt.tokens.len() {
+                        for i in range.start..range.end.min(tt.tokens.len()) {
                             let v = stat_value(&tt.tokens, i, stat);
                             let mut x = if hi > lo { (v - lo) / (hi - lo) } else { 0.0 };
                             if inverted(stat) {
@@ -233,7 +267,8 @@ pub fn paths_ui(app: &mut App, ui: &mut egui::Ui) {
                         if let Some(pos) = resp.hover_pos() {
                             let cursor = galley.cursor_from_pos(pos - resp.rect.min);
                             let ci: usize = cursor.index.into();
-                            let tok = starts.partition_point(|&s| s <= ci).saturating_sub(1);
+                            let tok = range.start
+                                + starts.partition_point(|&s| s <= ci).saturating_sub(1);
                             if tok < tt.tokens.len() {
                                 let resp = resp.clone();
                                 resp.on_hover_ui_at_pointer(|ui| {
