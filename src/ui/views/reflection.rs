@@ -39,7 +39,15 @@ pub fn reflection_ui(app: &mut App, ui: &mut egui::Ui) {
                         .map_or("–".into(), |v| v.to_string()),
                 );
                 ui.label(format!("{:.0}%", r.share * 100.0));
-                let c: Vec<&str> = r.candidates.iter().map(|c| c.answer.as_str()).collect();
+                let mut c: Vec<&str> = r
+                    .candidates
+                    .iter()
+                    .take(8)
+                    .map(|c| c.answer.as_str())
+                    .collect();
+                if r.candidates.len() > 8 {
+                    c.push("...");
+                }
                 ui.label(c.join(" -> "));
                 ui.label(r.confirmatory.to_string());
                 let kinds = r
@@ -52,7 +60,24 @@ pub fn reflection_ui(app: &mut App, ui: &mut egui::Ui) {
                     })
                     .unwrap_or_default();
                 ui.label(format!("{}{kinds}", r.corrective));
-                let m: Vec<&str> = r.markers.iter().map(|m| m.text.as_str()).collect();
+                // Counts per marker: a long trace can hold hundreds.
+                let mut counts: Vec<(&str, usize)> = Vec::new();
+                for m in &r.markers {
+                    match counts.iter_mut().find(|c| c.0 == m.text) {
+                        Some(c) => c.1 += 1,
+                        None => counts.push((&m.text, 1)),
+                    }
+                }
+                let m: Vec<String> = counts
+                    .iter()
+                    .map(|(t, n)| {
+                        if *n > 1 {
+                            format!("{t} x{n}")
+                        } else {
+                            (*t).to_owned()
+                        }
+                    })
+                    .collect();
                 ui.label(m.join(", "));
                 ui.end_row();
             }
