@@ -99,6 +99,10 @@ pub enum JobDone {
         run: crate::run::Run,
         turns: Vec<crate::analysis::TurnAnalysis>,
     },
+    Tree {
+        key: String,
+        tree: std::sync::Arc<(Vec<crate::analysis::branches::TreeNode>, Vec<f64>)>,
+    },
     Failed(String),
 }
 
@@ -411,6 +415,12 @@ impl App {
                     }
                 }
                 JobDone::Failed(e) => self.error(e),
+                JobDone::Tree { key, tree } => {
+                    self.pending_figures.remove(&key);
+                    if key == self.figure_key("tree") {
+                        self.tree = Some((key, tree));
+                    }
+                }
                 JobDone::Opened { path, result } => {
                     self.opening.retain(|p| p != &path);
                     match result {
@@ -442,6 +452,34 @@ impl App {
         let key = self.figure_key("tree");
         if self.tree.as_ref().is_none_or(|t| t.0 != key) {
             let r = self.run()?;
+            if r.run.total_tokens() > HEAVY_TOKENS {
+                // Large tries are built in a background job.
+                let (run, turns, turn, tx, ctx) = (
+                    r.run.clone(),
+                    r.turns.clone(),
+                    self.turn,
+                    self.jobs_tx.clone(),
+                    self.ctx.clone(),
+                );
+                if self.pending_figures.insert(key.clone()) {
+                    let _ = std::thread::Builder::new()
+                        .name("reasonscope-tree".into())
+                        .spawn(move || {
+                            if let Some(t) = turns.get(turn) {
+                                let nodes = charts::turn_tree(&run, t);
+                                let ys = charts::tree_layout(&nodes);
+                                let _ = tx.send(JobDone::Tree {
+                                    key,
+                                    tree: std::sync::Arc::new((nodes, ys)),
+                                });
+                            }
+                            if let Some(c) = ctx {
+                                c.request_repaint();
+                            }
+                        });
+                }
+                return None;
+            }
             let t = r.turns.get(self.turn)?;
             let nodes = charts::turn_tree(&r.run, t);
             let ys = charts::tree_layout(&nodes);

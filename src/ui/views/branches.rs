@@ -11,7 +11,13 @@ pub fn branches_ui(app: &mut App, ui: &mut egui::Ui) {
         ui.label("(click a node to list its paths)");
     });
     let Some(t) = app.shared_turn() else { return };
-    let Some(tree) = app.tree() else { return };
+    let Some(tree) = app.tree() else {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label("building the token trie...");
+        });
+        return;
+    };
     let (nodes, ys) = (&tree.0, &tree.1);
     let fig = super::ready_figure(app, ui, "branches");
     egui::ScrollArea::vertical().show(ui, |ui| {
