@@ -51,6 +51,7 @@ fn every_chart_in_every_format() {
             id: chart.into(),
             turn: 0,
             paths: None,
+            selected: None,
             normalized_x: false,
             params: Default::default(),
         };

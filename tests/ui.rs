@@ -70,6 +70,15 @@ fn selecting_a_path_in_one_view_selects_it_in_the_others() {
     h.key_press(egui::Key::J);
     h.run_steps(3);
     assert_eq!(h.state().shown_paths, vec![3]);
+    // A selected token is marked in the Entropy view's figure too.
+    h.state_mut()
+        .push(AppCommand::SelectToken { path: 3, token: 2 });
+    h.run_steps(2);
+    let fig = h.state().build_figure("entropy").unwrap();
+    assert!(fig.charts[0]
+        .series
+        .iter()
+        .any(|s| s.name == "selected token 2"));
     assert!(content(&h, "path 3 · answer"));
 }
 

@@ -65,28 +65,24 @@ fn deepconf_groups(conf: &[f32], w: usize) -> (Option<f64>, Option<f64>) {
     (Some(lowest), Some(bottom))
 }
 
-/// SRGen's dynamic threshold: token t is uncertain when its entropy exceeds
-/// max(mean(W) + K·max(std(W), 0.5), 1.8) over the previous 20 entropies W
-/// (threshold 3.0 while fewer than 20 precede it). std is the population
-/// standard deviation. Returns the uncertain token indices.
-pub fn uncertain_points(entropy: &[f32]) -> Vec<usize> {
+/// SRGen's dynamic threshold for every token: max(mean(W) + K·max(std(W),
+/// 0.5), 1.8) over the previous 20 entropies W (3.0 while fewer than 20
+/// precede it), K = 2, std the population standard deviation.
+pub fn srgen_thresholds(entropy: &[f32]) -> Vec<f64> {
     const WINDOW: usize = 20;
     const K: f64 = 2.0;
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(entropy.len());
     let mut sum = 0.0f64;
     let mut sum_sq = 0.0f64;
     for (t, &h) in entropy.iter().enumerate() {
         let h = f64::from(h);
-        let threshold = if t < WINDOW {
+        out.push(if t < WINDOW {
             3.0
         } else {
             let m = sum / WINDOW as f64;
             let var = (sum_sq / WINDOW as f64 - m * m).max(0.0);
             (m + K * var.sqrt().max(0.5)).max(1.8)
-        };
-        if h > threshold {
-            out.push(t);
-        }
+        });
         sum += h;
         sum_sq += h * h;
         if t >= WINDOW {
@@ -96,6 +92,17 @@ pub fn uncertain_points(entropy: &[f32]) -> Vec<usize> {
         }
     }
     out
+}
+
+/// Token indices whose entropy exceeds SRGen's dynamic threshold.
+pub fn uncertain_points(entropy: &[f32]) -> Vec<usize> {
+    srgen_thresholds(entropy)
+        .iter()
+        .zip(entropy)
+        .enumerate()
+        .filter(|(_, (thr, &h))| f64::from(h) > **thr)
+        .map(|(t, _)| t)
+        .collect()
 }
 
 /// Every per-path score of one turn's tokens, with DeepConf window `w`.

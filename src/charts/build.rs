@@ -185,6 +185,7 @@ pub fn entropy_figure(
     paths: &[usize],
     normalized: bool,
     window: usize,
+    selected: Option<(usize, usize)>,
 ) -> Figure {
     let mut ent = Vec::new();
     let mut conf = Vec::new();
@@ -227,6 +228,34 @@ pub fn entropy_figure(
                 dashed: false,
             },
         ));
+        // The dynamic threshold itself, where few enough paths keep it readable.
+        if paths.len() <= 4 {
+            let thr: Vec<[f64; 2]> =
+                crate::analysis::scores::srgen_thresholds(&turn.tokens.entropy)
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| [x(i), v])
+                    .collect();
+            ent.push(Series::new(
+                format!("SRGen threshold, path {pi}"),
+                color,
+                Mark::Line {
+                    points: decimate(&thr, MAX_LINE_POINTS),
+                    width: 1.0,
+                    dashed: true,
+                },
+            ));
+        }
+        if let Some((_, st)) = selected.filter(|s| s.0 == pi && s.1 < n) {
+            ent.push(Series::new(
+                format!("selected token {st}"),
+                Rgb(20, 20, 20),
+                Mark::Points {
+                    points: vec![pts[st]],
+                    radius: 6.0,
+                },
+            ));
+        }
         let unc: Vec<[f64; 2]> = crate::analysis::scores::uncertain_points(&turn.tokens.entropy)
             .into_iter()
             .map(|i| pts[i])
@@ -664,6 +693,8 @@ pub struct FigureRequest {
     pub turn: usize,
     /// Paths of the entropy figure (None: all).
     pub paths: Option<Vec<usize>>,
+    /// The selected (path, token), marked where a figure shows that token.
+    pub selected: Option<(usize, usize)>,
     pub normalized_x: bool,
     pub params: crate::analysis::MethodParams,
 }
@@ -700,7 +731,14 @@ pub fn figure_for(
                 .paths
                 .clone()
                 .unwrap_or_else(|| t.paths.iter().map(|p| p.index).collect());
-            entropy_figure(run, t, &paths, req.normalized_x, req.params.window)
+            entropy_figure(
+                run,
+                t,
+                &paths,
+                req.normalized_x,
+                req.params.window,
+                req.selected,
+            )
         }
         "branches" => branches_figure(run, t),
         "reflection" => reflection_figure(t),

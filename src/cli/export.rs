@@ -51,6 +51,7 @@ pub fn export_chart(a: &ExportArgs) -> anyhow::Result<()> {
         id: a.chart.clone(),
         turn: a.turn,
         paths: a.path.map(|p| vec![p]),
+        selected: None,
         normalized_x: false,
         params: params.methods,
     };

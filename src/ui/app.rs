@@ -324,6 +324,7 @@ impl App {
             id: id.to_owned(),
             turn: self.turn,
             paths: self.entropy_selected_only.then(|| self.shown_paths.clone()),
+            selected: self.selected_token,
             normalized_x: self.settings.normalized_x,
             params: self.settings.params().methods,
         }
@@ -490,7 +491,7 @@ impl App {
 
     fn figure_key(&self, id: &str) -> String {
         format!(
-            "{id}|{}|{}|{:?}|{}|{}|{}|{}|{}",
+            "{id}|{}|{}|{:?}|{}|{}|{}|{}|{}|{:?}",
             self.active,
             self.turn,
             self.shown_paths,
@@ -498,7 +499,13 @@ impl App {
             self.settings.normalized_x,
             self.settings.window,
             self.settings.borda_p,
-            self.compare_with
+            self.compare_with,
+            // Only the entropy figure marks the selected token.
+            if id == "entropy" {
+                self.selected_token
+            } else {
+                None
+            }
         )
     }
 
