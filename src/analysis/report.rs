@@ -93,17 +93,10 @@ pub struct PathReport {
     pub index: usize,
     pub answer: Option<String>,
     pub correct: Option<bool>,
-    pub n_tokens: usize,
-    pub mean_logprob: Option<f64>,
-    pub perplexity: Option<f64>,
-    pub path_prob: Option<f64>,
-    pub mean_entropy: Option<f64>,
-    pub self_certainty: Option<f64>,
-    pub conf_mean: Option<f64>,
-    pub conf_tail: Option<f64>,
-    pub conf_lowest_group: Option<f64>,
-    pub conf_bottom10: Option<f64>,
-    pub uncertain_points: usize,
+    /// n_tokens, mean_logprob, …, uncertain_points under their own names
+    /// (serde_json writes a non-finite score as null).
+    #[serde(flatten)]
+    pub scores: super::scores::PathScores,
     pub reflection: ReflectionReport,
 }
 
@@ -166,17 +159,7 @@ pub fn turn_report(t: &TurnAnalysis) -> TurnReport {
                     index: p.index,
                     answer: p.answer.clone(),
                     correct: p.correct,
-                    n_tokens: s.n_tokens,
-                    mean_logprob: finite(s.mean_logprob),
-                    perplexity: finite(s.perplexity),
-                    path_prob: finite(s.path_prob),
-                    mean_entropy: finite(s.mean_entropy),
-                    self_certainty: finite(s.self_certainty),
-                    conf_mean: finite(s.conf_mean),
-                    conf_tail: finite(s.conf_tail),
-                    conf_lowest_group: finite(s.conf_lowest_group),
-                    conf_bottom10: finite(s.conf_bottom10),
-                    uncertain_points: s.uncertain_points,
+                    scores: *s,
                     reflection: ReflectionReport {
                         first_candidate_token: p.reflection.first_candidate_token,
                         share: p.reflection.share,

@@ -165,14 +165,14 @@ pub fn table(rep: &Report, runs: &[(String, Run)]) -> String {
                     p.index,
                     clip(p.answer.as_deref().unwrap_or("-"), 9),
                     yes_no(p.correct),
-                    p.n_tokens,
-                    opt(p.mean_logprob, 3),
-                    opt(p.perplexity, 3),
-                    opt(p.mean_entropy, 3),
-                    opt(p.self_certainty, 2),
-                    opt(p.conf_mean, 2),
-                    opt(p.conf_lowest_group, 2),
-                    p.uncertain_points,
+                    p.scores.n_tokens,
+                    opt(p.scores.mean_logprob, 3),
+                    opt(p.scores.perplexity, 3),
+                    opt(p.scores.mean_entropy, 3),
+                    opt(p.scores.self_certainty, 2),
+                    opt(p.scores.conf_mean, 2),
+                    opt(p.scores.conf_lowest_group, 2),
+                    p.scores.uncertain_points,
                     format!("{:.0}%", p.reflection.share * 100.0)
                 );
             }
