@@ -25,9 +25,15 @@ enum Cmd {
         /// GGUF model (default: the bundled SmolLM2-135M-Instruct after `make model`).
         #[arg(long)]
         model: Option<PathBuf>,
-        /// The user message.
+        /// The (first) user message.
         #[arg(long)]
-        prompt: String,
+        prompt: Option<String>,
+        /// A user message; repeat for a multi-turn conversation (after --prompt if given).
+        #[arg(long = "turn")]
+        turns: Vec<String>,
+        /// A JSON file with the conversation: [{"role", "content"}, ...] or {"conversation": [...], "gold": [...]}.
+        #[arg(long)]
+        conversation: Option<PathBuf>,
         /// An optional system message.
         #[arg(long)]
         system: Option<String>,
@@ -53,9 +59,12 @@ enum Cmd {
         /// Alternatives stored per token.
         #[arg(long, default_value_t = 5)]
         top_logprobs: u32,
-        /// The expected final answer.
+        /// The expected final answer; once per turn ("-" for a turn without one).
         #[arg(long)]
-        gold: Option<String>,
+        gold: Vec<String>,
+        /// Measure kl_ref from turn 2 on against: no-history, or reminder:"TEXT".
+        #[arg(long, value_parser = parse_drift_reference)]
+        drift_reference: Option<reasonscope::run::DriftReference>,
         /// Read answers with this regex (first group) instead of the automatic rules.
         #[arg(long)]
         answer_regex: Option<String>,
@@ -87,6 +96,9 @@ enum Cmd {
         /// The path to continue.
         #[arg(long)]
         path: usize,
+        /// The turn to fork in (1-based).
+        #[arg(long, default_value_t = 1)]
+        turn: usize,
         /// Keep its first K tokens.
         #[arg(long)]
         token: usize,
@@ -154,6 +166,8 @@ fn main() {
         Some(Cmd::Sample {
             model,
             prompt,
+            turns,
+            conversation,
             system,
             n_paths,
             max_tokens,
@@ -164,6 +178,7 @@ fn main() {
             seed,
             top_logprobs,
             gold,
+            drift_reference,
             answer_regex,
             title,
             output,
@@ -172,10 +187,10 @@ fn main() {
             quiet,
             autosave,
             autosave_secs,
-        }) => cli::sample(&cli::SampleArgs {
+        }) => cli::conversation_from_args(system, prompt, turns, conversation.as_deref(), gold)
+            .and_then(|(conversation, gold)| cli::sample(&cli::SampleArgs {
             model: model.unwrap_or_else(cli::default_model_path),
-            prompt,
-            system,
+            conversation,
             n_paths,
             max_tokens,
             temperature,
@@ -185,6 +200,7 @@ fn main() {
             seed,
             top_logprobs,
             gold,
+            drift_reference,
             answer_regex,
             title,
             output,
@@ -193,11 +209,12 @@ fn main() {
             quiet,
             autosave,
             autosave_secs,
-        })
+        }))
         .map(|_| ()),
         Some(Cmd::Fork {
             run,
             path,
+            turn,
             token,
             n_paths,
             model,
@@ -207,6 +224,7 @@ fn main() {
         }) => cli::fork(
             &run,
             path,
+            turn.saturating_sub(1),
             token,
             n_paths,
             model.unwrap_or_else(cli::default_model_path),
@@ -256,4 +274,8 @@ fn main() {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }
+}
+
+fn parse_drift_reference(s: &str) -> Result<reasonscope::run::DriftReference, String> {
+    reasonscope::run::DriftReference::parse(s)
 }

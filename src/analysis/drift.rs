@@ -98,7 +98,12 @@ pub fn drift(run: &Run, turns: &[TurnAnalysis]) -> Drift {
     let n = run.paths.len();
     let per_turn: Vec<Vec<Option<String>>> = turns.iter().map(|t| labels(t, n)).collect();
     let mut out_turns = Vec::new();
+    // With the no-history reference the first turn's context is the
+    // reference itself: D_1 = 0 exactly, without measuring it.
+    let measured = run.paths.iter().any(|p| p.turns.iter().any(|t| t.tokens.kl_ref.is_some()));
+    let no_history = matches!(run.drift_reference, Some(crate::run::DriftReference::NoHistory));
     for (t, ta) in turns.iter().enumerate() {
+        let first_turn_is_reference = t == 0 && measured && no_history;
         let mut votes: Vec<(String, usize)> = Vec::new();
         for a in per_turn[t].iter().flatten() {
             match votes.iter_mut().find(|v| same(&v.0, a)) {
@@ -134,7 +139,7 @@ pub fn drift(run: &Run, turns: &[TurnAnalysis]) -> Drift {
             turn: t,
             votes,
             changed_share: changed_share.flatten(),
-            mean_kl_ref: mean(&kls),
+            mean_kl_ref: mean(&kls).or_else(|| first_turn_is_reference.then_some(0.0)),
             mean_entropy: mean(&ents),
         });
     }
@@ -303,5 +308,38 @@ mod tests {
         assert_eq!(fit_line(&[1.0, 1.0], &[2.0, 3.0]), None);
         let (a, b) = fit_line(&[0.0, 1.0, 2.0], &[1.0, 3.0, 5.0]).unwrap();
         assert!((a - 1.0).abs() < 1e-12 && (b - 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn no_history_reference_makes_the_first_turn_zero() {
+        // Turns 2 and 3 measured (D = 0.4, 0.6); turn 1 has no kl_ref.
+        let kl = [None, Some(0.4f32), Some(0.6)];
+        let paths = (0..2)
+            .map(|_| {
+                (0..3)
+                    .map(|t| {
+                        let mut x = turn("The answer is 8.", 0.0);
+                        x.tokens.kl_ref = kl[t].map(|k| vec![k]);
+                        x
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut run = run_with_paths("q", None, 1, paths);
+        run.conversation = ["q", "sure?", "final"]
+            .iter()
+            .map(|c| Message {
+                role: Role::User,
+                content: (*c).into(),
+            })
+            .collect();
+        let turns = analyze_run(&run, &AnalysisParams::default());
+        assert_eq!(drift(&run, &turns).turns[0].mean_kl_ref, None);
+        run.drift_reference = Some(crate::run::DriftReference::NoHistory);
+        let d = drift(&run, &turns);
+        assert_eq!(d.turns[0].mean_kl_ref, Some(0.0));
+        // ΔD = 0.4 at D = 0, 0.2 at D = 0.4 → b = −0.5, a = 0.4, D* = 0.8.
+        assert!((d.equilibrium.b.unwrap() + 0.5).abs() < 1e-6);
+        assert!((d.equilibrium.d_star.unwrap() - 0.8).abs() < 1e-6);
     }
 }

@@ -5,14 +5,14 @@ use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::engine::{EngineConfig, Event, LiveRun, SampleRequest, SamplerParams, Worker};
-use crate::run::{write_run, AnswerSpec, Run};
+use crate::run::{write_run, AnswerSpec, DriftReference, Message, Role, Run};
 
 /// Arguments of `reasonscope sample` (parsed by main.rs).
 #[derive(Debug, Clone)]
 pub struct SampleArgs {
     pub model: PathBuf,
-    pub prompt: String,
-    pub system: Option<String>,
+    /// System message(s) then one user message per turn.
+    pub conversation: Vec<Message>,
     pub n_paths: u32,
     pub max_tokens: u32,
     pub temperature: f32,
@@ -21,7 +21,9 @@ pub struct SampleArgs {
     pub min_p: f32,
     pub seed: u64,
     pub top_logprobs: u32,
-    pub gold: Option<String>,
+    /// One gold answer per turn (None: unknown).
+    pub gold: Option<Vec<Option<String>>>,
+    pub drift_reference: Option<DriftReference>,
     pub answer_regex: Option<String>,
     pub title: Option<String>,
     pub output: PathBuf,
@@ -42,23 +44,112 @@ impl SampleArgs {
             min_p: self.min_p,
         };
         SampleRequest {
-            gold: self.gold.clone().map(|g| vec![Some(g)]),
+            conversation: self.conversation.clone(),
+            n_paths: self.n_paths,
+            sampler,
+            seed: self.seed,
+            max_tokens: self.max_tokens,
+            top_logprobs: self.top_logprobs,
+            gold: self.gold.clone(),
             title: self.title.clone(),
             answer: self
                 .answer_regex
                 .clone()
                 .map(|pattern| AnswerSpec::Regex { pattern }),
-            ..SampleRequest::single_turn(
-                self.system.as_deref(),
-                &self.prompt,
-                self.n_paths,
-                sampler,
-                self.seed,
-                self.max_tokens,
-                self.top_logprobs,
-            )
+            drift_reference: self.drift_reference.clone(),
         }
     }
+}
+
+/// A conversation file: either a JSON array of messages or an object with
+/// `conversation` (and optionally `gold`), as in a run file.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum ConversationFile {
+    Messages(Vec<Message>),
+    Object {
+        conversation: Vec<Message>,
+        #[serde(default)]
+        gold: Option<Vec<Option<String>>>,
+    },
+}
+
+/// The conversation and per-turn gold answers from the command line:
+/// `--system`, `--prompt` and each `--turn` (in that order), or a
+/// `--conversation` file; `--gold` once per user message ("" or "-" for
+/// a turn without one).
+pub fn conversation_from_args(
+    system: Option<String>,
+    prompt: Option<String>,
+    turns: Vec<String>,
+    file: Option<&Path>,
+    gold: Vec<String>,
+) -> anyhow::Result<(Vec<Message>, Option<Vec<Option<String>>>)> {
+    let (mut conversation, file_gold) = match file {
+        Some(path) => {
+            if prompt.is_some() || !turns.is_empty() {
+                bail!("give the user messages either with --prompt/--turn or in --conversation, not both");
+            }
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("cannot read conversation file {}", path.display()))?;
+            let parsed: ConversationFile = serde_json::from_slice(&bytes).with_context(|| {
+                format!(
+                    "{}: not a conversation (expected a JSON array of {{\"role\", \"content\"}} messages or {{\"conversation\": [...], \"gold\": [...]}})",
+                    path.display()
+                )
+            })?;
+            match parsed {
+                ConversationFile::Messages(m) => (m, None),
+                ConversationFile::Object { conversation, gold } => (conversation, gold),
+            }
+        }
+        None => {
+            let users: Vec<Message> = prompt
+                .into_iter()
+                .chain(turns)
+                .map(|content| Message {
+                    role: Role::User,
+                    content,
+                })
+                .collect();
+            if users.is_empty() {
+                bail!("give a user message with --prompt or --turn (repeat --turn for a multi-turn conversation), or a --conversation file");
+            }
+            (users, None)
+        }
+    };
+    if let Some(sys) = system.filter(|s| !s.trim().is_empty()) {
+        if conversation.first().map(|m| m.role) == Some(Role::System) {
+            bail!("--system given but the conversation file already starts with a system message");
+        }
+        conversation.insert(
+            0,
+            Message {
+                role: Role::System,
+                content: sys,
+            },
+        );
+    }
+    let n_turns = conversation.iter().filter(|m| m.role == Role::User).count();
+    if n_turns == 0 {
+        bail!("the conversation has no user message");
+    }
+    let gold = if gold.is_empty() {
+        file_gold
+    } else {
+        if gold.len() != n_turns {
+            bail!(
+                "{} --gold for {n_turns} user messages: give --gold once per turn (\"-\" for a turn without one)",
+                gold.len()
+            );
+        }
+        Some(
+            gold.into_iter()
+                .map(|g| Some(g).filter(|g| !g.is_empty() && g != "-"))
+                .collect(),
+        )
+    };
+    Ok((conversation, gold))
 }
 
 fn check_output(path: &Path) -> anyhow::Result<()> {
@@ -191,7 +282,7 @@ impl Drive {
                     Event::Token(_) if live.tokens % 8 == 0 => {
                         bar.set_message(progress_message(live.tokens, live.rate()))
                     }
-                    Event::PathFinished { .. } => bar.inc(1),
+                    Event::PathFinished { done: true, .. } => bar.inc(1),
                     Event::RunFinished { run } => {
                         result = Some(*run);
                         break;
@@ -238,6 +329,7 @@ impl Drive {
 pub fn fork(
     run_path: &Path,
     path: usize,
+    turn: usize,
     token: usize,
     m: u32,
     model: PathBuf,
@@ -272,7 +364,7 @@ pub fn fork(
         autosave: autosave_path(output),
         autosave_secs: 5.0,
     };
-    let forked = drive.run(|w| w.fork(run.clone(), path, token, m))?;
+    let forked = drive.run(|w| w.fork(run.clone(), path, turn, token, m))?;
     finish_output(&forked, output, &drive, quiet)?;
     Ok(forked)
 }

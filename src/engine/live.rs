@@ -39,9 +39,15 @@ impl LiveRun {
                 true
             }
             Event::PathFinished {
-                path, turn, finish, ..
+                path,
+                turn,
+                finish,
+                done,
+                ..
             } => {
-                self.finished_paths += 1;
+                if *done {
+                    self.finished_paths += 1;
+                }
                 if let Some(t) = self.turn_mut(*path as usize, *turn as usize) {
                     t.finish = *finish;
                 }

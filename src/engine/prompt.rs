@@ -5,19 +5,12 @@
 use llama_cpp_2::model::{LlamaChatMessage, LlamaModel};
 
 use super::error::EngineError;
-use crate::run::{Message, PromptInfo, Role};
+use crate::run::PromptInfo;
 
 pub struct RenderedPrompt {
     pub text: String,
     pub template: &'static str,
     pub note: Option<String>,
-}
-
-fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::System => "system",
-        Role::User => "user",
-    }
 }
 
 /// Render `messages` (system/user, plus earlier assistant answers given as
@@ -69,25 +62,17 @@ pub fn plain(messages: &[(String, String)]) -> String {
             _ => "User",
         };
         s.push_str(label);
-        s.push_str(": ");
+        s.push(':');
+        // An answer follows "Assistant:" exactly as sampled (it starts with
+        // its own space), so that the next turn's prompt extends this one.
+        if label != "Assistant" {
+            s.push(' ');
+        }
         s.push_str(content);
         s.push_str("\n\n");
     }
     s.push_str("Assistant:");
     s
-}
-
-/// The messages of the first turn (system messages and the first user
-/// message) as (role, content) pairs.
-pub fn first_turn_messages(conversation: &[Message]) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for m in conversation {
-        out.push((role_name(m.role).to_owned(), m.content.clone()));
-        if m.role == Role::User {
-            break;
-        }
-    }
-    out
 }
 
 pub fn prompt_info(p: &RenderedPrompt, n_tokens: usize) -> PromptInfo {
@@ -109,26 +94,13 @@ mod tests {
             ("user".to_owned(), "2+2?".to_owned()),
         ];
         assert_eq!(plain(&m), "System: Be brief.\n\nUser: 2+2?\n\nAssistant:");
-    }
-
-    #[test]
-    fn first_turn_stops_at_first_user_message() {
-        let conv = vec![
-            Message {
-                role: Role::System,
-                content: "s".into(),
-            },
-            Message {
-                role: Role::User,
-                content: "a".into(),
-            },
-            Message {
-                role: Role::User,
-                content: "b".into(),
-            },
-        ];
-        let m = first_turn_messages(&conv);
-        assert_eq!(m.len(), 2);
-        assert_eq!(m[1].1, "a");
+        // A later turn extends the earlier prompt with the answer as sampled.
+        let mut m2 = m.clone();
+        m2.push(("assistant".to_owned(), " 4".to_owned()));
+        m2.push(("user".to_owned(), "Sure?".to_owned()));
+        let first = plain(&m);
+        let second = plain(&m2);
+        assert!(second.starts_with(&format!("{first} 4")));
+        assert!(second.ends_with("User: Sure?\n\nAssistant:"));
     }
 }

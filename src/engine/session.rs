@@ -13,11 +13,12 @@ use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::token::LlamaToken;
 
+use super::conversation::{self, TurnContext};
 use super::error::EngineError;
 use super::model::{available_memory, backend, LoadedModel};
 use super::prompt;
 use super::sampler::{PathSampler, SamplerParams};
-use super::stats::{row_stats, RowStats, TopK, CONFIDENCE_K};
+use super::stats::{kl_divergence, log_sum_exp, row_stats, RowStats, TopK, CONFIDENCE_K};
 use super::utf8::Utf8Joiner;
 use crate::run::{
     self, AnswerSpec, EngineInfo, Finish, Message, Run, Sampling, Timing, Tokens, Turn,
@@ -36,6 +37,8 @@ pub struct SampleRequest {
     pub gold: Option<Vec<Option<String>>>,
     pub title: Option<String>,
     pub answer: Option<AnswerSpec>,
+    /// Measure kl_ref against this reference context from turn 2 on.
+    pub drift_reference: Option<run::DriftReference>,
 }
 
 impl SampleRequest {
@@ -71,6 +74,7 @@ impl SampleRequest {
             gold: None,
             title: None,
             answer: None,
+            drift_reference: None,
         }
     }
 }
@@ -85,6 +89,10 @@ pub struct EngineConfig {
     /// at 16 × 256 tokens (attention only spans a path's own cells) and, unlike
     /// unified, it gives bit-identical results to sampling each path alone.
     pub kv_unified: bool,
+    /// Append each new turn to a path's KV cache (the default). Off, every
+    /// turn decodes the path's whole history again: slower, and only there
+    /// to check that reuse changes nothing.
+    pub reuse_history: bool,
 }
 
 impl Default for EngineConfig {
@@ -92,6 +100,7 @@ impl Default for EngineConfig {
         EngineConfig {
             n_threads: super::threads::default_threads(),
             kv_unified: false,
+            reuse_history: true,
         }
     }
 }
@@ -111,6 +120,8 @@ pub struct TokenRecord {
     pub top_id: Vec<i32>,
     pub top_text: Vec<CompactString>,
     pub top_logprob: Vec<f32>,
+    /// KL(p_context ‖ p_reference) at this position, when drift is measured.
+    pub kl_ref: Option<f32>,
 }
 
 /// What the engine reports while it works.
@@ -131,11 +142,13 @@ pub enum Event {
         seed: u64,
     },
     Token(Box<TokenRecord>),
+    /// A path ended a turn; `done` when it will answer no further turn.
     PathFinished {
         path: u32,
         turn: u32,
         finish: Finish,
         n_tokens: u32,
+        done: bool,
     },
     RunFinished {
         run: Box<Run>,
@@ -145,26 +158,52 @@ pub enum Event {
     },
 }
 
+/// One llama.cpp sequence: the tokens it stands for, the first `decoded` of
+/// which are in its KV cache (the rest wait for the next batches).
+struct Seq {
+    id: i32,
+    tokens: Vec<i32>,
+    decoded: usize,
+    /// Row of the last batch's logits for this sequence's newest position.
+    row: Option<i32>,
+}
+
+impl Seq {
+    fn pending(&self) -> usize {
+        self.tokens.len() - self.decoded
+    }
+}
+
 struct PathState {
     /// Index of the path in its run.
     index: u32,
-    /// llama.cpp sequence id.
-    seq: i32,
     seed: u64,
     sampler: PathSampler,
     joiner: Utf8Joiner,
+    main: Seq,
+    /// The drift reference sequence (teacher-forced on this path's tokens).
+    reference: Seq,
+    /// Whether this turn records kl_ref (the reference sequence is in use).
+    measuring: bool,
+    /// Current turn and the context it started from.
+    turn: usize,
+    start: TurnContext,
+    done_turns: Vec<Turn>,
     tokens: Tokens,
     text: String,
-    /// Position at which `last` will be decoded (−1 once its KV is freed).
-    pos: i32,
-    last: i32,
-    finish: Option<Finish>,
-    batch_idx: i32,
     timing: Timing,
+    /// Set when the current turn has ended, until the next one starts.
+    turn_end: Option<Finish>,
+    /// Set when the path has answered its last turn (or was stopped).
+    finish: Option<Finish>,
 }
 
 /// Largest number of tokens handed to one `decode` call.
 const N_BATCH: u32 = 512;
+
+/// Template tokens a turn adds around its user message (end of the previous
+/// answer, role markers), a generous bound used to size the KV cache.
+const TURN_OVERHEAD: usize = 32;
 
 pub fn validate_request(req: &SampleRequest) -> Result<(), EngineError> {
     let bad = |m: &str| Err(EngineError::InvalidRequest(m.to_owned()));
@@ -183,8 +222,34 @@ pub fn validate_request(req: &SampleRequest) -> Result<(), EngineError> {
     if req.top_logprobs > 100 {
         return bad("at most 100 alternatives can be stored per token");
     }
-    if !req.conversation.iter().any(|m| m.role == run::Role::User) {
+    let n_turns = req
+        .conversation
+        .iter()
+        .filter(|m| m.role == run::Role::User)
+        .count();
+    if n_turns == 0 {
         return bad("the conversation needs a user message");
+    }
+    if req.conversation.first().map(|m| m.role) != Some(run::Role::System)
+        && req.conversation.first().map(|m| m.role) != Some(run::Role::User)
+    {
+        return bad("the conversation must start with a system or user message");
+    }
+    if let Some(gold) = &req.gold {
+        if gold.len() != n_turns {
+            return Err(EngineError::InvalidRequest(format!(
+                "{} gold answers for {n_turns} user messages: give one per turn",
+                gold.len()
+            )));
+        }
+    }
+    if req.drift_reference.is_some() {
+        if n_turns < 2 {
+            return bad("drift is measured from the second turn on: give at least two user messages");
+        }
+        if req.n_paths > 128 {
+            return bad("with a drift reference at most 128 paths fit (each has a reference sequence)");
+        }
     }
     Ok(())
 }
@@ -199,16 +264,19 @@ pub fn sample(
     emit: &mut dyn FnMut(Event),
 ) -> Result<Run, EngineError> {
     validate_request(req)?;
-    let (rendered, prompt_tokens) = render_first_turn(lm, &req.conversation)?;
+    let (rendered, start) = conversation::first_turn(lm, &req.conversation)?;
     let n = req.n_paths as usize;
+    let n_prompt = start.tokens.len();
     let launch = Launch {
-        n_prompt: prompt_tokens.len(),
-        context: prompt_tokens,
+        start_turn: 0,
+        start,
+        reference: None,
+        earlier: Vec::new(),
         seeds: (0..n).map(|i| req.seed + i as u64).collect(),
         indices: (0..n as u32).collect(),
         prefix: None,
     };
-    let mut skeleton = build_run(lm, cfg, req, &rendered, launch.n_prompt, 0, 0, Vec::new());
+    let mut skeleton = build_run(lm, cfg, req, &rendered, n_prompt, 0, 0, Vec::new());
     skeleton.paths = (0..n)
         .map(|i| run::Path {
             index: i as u32,
@@ -224,20 +292,24 @@ pub fn sample(
         cfg,
         req,
         &rendered,
-        launch.n_prompt,
+        n_prompt,
         out.seq_len,
         out.n_batch,
         run_paths,
     );
+    if let Some(message) = out.failure {
+        emit(Event::Error { message });
+    }
     emit(Event::RunFinished {
         run: Box::new(run.clone()),
     });
     Ok(run)
 }
 
-/// Continue path `path` of `run` from its first `token` tokens (turn 0) with
-/// `m` new paths: the prompt and that prefix are decoded once and shared; the
-/// prefix's tokens and statistics are copied from the parent. The new paths
+/// Continue path `path` of `run` from its first `token` tokens of turn
+/// `turn` with `m` new paths: the context up to there is decoded once and
+/// shared; the earlier turns and the prefix's tokens and statistics are
+/// copied from the parent. The new paths answer the remaining turns too and
 /// are appended to the run with their `fork` field.
 #[allow(clippy::too_many_arguments)]
 pub fn fork(
@@ -245,6 +317,7 @@ pub fn fork(
     cfg: &EngineConfig,
     run: &Run,
     path: usize,
+    turn: usize,
     token: usize,
     m: u32,
     cancel: &AtomicBool,
@@ -257,13 +330,18 @@ pub fn fork(
             run.paths.len()
         ));
     };
-    let Some(turn) = parent.turns.first() else {
-        return bad(format!("path {path} has no tokens to fork from"));
-    };
-    if token > turn.tokens.len() {
+    let Some(parent_turn) = parent.turns.get(turn) else {
         return bad(format!(
-            "path {path} has {} tokens; cannot fork at token {token}",
-            turn.tokens.len()
+            "path {path} has {} turns; cannot fork in turn {}",
+            parent.turns.len(),
+            turn + 1
+        ));
+    };
+    if token > parent_turn.tokens.len() {
+        return bad(format!(
+            "path {path} has {} tokens in turn {}; cannot fork at token {token}",
+            parent_turn.tokens.len(),
+            turn + 1
         ));
     }
     if m == 0 || run.paths.len() + m as usize > 256 {
@@ -291,11 +369,16 @@ pub fn fork(
         gold: run.gold.clone(),
         title: run.title.clone(),
         answer: run.answer.clone(),
+        drift_reference: run.drift_reference.clone(),
     };
     validate_request(&req)?;
-    let (rendered, mut context) = render_first_turn(lm, &run.conversation)?;
-    let n_prompt = context.len();
-    context.extend(turn.tokens.id[..token].iter().map(|&t| LlamaToken(t)));
+    let (rendered, first) = conversation::first_turn(lm, &run.conversation)?;
+    let n_prompt = first.tokens.len();
+    let start = conversation::turn_context(lm, run, path, turn)?;
+    let reference = match (&run.drift_reference, turn) {
+        (Some(r), t) if t > 0 => Some(conversation::reference_context(lm, run, path, t, r)?),
+        _ => None,
+    };
     // Fresh seeds after every seed the run already uses.
     let next_seed = run
         .paths
@@ -303,31 +386,36 @@ pub fn fork(
         .map(|p| p.seed)
         .max()
         .map_or(sp.seed, |s| s + 1);
-    let first = run.paths.len() as u32;
-    let mut prefix = turn.clone();
+    let first_index = run.paths.len() as u32;
+    let mut prefix = parent_turn.clone();
     prefix.tokens.truncate(token);
     prefix.text = prefix.tokens.text.iter().map(|t| t.as_str()).collect();
+    let earlier = parent.turns[..turn].to_vec();
     let launch = Launch {
-        n_prompt,
-        context,
+        start_turn: turn,
+        start,
+        reference,
+        earlier: earlier.clone(),
         seeds: (0..m as u64).map(|j| next_seed + j).collect(),
-        indices: (first..first + m).collect(),
+        indices: (first_index..first_index + m).collect(),
         prefix: Some(prefix.clone()),
     };
     let fork_of = run::Fork {
         path: path as u32,
-        turn: 0,
+        turn: turn as u32,
         token: token as u32,
     };
     let mut skeleton = run.clone();
     for (j, &idx) in launch.indices.iter().enumerate() {
         let mut t = prefix.clone();
         t.finish = Finish::Cancelled;
+        let mut turns = earlier.clone();
+        turns.push(t);
         skeleton.paths.push(run::Path {
             index: idx,
             seed: launch.seeds[j],
             fork: Some(fork_of),
-            turns: vec![t],
+            turns,
         });
     }
     skeleton.sampling.n_paths = skeleton.paths.len() as u32;
@@ -340,6 +428,9 @@ pub fn fork(
     if result.prompt.is_none() {
         result.prompt = Some(prompt::prompt_info(&rendered, n_prompt));
     }
+    if let Some(message) = out.failure {
+        emit(Event::Error { message });
+    }
     emit(Event::RunFinished {
         run: Box::new(result.clone()),
     });
@@ -348,13 +439,17 @@ pub fn fork(
 
 /// Where a batch of paths starts.
 struct Launch {
-    /// Prompt tokens, then any shared prefix of generated tokens (a fork).
-    context: Vec<LlamaToken>,
-    n_prompt: usize,
+    /// The turn the new paths start in, and its context.
+    start_turn: usize,
+    start: TurnContext,
+    /// The drift reference context of that turn, when it is measured there.
+    reference: Option<TurnContext>,
+    /// Complete turns before `start_turn` (copied from the parent of a fork).
+    earlier: Vec<Turn>,
     seeds: Vec<u64>,
     /// Index of each new path in its run.
     indices: Vec<u32>,
-    /// The generated tokens already in `context` (copied from the parent).
+    /// Tokens of `start_turn` already generated (copied from the parent).
     prefix: Option<Turn>,
 }
 
@@ -362,6 +457,7 @@ struct Decoded {
     paths: Vec<PathState>,
     seq_len: usize,
     n_batch: u32,
+    failure: Option<String>,
 }
 
 impl PathState {
@@ -370,18 +466,46 @@ impl PathState {
             index: self.index,
             seed: self.seed,
             fork,
-            turns: vec![Turn {
-                text: self.text,
-                finish: self.finish.unwrap_or(Finish::Error),
-                tokens: self.tokens,
-                timing: self.timing,
-            }],
+            turns: self.done_turns,
         }
     }
 }
 
-/// Decode `launch.context` once on sequence 0, share its KV cache with the
-/// other sequences, then sample every path to its end.
+fn decode_err(e: impl std::fmt::Display) -> EngineError {
+    EngineError::Decode(e.to_string())
+}
+
+/// KV cells each sequence needs: its starting context plus, for every turn
+/// still to come, the answer and the template's additions.
+fn sequence_length(
+    lm: &LoadedModel,
+    req: &SampleRequest,
+    launch: &Launch,
+    shared: usize,
+    shared_ref: usize,
+) -> usize {
+    let tok_len = |s: &str| lm.model.vocab().tokenize(s.as_bytes(), false, false).len();
+    let reminder = match &req.drift_reference {
+        Some(run::DriftReference::Reminder { text }) => tok_len(text) + TURN_OVERHEAD,
+        _ => 0,
+    };
+    let users: Vec<&Message> = req
+        .conversation
+        .iter()
+        .filter(|m| m.role == run::Role::User)
+        .collect();
+    let later: usize = users
+        .iter()
+        .skip(launch.start_turn + 1)
+        .map(|m| tok_len(&m.content) + TURN_OVERHEAD + reminder)
+        .sum();
+    let turns_left = users.len() - launch.start_turn;
+    shared.max(shared_ref) + reminder + later + turns_left * req.max_tokens as usize
+}
+
+/// Decode the launch context once on sequence 0 (and its drift reference
+/// once on the first reference sequence), share their KV cache with the
+/// other paths, then sample every path through every remaining turn.
 fn decode_paths(
     lm: &LoadedModel,
     cfg: &EngineConfig,
@@ -393,22 +517,31 @@ fn decode_paths(
 ) -> Result<Decoded, EngineError> {
     let clock = Instant::now();
     let n = launch.seeds.len();
-    let n_prompt = launch.n_prompt;
-    let n_context = launch.context.len();
+    let n_turns = skeleton.n_turns();
+    let prefix_ids: &[i32] = launch.prefix.as_ref().map_or(&[], |p| &p.tokens.id);
+    let shared: Vec<i32> = launch.start.tokens.iter().chain(prefix_ids).copied().collect();
+    let shared_ref: Option<Vec<i32>> = launch
+        .reference
+        .as_ref()
+        .map(|r| r.tokens.iter().chain(prefix_ids).copied().collect());
+    let measured = req.drift_reference.is_some();
+    let n_seq = if measured { 2 * n } else { n };
     let n_ctx_train = lm.model.n_ctx_train() as usize;
-    if n_context + 1 > n_ctx_train {
+    let longest = shared.len().max(shared_ref.as_ref().map_or(0, Vec::len));
+    if longest + 1 > n_ctx_train {
         return Err(EngineError::PromptTooLong {
-            n_prompt: n_context,
+            n_prompt: longest,
             n_ctx: n_ctx_train,
         });
     }
-    let seq_len = (n_prompt + req.max_tokens as usize)
+    let shared_ref_len = shared_ref.as_ref().map_or(0, Vec::len);
+    let seq_len = sequence_length(lm, req, launch, shared.len(), shared_ref_len)
         .min(n_ctx_train)
-        .max(n_context + 1);
+        .max(longest + 1);
     let n_cells = if cfg.kv_unified {
-        n_context + n * (seq_len - n_context)
+        shared.len() + shared_ref_len + n_seq * (seq_len - shared.len().min(seq_len))
     } else {
-        n * seq_len
+        n_seq * seq_len
     };
     let n_cells = n_cells.div_ceil(256) * 256;
     let need = n_cells as u64 * lm.kv_bytes_per_cell();
@@ -421,12 +554,12 @@ fn decode_paths(
             });
         }
     }
-    let n_batch = N_BATCH.max(n as u32);
+    let n_batch = N_BATCH.max(n_seq as u32);
     let params = LlamaContextParams::default()
         .with_n_ctx(NonZeroU32::new(n_cells as u32))
         .with_n_batch(n_batch)
         .with_n_ubatch(n_batch)
-        .with_n_seq_max(n as u32)
+        .with_n_seq_max(n_seq as u32)
         .with_kv_unified(cfg.kv_unified)
         .with_n_threads(cfg.n_threads as i32)
         .with_n_threads_batch(cfg.n_threads as i32);
@@ -435,7 +568,7 @@ fn decode_paths(
             .new_context(backend()?, params)
             .map_err(|e| EngineError::ContextCreate {
                 n_cells: n_cells as u32,
-                n_seq: n as u32,
+                n_seq: n_seq as u32,
                 reason: e.to_string(),
             })?;
     let mut skeleton = skeleton;
@@ -447,27 +580,46 @@ fn decode_paths(
         skeleton: Box::new(skeleton),
     });
 
-    // Decode the shared context once, in chunks of at most n_batch tokens.
-    let mut batch = LlamaBatch::new(n_batch as usize, 1);
-    let mut last_idx = 0;
-    for (c, chunk) in launch.context.chunks(n_batch as usize).enumerate() {
-        batch.clear();
-        let base = c * n_batch as usize;
-        for (j, tok) in chunk.iter().enumerate() {
-            let is_last = base + j + 1 == n_context;
-            batch
-                .add(*tok, (base + j) as i32, &[0], is_last)
-                .map_err(|e| EngineError::Decode(e.to_string()))?;
-            if is_last {
-                last_idx = j as i32;
-            }
+    // The shared contexts: everything but their last tokens first, then both
+    // last tokens in the final chunk so that their logits rows come together.
+    let ref_seq0 = n as i32;
+    let mut queue: Vec<(i32, i32, i32, bool)> = Vec::new(); // (token, pos, seq, logits)
+    let add_body = |toks: &[i32], seq: i32, q: &mut Vec<(i32, i32, i32, bool)>| {
+        for (p, &t) in toks[..toks.len() - 1].iter().enumerate() {
+            q.push((t, p as i32, seq, false));
         }
-        ctx.decode(&mut batch)
-            .map_err(|e| EngineError::Decode(e.to_string()))?;
+    };
+    add_body(&shared, 0, &mut queue);
+    if let Some(r) = &shared_ref {
+        add_body(r, ref_seq0, &mut queue);
+    }
+    queue.push((*shared.last().expect("a prompt has tokens"), shared.len() as i32 - 1, 0, true));
+    if let Some(r) = &shared_ref {
+        queue.push((*r.last().expect("a reference has tokens"), r.len() as i32 - 1, ref_seq0, true));
+    }
+    let mut batch = LlamaBatch::new(n_batch as usize, 1);
+    let (mut main_row, mut ref_row) = (0, 0);
+    for chunk in queue.chunks(n_batch as usize) {
+        batch.clear();
+        for &(tok, pos, seq, logits) in chunk {
+            if logits {
+                if seq == 0 {
+                    main_row = batch.n_tokens();
+                } else {
+                    ref_row = batch.n_tokens();
+                }
+            }
+            batch.add(LlamaToken(tok), pos, &[seq], logits).map_err(decode_err)?;
+        }
+        ctx.decode(&mut batch).map_err(decode_err)?;
     }
     for s in 1..n {
         ctx.copy_kv_cache_seq(0, s as i32, None, None)
             .map_err(|e| EngineError::Decode(format!("cannot share the prompt's KV cache: {e}")))?;
+        if shared_ref.is_some() {
+            ctx.copy_kv_cache_seq(ref_seq0, ref_seq0 + s as i32, None, None)
+                .map_err(|e| EngineError::Decode(format!("cannot share the reference's KV cache: {e}")))?;
+        }
     }
 
     let top_n = (req.top_logprobs as usize)
@@ -477,11 +629,9 @@ fn decode_paths(
     let width = req.top_logprobs as usize;
     // A fork starts from the parent's prefix, with its pending UTF-8 bytes.
     let mut joiner = Utf8Joiner::default();
-    if let Some(prefix) = &launch.prefix {
-        for &id in &prefix.tokens.id {
-            if let Some(b) = lm.piece_bytes.get(id as usize) {
-                joiner.push(b);
-            }
+    for &id in prefix_ids {
+        if let Some(b) = lm.piece_bytes.get(id as usize) {
+            joiner.push(b);
         }
     }
     let mut paths: Vec<PathState> = (0..n)
@@ -492,21 +642,33 @@ fn decode_paths(
             };
             PathState {
                 index: launch.indices[i],
-                seq: i as i32,
                 seed: launch.seeds[i],
                 sampler: PathSampler::new(req.sampler, launch.seeds[i]),
                 joiner: joiner.clone(),
+                main: Seq {
+                    id: i as i32,
+                    tokens: shared.clone(),
+                    decoded: shared.len(),
+                    row: Some(main_row),
+                },
+                reference: Seq {
+                    id: ref_seq0 + i as i32,
+                    tokens: shared_ref.clone().unwrap_or_default(),
+                    decoded: shared_ref_len,
+                    row: shared_ref.as_ref().map(|_| ref_row),
+                },
+                measuring: shared_ref.is_some(),
+                turn: launch.start_turn,
+                start: launch.start.clone(),
+                done_turns: launch.earlier.clone(),
                 tokens,
                 text,
-                // `step` advances this to the position of each new token.
-                pos: n_context as i32 - 1,
-                last: 0,
-                finish: None,
-                batch_idx: last_idx,
                 timing: Timing {
                     start_ms: ms(clock),
                     end_ms: 0.0,
                 },
+                turn_end: None,
+                finish: None,
             }
         })
         .collect();
@@ -521,79 +683,113 @@ fn decode_paths(
         seq_len,
         width,
     };
+    let turns = Turns {
+        n_turns,
+        reuse: cfg.reuse_history,
+    };
 
-    // First token of every path: all come from the context's last row.
-    {
-        let row = ctx.get_logits_ith(last_idx);
-        let stats = row_stats(row, &mut top);
-        for p in &mut paths {
-            step(lm, p, row, &stats, &top, &limits, clock, emit);
-        }
-    }
     let mut failure = None;
     loop {
+        // Sample for every path whose logits rows are in the last batch.
+        for p in paths.iter_mut() {
+            let ready = p.finish.is_none()
+                && p.turn_end.is_none()
+                && p.main.row.is_some()
+                && (!p.measuring || p.reference.row.is_some());
+            if !ready {
+                continue;
+            }
+            let row = ctx.get_logits_ith(p.main.row.take().unwrap_or_default());
+            let stats = row_stats(row, &mut top);
+            let kl = if p.measuring {
+                let ref_row = ctx.get_logits_ith(p.reference.row.take().unwrap_or_default());
+                let lse_ref = log_sum_exp(ref_row);
+                Some(kl_divergence(row, stats.lse, ref_row, lse_ref) as f32)
+            } else {
+                None
+            };
+            step(lm, p, row, &stats, kl, &top, &limits, clock, emit);
+        }
+        let stopping = cancel.load(Ordering::Relaxed) || failure.is_some();
+        if stopping {
+            let f = if failure.is_some() {
+                Finish::Error
+            } else {
+                Finish::Cancelled
+            };
+            for p in paths.iter_mut().filter(|p| p.finish.is_none() && p.turn_end.is_none()) {
+                end_turn(p, f, clock);
+            }
+        }
+        for p in paths.iter_mut().filter(|p| p.turn_end.is_some()) {
+            if let Err(e) = next_turn(lm, &mut ctx, req, &turns, p, &limits, stopping, clock, emit) {
+                failure.get_or_insert(format!("cannot start the next turn: {e}"));
+            }
+        }
         release_finished(&mut ctx, &mut paths);
         if paths.iter().all(|p| p.finish.is_some()) {
             break;
         }
-        if cancel.load(Ordering::Relaxed) {
-            finish_live(&mut paths, Finish::Cancelled, clock, emit, lm);
-            break;
-        }
         batch.clear();
+        let mut room = n_batch as usize;
         for p in paths.iter_mut().filter(|p| p.finish.is_none()) {
-            p.batch_idx = batch.n_tokens();
-            batch
-                .add(LlamaToken(p.last), p.pos, &[p.seq], true)
-                .map_err(|e| EngineError::Decode(e.to_string()))?;
+            room = schedule(&mut batch, p, room)?;
         }
         if let Err(e) = ctx.decode(&mut batch) {
-            let message = format!(
+            failure = Some(format!(
                 "llama.cpp failed to decode: {e}; the paths keep the tokens sampled so far"
-            );
-            finish_live(&mut paths, Finish::Error, clock, emit, lm);
-            failure = Some(message);
-            break;
+            ));
+            for p in paths.iter_mut() {
+                p.main.row = None;
+                p.reference.row = None;
+            }
         }
-        for p in paths.iter_mut().filter(|p| p.finish.is_none()) {
-            let row = ctx.get_logits_ith(p.batch_idx);
-            let stats = row_stats(row, &mut top);
-            step(lm, p, row, &stats, &top, &limits, clock, emit);
-        }
-    }
-    if let Some(message) = failure {
-        emit(Event::Error { message });
     }
     Ok(Decoded {
         paths,
         seq_len,
         n_batch,
+        failure,
     })
 }
 
-/// The first turn's prompt text and tokens.
-fn render_first_turn(
-    lm: &LoadedModel,
-    conversation: &[Message],
-) -> Result<(prompt::RenderedPrompt, Vec<LlamaToken>), EngineError> {
-    let messages = prompt::first_turn_messages(conversation);
-    let rendered = prompt::render(&lm.model, &messages)?;
-    // add_special follows the model's own BOS setting; parse_special lets the
-    // template's control tokens through as tokens.
-    let tokens = lm
-        .model
-        .vocab()
-        .tokenize(rendered.text.as_bytes(), true, true);
-    Ok((rendered, tokens))
+/// Add what `p` waits to decode to `batch`, within `room` tokens; returns the
+/// room left. A path's main and reference sequences get their final tokens
+/// (the ones whose logits are sampled from) in the same batch.
+fn schedule(batch: &mut LlamaBatch, p: &mut PathState, room: usize) -> Result<usize, EngineError> {
+    let need = p.main.pending() + if p.measuring { p.reference.pending() } else { 0 };
+    if need == 0 {
+        return Ok(room);
+    }
+    let mut room = room;
+    let whole = need <= room;
+    let seqs: &mut [&mut Seq] = if p.measuring {
+        &mut [&mut p.main, &mut p.reference]
+    } else {
+        &mut [&mut p.main]
+    };
+    for s in seqs.iter_mut() {
+        let pending = s.pending();
+        let take = if whole { pending } else { pending.saturating_sub(1).min(room) };
+        for k in 0..take {
+            let pos = s.decoded + k;
+            let logits = whole && k + 1 == pending;
+            if logits {
+                s.row = Some(batch.n_tokens());
+            }
+            batch
+                .add(LlamaToken(s.tokens[pos]), pos as i32, &[s.id], logits)
+                .map_err(decode_err)?;
+        }
+        s.decoded += take;
+        room -= take;
+    }
+    Ok(room)
 }
 
-/// Token ids of the first turn's prompt, exactly as `sample` feeds them.
+/// The token ids of the first turn's context and the prompt it renders.
 pub fn prompt_tokens(lm: &LoadedModel, conversation: &[Message]) -> Result<Vec<i32>, EngineError> {
-    Ok(render_first_turn(lm, conversation)?
-        .1
-        .iter()
-        .map(|t| t.0)
-        .collect())
+    Ok(conversation::first_turn(lm, conversation)?.1.tokens)
 }
 
 /// The raw logits after `tokens`, decoded alone in a fresh single-sequence
@@ -652,13 +848,15 @@ fn ms(clock: Instant) -> f64 {
     clock.elapsed().as_secs_f64() * 1000.0
 }
 
-/// Sample one token for `p` from its logits row and record it.
+/// Sample one token for `p` from its logits row and record it; `kl` is
+/// kl_ref for this position when drift is measured.
 #[allow(clippy::too_many_arguments)]
 fn step(
     lm: &LoadedModel,
     p: &mut PathState,
     row: &[f32],
     stats: &RowStats,
+    kl: Option<f32>,
     top: &TopK,
     limits: &Limits,
     clock: Instant,
@@ -667,15 +865,21 @@ fn step(
     let tok = p.sampler.sample(top, row);
     let idx = tok as usize;
     if lm.is_eog.get(idx).copied().unwrap_or(true) {
-        finish(p, Finish::Stop, clock, emit, lm);
+        end_turn(p, Finish::Stop, clock);
         return;
     }
     let mut text = CompactString::from(p.joiner.push(&lm.piece_bytes[idx]));
     let n_done = p.tokens.len() + 1;
+    // The new token goes at the next free position of each sequence.
+    let next_pos = p
+        .main
+        .tokens
+        .len()
+        .max(if p.measuring { p.reference.tokens.len() } else { 0 });
     let ends = if n_done >= limits.max_tokens {
         Some(Finish::Length)
-    } else if p.pos as usize + 1 >= limits.seq_len {
-        // The new token would go at position pos + 1, which the context lacks.
+    } else if next_pos + 1 >= limits.seq_len {
+        // Its successor would have no position left in the context.
         Some(Finish::ContextFull)
     } else {
         None
@@ -689,7 +893,7 @@ fn step(
     let alts = &top.items()[..k];
     let rec = TokenRecord {
         path: p.index,
-        turn: 0,
+        turn: p.turn as u32,
         index: p.tokens.len() as u32,
         id: tok,
         text,
@@ -703,14 +907,18 @@ fn step(
             .map(|a| lm.piece_text[a.1 as usize].clone())
             .collect(),
         top_logprob: alts.iter().map(|a| (f64::from(a.0) - lse) as f32).collect(),
+        kl_ref: kl,
     };
     push_record(&mut p.tokens, &rec);
     p.text.push_str(&rec.text);
     emit(Event::Token(Box::new(rec)));
-    p.last = tok;
-    p.pos += 1;
+    // The token is part of the context from now on (decoded next batch).
+    p.main.tokens.push(tok);
+    if p.measuring {
+        p.reference.tokens.push(tok);
+    }
     if let Some(f) = ends {
-        finish(p, f, clock, emit, lm);
+        end_turn(p, f, clock);
     }
 }
 
@@ -725,15 +933,13 @@ pub(crate) fn push_record(t: &mut Tokens, r: &TokenRecord) {
     t.top_id.push_row(&r.top_id);
     t.top_text.push_row(&r.top_text);
     t.top_logprob.push_row(&r.top_logprob);
+    if let Some(k) = r.kl_ref {
+        t.kl_ref.get_or_insert_with(Vec::new).push(k);
+    }
 }
 
-fn finish(
-    p: &mut PathState,
-    f: Finish,
-    clock: Instant,
-    emit: &mut dyn FnMut(Event),
-    _lm: &LoadedModel,
-) {
+/// Mark the current turn of `p` as ended (`next_turn` closes it).
+fn end_turn(p: &mut PathState, f: Finish, clock: Instant) {
     // Bytes of a character that never completed go to the last token.
     let rest = p.joiner.finish();
     if !rest.is_empty() {
@@ -742,36 +948,142 @@ fn finish(
             p.text.push_str(&rest);
         }
     }
-    p.finish = Some(f);
+    p.turn_end = Some(f);
     p.timing.end_ms = ms(clock);
-    emit(Event::PathFinished {
-        path: p.index,
-        turn: 0,
-        finish: f,
-        n_tokens: p.tokens.len() as u32,
-    });
 }
 
-fn finish_live(
-    paths: &mut [PathState],
-    f: Finish,
+struct Turns {
+    n_turns: usize,
+    /// Append each turn to the path's KV cache (false: decode the whole
+    /// history again, the check that reuse changes nothing).
+    reuse: bool,
+}
+
+/// Close the turn `p` just ended and, unless it was the last or the run is
+/// stopping, queue the next one: the template's continuation on the path's
+/// own sequence and, when drift is measured, the reference context on its
+/// reference sequence.
+#[allow(clippy::too_many_arguments)]
+fn next_turn(
+    lm: &LoadedModel,
+    ctx: &mut LlamaContext,
+    req: &SampleRequest,
+    turns: &Turns,
+    p: &mut PathState,
+    limits: &Limits,
+    stopping: bool,
     clock: Instant,
     emit: &mut dyn FnMut(Event),
-    lm: &LoadedModel,
-) {
-    for p in paths.iter_mut().filter(|p| p.finish.is_none()) {
-        finish(p, f, clock, emit, lm);
+) -> Result<(), EngineError> {
+    let Some(f) = p.turn_end.take() else {
+        return Ok(());
+    };
+    let width = limits.width;
+    let done_turn = Turn {
+        text: std::mem::take(&mut p.text),
+        finish: f,
+        tokens: std::mem::replace(&mut p.tokens, Tokens::with_width(width)),
+        timing: p.timing,
+    };
+    let n_tokens = done_turn.tokens.len() as u32;
+    p.done_turns.push(done_turn);
+    let go_on = matches!(f, Finish::Stop | Finish::Length)
+        && p.turn + 1 < turns.n_turns
+        && !stopping;
+    let mut close = |p: &mut PathState, done: bool| {
+        if done {
+            p.finish = Some(f);
+        }
+        emit(Event::PathFinished {
+            path: p.index,
+            turn: p.turn as u32,
+            finish: f,
+            n_tokens,
+            done,
+        });
+    };
+    if !go_on {
+        close(p, true);
+        return Ok(());
     }
+    let next = p.turn + 1;
+    let last = p.done_turns.last().expect("just pushed");
+    let texts: Vec<&str> = p.done_turns.iter().map(|t| t.text.as_str()).collect();
+    let messages = conversation::turn_messages(&req.conversation, &texts, next, None);
+    let ctx_next = conversation::extend(lm, &p.start, &last.tokens.id, &last.text, &messages);
+    let ref_next = req.drift_reference.as_ref().map(|r| {
+        conversation::reference_from(
+            lm,
+            &req.conversation,
+            r,
+            &p.start,
+            &texts,
+            &last.tokens.id,
+            next,
+        )
+    });
+    let (ctx_next, ref_next) = match (ctx_next, ref_next.transpose()) {
+        (Ok(c), Ok(r)) => (c, r),
+        (Err(e), _) | (_, Err(e)) => {
+            close(p, true);
+            p.finish = Some(Finish::Error);
+            return Err(e);
+        }
+    };
+    close(p, false);
+    let history = p.main.tokens.len();
+    let keeps_history = turns.reuse && ctx_next.kept == history;
+    if let Some(r) = ref_next {
+        // A reminder reference shares the path's history: copy its cells
+        // (before the path's own continuation is decoded) instead of
+        // decoding them again.
+        if turns.reuse && r.kept == history && p.main.decoded > 0 {
+            ctx.copy_kv_cache_seq(p.main.id, p.reference.id, None, None)
+                .map_err(decode_err)?;
+            p.reference.decoded = p.main.decoded;
+        } else {
+            ctx.clear_kv_cache_seq(Some(p.reference.id as u32), None, None)
+                .map_err(decode_err)?;
+            p.reference.decoded = 0;
+        }
+        p.reference.tokens = r.tokens;
+        p.reference.row = None;
+        p.measuring = true;
+    }
+    if !keeps_history {
+        ctx.clear_kv_cache_seq(Some(p.main.id as u32), None, None)
+            .map_err(decode_err)?;
+        p.main.decoded = 0;
+    }
+    p.main.tokens = ctx_next.tokens.clone();
+    p.main.row = None;
+    p.start = ctx_next;
+    p.turn = next;
+    p.joiner = Utf8Joiner::default();
+    p.timing = Timing {
+        start_ms: ms(clock),
+        end_ms: 0.0,
+    };
+    let longest = p.main.tokens.len().max(if p.measuring { p.reference.tokens.len() } else { 0 });
+    if longest + 1 > limits.seq_len {
+        // No room left to answer this turn: record it empty.
+        end_turn(p, Finish::ContextFull, clock);
+        return next_turn(lm, ctx, req, turns, p, limits, true, clock, emit);
+    }
+    Ok(())
 }
 
 /// Free the KV cells of finished paths so that attention over a unified
 /// cache does not keep paying for them.
 fn release_finished(ctx: &mut LlamaContext, paths: &mut [PathState]) {
     for p in paths.iter_mut() {
-        if p.finish.is_some() && p.pos >= 0 {
-            // Positions are not needed after a path ends.
-            let _ = ctx.clear_kv_cache_seq(Some(p.seq as u32), None, None);
-            p.pos = -1;
+        if p.finish.is_some() && (p.main.decoded > 0 || p.reference.decoded > 0) {
+            for s in [&mut p.main, &mut p.reference] {
+                let _ = ctx.clear_kv_cache_seq(Some(s.id as u32), None, None);
+                s.decoded = 0;
+                s.tokens.clear();
+                s.row = None;
+            }
         }
     }
 }
@@ -810,6 +1122,7 @@ fn build_run(
         gold: req.gold.clone(),
         answer: req.answer.clone(),
         prompt: Some(prompt::prompt_info(rendered, n_prompt)),
+        drift_reference: req.drift_reference.clone(),
         engine: Some(EngineInfo {
             n_threads: cfg.n_threads,
             kv_unified: cfg.kv_unified,

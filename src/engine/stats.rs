@@ -135,9 +135,62 @@ pub fn row_stats(logits: &[f32], top: &mut TopK) -> RowStats {
     }
 }
 
+/// ln Σ exp(ℓ) of a logits row, stable (shifted by its maximum).
+pub fn log_sum_exp(logits: &[f32]) -> f64 {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut total = 0.0f64;
+    for chunk in logits.chunks(64) {
+        let s: f32 = chunk.iter().map(|&l| (l - max).exp()).sum();
+        total += f64::from(s);
+    }
+    f64::from(max) + total.ln()
+}
+
+/// KL(p ‖ q) over the full vocabulary, with p = softmax(`p_logits`) and
+/// q = softmax(`q_logits`); `lse_p`, `lse_q` are the rows' log-sum-exps
+/// (from `row_stats`). One pass: Σ p_i (ℓ_i − m_i) − lse_p + lse_q.
+pub fn kl_divergence(p_logits: &[f32], lse_p: f64, q_logits: &[f32], lse_q: f64) -> f64 {
+    debug_assert_eq!(p_logits.len(), q_logits.len());
+    let shift = lse_p as f32;
+    let mut total = 0.0f64;
+    for (a, b) in p_logits.chunks(64).zip(q_logits.chunks(64)) {
+        let mut s = 0.0f32;
+        for (&l, &m) in a.iter().zip(b) {
+            s += (l - shift).exp() * (l - m);
+        }
+        total += f64::from(s);
+    }
+    (total - lse_p + lse_q).max(0.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kl_matches_two_pass_reference_and_is_zero_on_equal_rows() {
+        let p = pseudo_logits(49_152, 7);
+        let q = pseudo_logits(49_152, 8);
+        let (lse_p, ..) = reference(&p);
+        let (lse_q, ..) = reference(&q);
+        let want: f64 = p
+            .iter()
+            .zip(&q)
+            .map(|(&l, &m)| {
+                let lp = f64::from(l) - lse_p;
+                lp.exp() * (lp - (f64::from(m) - lse_q))
+            })
+            .sum();
+        let got = kl_divergence(&p, lse_p, &q, lse_q);
+        assert!((got - want).abs() < 1e-4 * want.max(1.0), "{got} vs {want}");
+        assert!(kl_divergence(&p, lse_p, &p, lse_p) < 1e-6);
+        // Two-token case by hand: p = (0.5, 0.5), q = (0.8, 0.2).
+        let p2 = [0.0f32, 0.0];
+        let q2 = [(0.8f32).ln(), (0.2f32).ln()];
+        let want2 = 0.5 * (0.5f64 / 0.8).ln() + 0.5 * (0.5f64 / 0.2).ln();
+        let got2 = kl_divergence(&p2, 2f64.ln(), &q2, 0.0);
+        assert!((got2 - want2).abs() < 1e-6, "{got2} vs {want2}");
+    }
 
     /// Straightforward two-pass reference in f64.
     fn reference(logits: &[f32]) -> (f64, f64, f64, f64, Vec<i32>) {

@@ -22,6 +22,7 @@ pub enum Command {
     Fork {
         run: Box<crate::run::Run>,
         path: usize,
+        turn: usize,
         token: usize,
         m: u32,
     },
@@ -81,12 +82,14 @@ impl Worker {
         &self,
         run: crate::run::Run,
         path: usize,
+        turn: usize,
         token: usize,
         m: u32,
     ) -> Result<(), EngineError> {
         self.send(Command::Fork {
             run: Box::new(run),
             path,
+            turn,
             token,
             m,
         })
@@ -173,6 +176,7 @@ fn worker_loop(
             Command::Fork {
                 run,
                 path,
+                turn,
                 token,
                 m: n,
             } => {
@@ -184,7 +188,7 @@ fn worker_loop(
                     continue;
                 };
                 if let Err(e) =
-                    super::session::fork(m, &config, &run, path, token, n, cancel, &mut emit)
+                    super::session::fork(m, &config, &run, path, turn, token, n, cancel, &mut emit)
                 {
                     emit(Event::Error {
                         message: e.to_string(),

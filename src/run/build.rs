@@ -107,6 +107,7 @@ pub fn run_with_paths(prompt: &str, gold: Option<&str>, width: u32, paths: Vec<V
         answer: Some(AnswerSpec::Auto),
         prompt: None,
         engine: None,
+        drift_reference: None,
         paths: paths
             .into_iter()
             .enumerate()

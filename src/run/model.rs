@@ -31,7 +31,48 @@ pub struct Run {
     /// Engine settings that made the run (project field).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<EngineInfo>,
+    /// The reference context that `tokens.kl_ref` was measured against
+    /// (project field; absent when drift was not measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift_reference: Option<DriftReference>,
     pub paths: Vec<Path>,
+}
+
+/// The context p_reference is taken from for turns ≥ 2 (methods.md, "Drift
+/// across turns").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum DriftReference {
+    /// The system message(s) and the current user message, no earlier turns.
+    NoHistory,
+    /// The path's own history with `text` inserted as a system message just
+    /// before the current user message.
+    Reminder { text: String },
+}
+
+impl DriftReference {
+    /// Parse the CLI form: `no-history` or `reminder:TEXT`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if s == "no-history" {
+            return Ok(DriftReference::NoHistory);
+        }
+        match s.strip_prefix("reminder:") {
+            Some(text) if !text.trim().is_empty() => Ok(DriftReference::Reminder {
+                text: text.to_owned(),
+            }),
+            Some(_) => Err("reminder: needs a text, e.g. reminder:\"Answer the original question.\"".into()),
+            None => Err(format!(
+                "unknown drift reference {s:?}: use no-history or reminder:\"TEXT\""
+            )),
+        }
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            DriftReference::NoHistory => "no history".into(),
+            DriftReference::Reminder { text } => format!("reminder: {text}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

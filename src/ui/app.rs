@@ -63,6 +63,7 @@ pub enum AppCommand {
     /// Continue `path` of the active run from its first `token` tokens with `m` new paths.
     Fork {
         path: usize,
+        turn: usize,
         token: usize,
         m: u32,
     },
@@ -613,7 +614,12 @@ impl App {
                         l.stopping = true;
                     }
                 }
-                AppCommand::Fork { path, token, m } => self.start_fork(path, token, m),
+                AppCommand::Fork {
+                    path,
+                    turn,
+                    token,
+                    m,
+                } => self.start_fork(path, turn, token, m),
                 AppCommand::RerunActive => {
                     if let Some(r) = self.run() {
                         let run = (*r.run).clone();
@@ -722,7 +728,7 @@ impl App {
         self.info(format!("sampling {} paths...", req.n_paths));
     }
 
-    fn start_fork(&mut self, path: usize, token: usize, m: u32) {
+    fn start_fork(&mut self, path: usize, turn: usize, token: usize, m: u32) {
         if self.live.is_some() {
             self.error("a run is already sampling: stop it first");
             return;
@@ -734,7 +740,7 @@ impl App {
         let Some(w) = self.engine_with(&model) else {
             return;
         };
-        if let Err(e) = w.fork(run.clone(), path, token, m) {
+        if let Err(e) = w.fork(run.clone(), path, turn, token, m) {
             self.error(e.to_string());
             return;
         }

@@ -27,6 +27,7 @@ pub fn config() -> EngineConfig {
     EngineConfig {
         n_threads: 2,
         kv_unified: false,
+        reuse_history: true,
     }
 }
 
@@ -47,6 +48,7 @@ pub fn request(prompt: &str, n: u32, max_tokens: u32, seed: u64) -> SampleReques
         max_tokens,
         top_logprobs: 5,
         gold: None,
+        drift_reference: None,
         title: None,
         answer: None,
     }

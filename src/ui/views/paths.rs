@@ -148,7 +148,12 @@ pub fn paths_ui(app: &mut App, ui: &mut egui::Ui) {
                 .on_hover_text("Keep this path's tokens before the selected one and sample new continuations (the prefix is decoded once)")
                 .clicked()
             {
-                commands.push(AppCommand::Fork { path: sp, token: st, m });
+                commands.push(AppCommand::Fork {
+                    path: sp,
+                    turn,
+                    token: st,
+                    m,
+                });
             }
             if m != app.settings.form.fork_m {
                 commands.push(AppCommand::SetForkM(m));
