@@ -54,6 +54,7 @@ fn unified_kv_stays_within_the_measured_bound() {
     let unified = EngineConfig {
         n_threads: 2,
         kv_unified: true,
+        reuse_history: true,
     };
     let s = |r: &engine::SampleRequest| {
         engine::sample(&lm, &unified, r, &AtomicBool::new(false), &mut |_| {}).unwrap()

@@ -100,8 +100,14 @@ pub fn drift(run: &Run, turns: &[TurnAnalysis]) -> Drift {
     let mut out_turns = Vec::new();
     // With the no-history reference the first turn's context is the
     // reference itself: D_1 = 0 exactly, without measuring it.
-    let measured = run.paths.iter().any(|p| p.turns.iter().any(|t| t.tokens.kl_ref.is_some()));
-    let no_history = matches!(run.drift_reference, Some(crate::run::DriftReference::NoHistory));
+    let measured = run
+        .paths
+        .iter()
+        .any(|p| p.turns.iter().any(|t| t.tokens.kl_ref.is_some()));
+    let no_history = matches!(
+        run.drift_reference,
+        Some(crate::run::DriftReference::NoHistory)
+    );
     for (t, ta) in turns.iter().enumerate() {
         let first_turn_is_reference = t == 0 && measured && no_history;
         let mut votes: Vec<(String, usize)> = Vec::new();

@@ -148,10 +148,15 @@ pub fn extend(
 }
 
 /// The answers (text and ids) of path `path` before turn `turn`.
-fn answers<'a>(run: &'a Run, path: usize, turn: usize) -> Result<Vec<&'a crate::run::Turn>, EngineError> {
-    let p = run.paths.get(path).ok_or_else(|| {
-        EngineError::InvalidRequest(format!("path {path} does not exist"))
-    })?;
+fn answers<'a>(
+    run: &'a Run,
+    path: usize,
+    turn: usize,
+) -> Result<Vec<&'a crate::run::Turn>, EngineError> {
+    let p = run
+        .paths
+        .get(path)
+        .ok_or_else(|| EngineError::InvalidRequest(format!("path {path} does not exist")))?;
     if p.turns.len() < turn {
         return Err(EngineError::InvalidRequest(format!(
             "path {path} has {} turns; turn {turn} has no context",
@@ -194,6 +199,10 @@ pub fn reference_from(
         DriftReference::NoHistory => fresh(lm, &no_history_messages(conversation, turn)),
         DriftReference::Reminder { text } => {
             let msgs = turn_messages(conversation, texts, turn, Some(text));
+            extend(lm, prev, last_answer_ids, texts[turn - 1], &msgs)
+        }
+        DriftReference::Same => {
+            let msgs = turn_messages(conversation, texts, turn, None);
             extend(lm, prev, last_answer_ids, texts[turn - 1], &msgs)
         }
     }

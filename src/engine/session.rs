@@ -245,10 +245,14 @@ pub fn validate_request(req: &SampleRequest) -> Result<(), EngineError> {
     }
     if req.drift_reference.is_some() {
         if n_turns < 2 {
-            return bad("drift is measured from the second turn on: give at least two user messages");
+            return bad(
+                "drift is measured from the second turn on: give at least two user messages",
+            );
         }
         if req.n_paths > 128 {
-            return bad("with a drift reference at most 128 paths fit (each has a reference sequence)");
+            return bad(
+                "with a drift reference at most 128 paths fit (each has a reference sequence)",
+            );
         }
     }
     Ok(())
@@ -519,7 +523,13 @@ fn decode_paths(
     let n = launch.seeds.len();
     let n_turns = skeleton.n_turns();
     let prefix_ids: &[i32] = launch.prefix.as_ref().map_or(&[], |p| &p.tokens.id);
-    let shared: Vec<i32> = launch.start.tokens.iter().chain(prefix_ids).copied().collect();
+    let shared: Vec<i32> = launch
+        .start
+        .tokens
+        .iter()
+        .chain(prefix_ids)
+        .copied()
+        .collect();
     let shared_ref: Option<Vec<i32>> = launch
         .reference
         .as_ref()
@@ -580,45 +590,46 @@ fn decode_paths(
         skeleton: Box::new(skeleton),
     });
 
-    // The shared contexts: everything but their last tokens first, then both
-    // last tokens in the final chunk so that their logits rows come together.
+    // The shared contexts, decoded once (the reference's in the same
+    // batches); both last tokens come in the final batch so that their
+    // logits rows are read together.
     let ref_seq0 = n as i32;
-    let mut queue: Vec<(i32, i32, i32, bool)> = Vec::new(); // (token, pos, seq, logits)
-    let add_body = |toks: &[i32], seq: i32, q: &mut Vec<(i32, i32, i32, bool)>| {
-        for (p, &t) in toks[..toks.len() - 1].iter().enumerate() {
-            q.push((t, p as i32, seq, false));
-        }
+    let mut first_main = Seq {
+        id: 0,
+        tokens: shared.clone(),
+        decoded: 0,
+        row: None,
     };
-    add_body(&shared, 0, &mut queue);
-    if let Some(r) = &shared_ref {
-        add_body(r, ref_seq0, &mut queue);
-    }
-    queue.push((*shared.last().expect("a prompt has tokens"), shared.len() as i32 - 1, 0, true));
-    if let Some(r) = &shared_ref {
-        queue.push((*r.last().expect("a reference has tokens"), r.len() as i32 - 1, ref_seq0, true));
-    }
+    let mut first_ref = Seq {
+        id: ref_seq0,
+        tokens: shared_ref.clone().unwrap_or_default(),
+        decoded: 0,
+        row: None,
+    };
     let mut batch = LlamaBatch::new(n_batch as usize, 1);
-    let (mut main_row, mut ref_row) = (0, 0);
-    for chunk in queue.chunks(n_batch as usize) {
+    while first_main.row.is_none() {
         batch.clear();
-        for &(tok, pos, seq, logits) in chunk {
-            if logits {
-                if seq == 0 {
-                    main_row = batch.n_tokens();
-                } else {
-                    ref_row = batch.n_tokens();
-                }
-            }
-            batch.add(LlamaToken(tok), pos, &[seq], logits).map_err(decode_err)?;
+        if shared_ref.is_some() {
+            schedule_seqs(
+                &mut batch,
+                &mut [&mut first_main, &mut first_ref],
+                n_batch as usize,
+            )?;
+        } else {
+            schedule_seqs(&mut batch, &mut [&mut first_main], n_batch as usize)?;
         }
         ctx.decode(&mut batch).map_err(decode_err)?;
     }
+    let main_row = first_main.row.unwrap_or_default();
+    let ref_row = first_ref.row.unwrap_or_default();
     for s in 1..n {
         ctx.copy_kv_cache_seq(0, s as i32, None, None)
             .map_err(|e| EngineError::Decode(format!("cannot share the prompt's KV cache: {e}")))?;
         if shared_ref.is_some() {
             ctx.copy_kv_cache_seq(ref_seq0, ref_seq0 + s as i32, None, None)
-                .map_err(|e| EngineError::Decode(format!("cannot share the reference's KV cache: {e}")))?;
+                .map_err(|e| {
+                    EngineError::Decode(format!("cannot share the reference's KV cache: {e}"))
+                })?;
         }
     }
 
@@ -652,7 +663,8 @@ fn decode_paths(
                     row: Some(main_row),
                 },
                 reference: Seq {
-                    id: ref_seq0 + i as i32,
+                    // No reference sequence exists when drift is not measured.
+                    id: if measured { ref_seq0 + i as i32 } else { -1 },
                     tokens: shared_ref.clone().unwrap_or_default(),
                     decoded: shared_ref_len,
                     row: shared_ref.as_ref().map(|_| ref_row),
@@ -717,12 +729,16 @@ fn decode_paths(
             } else {
                 Finish::Cancelled
             };
-            for p in paths.iter_mut().filter(|p| p.finish.is_none() && p.turn_end.is_none()) {
+            for p in paths
+                .iter_mut()
+                .filter(|p| p.finish.is_none() && p.turn_end.is_none())
+            {
                 end_turn(p, f, clock);
             }
         }
         for p in paths.iter_mut().filter(|p| p.turn_end.is_some()) {
-            if let Err(e) = next_turn(lm, &mut ctx, req, &turns, p, &limits, stopping, clock, emit) {
+            if let Err(e) = next_turn(lm, &mut ctx, req, &turns, p, &limits, stopping, clock, emit)
+            {
                 failure.get_or_insert(format!("cannot start the next turn: {e}"));
             }
         }
@@ -734,6 +750,10 @@ fn decode_paths(
         let mut room = n_batch as usize;
         for p in paths.iter_mut().filter(|p| p.finish.is_none()) {
             room = schedule(&mut batch, p, room)?;
+        }
+        if batch.n_tokens() == 0 {
+            failure = Some("internal error: live paths with nothing to decode; stopped".into());
+            continue;
         }
         if let Err(e) = ctx.decode(&mut batch) {
             failure = Some(format!(
@@ -753,24 +773,44 @@ fn decode_paths(
     })
 }
 
+/// Most tokens of one sequence in one batch. From 64 query rows per
+/// sequence ggml's CPU flash attention switches to a tiled kernel that sums in
+/// another order; staying under it keeps every token's logits independent of
+/// how its context was chunked (appending a turn to the KV cache gives the
+/// same numbers as decoding the history again).
+const MAX_SEQ_CHUNK: usize = 63;
+
 /// Add what `p` waits to decode to `batch`, within `room` tokens; returns the
-/// room left. A path's main and reference sequences get their final tokens
-/// (the ones whose logits are sampled from) in the same batch.
+/// room left.
 fn schedule(batch: &mut LlamaBatch, p: &mut PathState, room: usize) -> Result<usize, EngineError> {
-    let need = p.main.pending() + if p.measuring { p.reference.pending() } else { 0 };
+    if p.measuring {
+        schedule_seqs(batch, &mut [&mut p.main, &mut p.reference], room)
+    } else {
+        schedule_seqs(batch, &mut [&mut p.main], room)
+    }
+}
+
+/// Add the pending tokens of `seqs` (one path's sequences) to `batch`. Their
+/// final tokens, whose logits are read, go in together in one batch; until
+/// everything fits, only earlier tokens are added.
+fn schedule_seqs(
+    batch: &mut LlamaBatch,
+    seqs: &mut [&mut Seq],
+    room: usize,
+) -> Result<usize, EngineError> {
+    let need: usize = seqs.iter().map(|s| s.pending()).sum();
     if need == 0 {
         return Ok(room);
     }
+    let whole = need <= room && seqs.iter().all(|s| s.pending() <= MAX_SEQ_CHUNK);
     let mut room = room;
-    let whole = need <= room;
-    let seqs: &mut [&mut Seq] = if p.measuring {
-        &mut [&mut p.main, &mut p.reference]
-    } else {
-        &mut [&mut p.main]
-    };
     for s in seqs.iter_mut() {
         let pending = s.pending();
-        let take = if whole { pending } else { pending.saturating_sub(1).min(room) };
+        let take = if whole {
+            pending
+        } else {
+            pending.saturating_sub(1).min(MAX_SEQ_CHUNK).min(room)
+        };
         for k in 0..take {
             let pos = s.decoded + k;
             let logits = whole && k + 1 == pending;
@@ -820,10 +860,11 @@ pub fn direct_logits(
             })?;
     let mut batch = LlamaBatch::new(N_BATCH as usize, 1);
     let mut last = 0;
-    for (c, chunk) in tokens.chunks(N_BATCH as usize).enumerate() {
+    // Chunked like the engine so that the numbers are comparable.
+    for (c, chunk) in tokens.chunks(MAX_SEQ_CHUNK).enumerate() {
         batch.clear();
         for (j, &t) in chunk.iter().enumerate() {
-            let pos = c * N_BATCH as usize + j;
+            let pos = c * MAX_SEQ_CHUNK + j;
             let is_last = pos + 1 == tokens.len();
             batch
                 .add(LlamaToken(t), pos as i32, &[0], is_last)
@@ -871,11 +912,11 @@ fn step(
     let mut text = CompactString::from(p.joiner.push(&lm.piece_bytes[idx]));
     let n_done = p.tokens.len() + 1;
     // The new token goes at the next free position of each sequence.
-    let next_pos = p
-        .main
-        .tokens
-        .len()
-        .max(if p.measuring { p.reference.tokens.len() } else { 0 });
+    let next_pos = p.main.tokens.len().max(if p.measuring {
+        p.reference.tokens.len()
+    } else {
+        0
+    });
     let ends = if n_done >= limits.max_tokens {
         Some(Finish::Length)
     } else if next_pos + 1 >= limits.seq_len {
@@ -987,9 +1028,8 @@ fn next_turn(
     };
     let n_tokens = done_turn.tokens.len() as u32;
     p.done_turns.push(done_turn);
-    let go_on = matches!(f, Finish::Stop | Finish::Length)
-        && p.turn + 1 < turns.n_turns
-        && !stopping;
+    let go_on =
+        matches!(f, Finish::Stop | Finish::Length) && p.turn + 1 < turns.n_turns && !stopping;
     let mut close = |p: &mut PathState, done: bool| {
         if done {
             p.finish = Some(f);
@@ -1064,7 +1104,11 @@ fn next_turn(
         start_ms: ms(clock),
         end_ms: 0.0,
     };
-    let longest = p.main.tokens.len().max(if p.measuring { p.reference.tokens.len() } else { 0 });
+    let longest = p.main.tokens.len().max(if p.measuring {
+        p.reference.tokens.len()
+    } else {
+        0
+    });
     if longest + 1 > limits.seq_len {
         // No room left to answer this turn: record it empty.
         end_turn(p, Finish::ContextFull, clock);
@@ -1079,6 +1123,9 @@ fn release_finished(ctx: &mut LlamaContext, paths: &mut [PathState]) {
     for p in paths.iter_mut() {
         if p.finish.is_some() && (p.main.decoded > 0 || p.reference.decoded > 0) {
             for s in [&mut p.main, &mut p.reference] {
+                if s.id < 0 {
+                    continue;
+                }
                 let _ = ctx.clear_kv_cache_seq(Some(s.id as u32), None, None);
                 s.decoded = 0;
                 s.tokens.clear();

@@ -48,13 +48,18 @@ pub enum DriftReference {
     /// The path's own history with `text` inserted as a system message just
     /// before the current user message.
     Reminder { text: String },
+    /// The path's own context, unchanged: a control that must measure 0
+    /// (checks the measurement itself).
+    Same,
 }
 
 impl DriftReference {
     /// Parse the CLI form: `no-history` or `reminder:TEXT`.
     pub fn parse(s: &str) -> Result<Self, String> {
-        if s == "no-history" {
-            return Ok(DriftReference::NoHistory);
+        match s {
+            "no-history" => return Ok(DriftReference::NoHistory),
+            "same" => return Ok(DriftReference::Same),
+            _ => {}
         }
         match s.strip_prefix("reminder:") {
             Some(text) if !text.trim().is_empty() => Ok(DriftReference::Reminder {
@@ -62,7 +67,7 @@ impl DriftReference {
             }),
             Some(_) => Err("reminder: needs a text, e.g. reminder:\"Answer the original question.\"".into()),
             None => Err(format!(
-                "unknown drift reference {s:?}: use no-history or reminder:\"TEXT\""
+                "unknown drift reference {s:?}: use no-history, reminder:\"TEXT\" or same (a control that measures 0)"
             )),
         }
     }
@@ -71,6 +76,7 @@ impl DriftReference {
         match self {
             DriftReference::NoHistory => "no history".into(),
             DriftReference::Reminder { text } => format!("reminder: {text}"),
+            DriftReference::Same => "same context (control)".into(),
         }
     }
 }
