@@ -121,7 +121,7 @@ enum Cmd {
         /// Run file(s); calibration uses every run given.
         #[arg(required = true)]
         runs: Vec<PathBuf>,
-        #[arg(long, value_parser = ["methods", "agreement", "entropy", "branches", "reflection", "curves", "calibration"])]
+        #[arg(long, value_parser = ["methods", "agreement", "entropy", "branches", "reflection", "curves", "calibration", "drift"])]
         chart: String,
         #[arg(long, value_parser = ["png", "svg", "csv"])]
         format: String,

@@ -22,6 +22,7 @@ fn opens_the_bundled_run_and_every_view_shows_its_content() {
         (View::Branches, "Most decisive forks"),
         (View::Reflection, "reflection share"),
         (View::Curves, "Suite:"),
+        (View::Drift, "nothing can drift"),
         (View::Compare, "Open a second run"),
     ];
     for (view, text) in expect {
@@ -152,4 +153,52 @@ fn two_runs_compare_side_by_side() {
     click(&mut h, "Compare runs");
     assert!(content(&h, "Token entropy distribution"));
     assert!(content(&h, "apples-n16.json.gz ·"));
+}
+
+#[test]
+fn the_drift_view_shows_a_three_turn_run_and_exports_its_charts() {
+    let run =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_runs/apples-3turns-n16.json.gz");
+    let mut h = harness(&[run]);
+    click(&mut h, "Drift");
+    assert_eq!(h.state().settings.view, View::Drift);
+    for text in [
+        "Answers per turn",
+        "KL drift D_t",
+        "Answer trajectory of each path",
+        "kl_ref measured against: no history",
+        "equilibrium D*",
+        "confidence score",
+        "1 -> 2",
+        "2 -> 3",
+    ] {
+        assert!(content(&h, text), "the Drift view lacks {text:?}");
+    }
+    h.snapshot("view_drift_3turns");
+    let dir = tempfile::tempdir().unwrap();
+    for (fmt, name) in [
+        (Format::Png, "d.png"),
+        (Format::Svg, "d.svg"),
+        (Format::Csv, "d.csv"),
+    ] {
+        h.state_mut().push(AppCommand::ExportTo {
+            figure: "drift",
+            format: fmt,
+            path: dir.path().join(name),
+        });
+        h.run_steps(2);
+        assert!(content(&h, "exported drift"), "{name}");
+    }
+    let png = std::fs::read(dir.path().join("d.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+    let svg = std::fs::read_to_string(dir.path().join("d.svg")).unwrap();
+    assert!(svg.contains("Answers per turn") && svg.contains("turn 3"));
+    let csv = std::fs::read_to_string(dir.path().join("d.csv")).unwrap();
+    // Bands between turns and one trajectory point per path and turn.
+    assert!(csv.lines().any(|l| l.contains(",band,")));
+    let points = csv
+        .lines()
+        .filter(|l| l.starts_with("Answer trajectory") && l.contains(",point,"))
+        .count();
+    assert_eq!(points, 16 * 3);
 }

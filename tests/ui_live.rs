@@ -129,3 +129,32 @@ fn an_unfinished_autosave_is_offered_at_start() {
     assert!(h.state().runs[1].name.starts_with("recovered-"));
     assert!(h.state().recover.is_none());
 }
+
+#[test]
+fn the_new_run_panel_samples_a_conversation_with_drift() {
+    let mut h = harness(&[]);
+    {
+        let f = &mut h.state_mut().settings.form;
+        f.model = common::model_path();
+        f.n_paths = 2;
+        f.max_tokens = 24;
+    }
+    click(&mut h, "New run");
+    click(&mut h, "+ message");
+    assert_eq!(h.state().settings.form.follow_ups.len(), 1);
+    assert!(content(&h, "User message (turn 2)"));
+    h.state_mut().settings.form.drift = reasonscope::ui::DriftChoice::NoHistory;
+    click(&mut h, "Start");
+    assert!(
+        step_until(&mut h, 180, |a| a.live.is_none()
+            && a.runs.last().is_some_and(
+                |r| r.run.n_turns() == 2 && r.run.paths.iter().all(|p| p.turns.len() == 2)
+            )),
+        "the two-turn run did not finish"
+    );
+    let r = h.state().runs.last().unwrap().run.clone();
+    validate(&r).unwrap();
+    assert!(r.paths.iter().all(|p| p.turns[1].tokens.kl_ref.is_some()));
+    click(&mut h, "Drift");
+    assert!(step_until_shown(&mut h, 20, "Answers per turn"));
+}

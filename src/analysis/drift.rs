@@ -93,11 +93,47 @@ pub fn fit_line(xs: &[f64], ys: &[f64]) -> Option<(f64, f64)> {
     Some((my - b * mx, b))
 }
 
+/// Each path's answer per turn (`None`: the path did not answer that turn;
+/// "": it answered without a final answer). Equal answers (methods.md
+/// answer equality) share one label: the one the turn's votes list.
+pub fn trajectories(run: &Run, turns: &[TurnAnalysis], d: &Drift) -> Vec<Vec<Option<String>>> {
+    let n = run.paths.len();
+    let mut out = vec![vec![None; turns.len()]; n];
+    for (t, ta) in turns.iter().enumerate() {
+        for (i, label) in labels(ta, n).into_iter().enumerate() {
+            out[i][t] = label.map(|a| {
+                d.turns
+                    .get(t)
+                    .and_then(|dt| dt.votes.iter().find(|v| same(&v.0, &a)))
+                    .map_or(a, |v| v.0.clone())
+            });
+        }
+    }
+    out
+}
+
+/// Mean kl_ref of each path in each turn (`None` where not measured).
+pub fn path_kl(run: &Run, n_turns: usize) -> Vec<Vec<Option<f64>>> {
+    run.paths
+        .iter()
+        .map(|p| {
+            (0..n_turns)
+                .map(|t| {
+                    let k = p.turns.get(t)?.tokens.kl_ref.as_ref()?;
+                    (!k.is_empty())
+                        .then(|| k.iter().map(|&v| f64::from(v)).sum::<f64>() / k.len() as f64)
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// Drift over every turn of a run (`turns` from `analyze_run`).
 pub fn drift(run: &Run, turns: &[TurnAnalysis]) -> Drift {
     let n = run.paths.len();
     let per_turn: Vec<Vec<Option<String>>> = turns.iter().map(|t| labels(t, n)).collect();
     let mut out_turns = Vec::new();
+    let per_path_kl = path_kl(run, turns.len());
     // With the no-history reference the first turn's context is the
     // reference itself: D_1 = 0 exactly, without measuring it.
     let measured = run
@@ -128,13 +164,7 @@ pub fn drift(run: &Run, turns: &[TurnAnalysis]) -> Drift {
                 pairs.iter().filter(|(a, b)| !same(a, b)).count() as f64 / pairs.len() as f64
             })
         });
-        let kls: Vec<f64> = run
-            .paths
-            .iter()
-            .filter_map(|p| p.turns.get(t)?.tokens.kl_ref.as_ref())
-            .filter(|k| !k.is_empty())
-            .map(|k| k.iter().map(|&v| f64::from(v)).sum::<f64>() / k.len() as f64)
-            .collect();
+        let kls: Vec<f64> = per_path_kl.iter().filter_map(|p| p[t]).collect();
         let ents: Vec<f64> = ta
             .paths
             .iter()

@@ -584,6 +584,7 @@ pub fn curves_figure(points: &[CurvePoint]) -> Figure {
                     xs: pts.iter().map(|p| p.n as f64).collect(),
                     lower: pts.iter().map(|p| p.low).collect(),
                     upper: pts.iter().map(|p| p.high).collect(),
+                    opacity: 0.16,
                 },
             )
             .unlisted(),
@@ -688,7 +689,7 @@ pub fn calibration_figure(methods: &[SuiteMethod]) -> Figure {
 /// Which figure to build, with the view settings that shape it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FigureRequest {
-    /// `methods`, `agreement`, `entropy`, `branches`, `reflection`, `curves`, `calibration`.
+    /// One of `FIGURE_IDS`.
     pub id: String,
     pub turn: usize,
     /// Paths of the entropy figure (None: all).
@@ -699,7 +700,7 @@ pub struct FigureRequest {
     pub params: crate::analysis::MethodParams,
 }
 
-pub const FIGURE_IDS: [&str; 7] = [
+pub const FIGURE_IDS: [&str; 8] = [
     "methods",
     "agreement",
     "entropy",
@@ -707,6 +708,7 @@ pub const FIGURE_IDS: [&str; 7] = [
     "reflection",
     "curves",
     "calibration",
+    "drift",
 ];
 
 /// The one place that turns a request into a figure: the GUI's views, its
@@ -742,6 +744,7 @@ pub fn figure_for(
         }
         "branches" => branches_figure(run, t),
         "reflection" => reflection_figure(t),
+        "drift" => super::drift::drift_figure(run, turns)?,
         "curves" => {
             t.gold.as_ref()?;
             let pts = crate::analysis::curves::accuracy_curves(

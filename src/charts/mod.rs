@@ -3,8 +3,10 @@
 //! writes them as SVG, PNG and CSV. No egui, no file I/O.
 
 mod build;
+mod drift;
 mod model;
 pub mod palette;
 
 pub use build::*;
+pub use drift::drift_figure;
 pub use model::*;

@@ -28,6 +28,8 @@ pub enum Mark {
         xs: Vec<f64>,
         lower: Vec<f64>,
         upper: Vec<f64>,
+        /// Fill opacity (0–1).
+        opacity: f32,
     },
     /// A horizontal reference line.
     HLine { y: f64 },
@@ -134,7 +136,9 @@ impl Chart {
                     add(b[0] - width / 2.0, 0.0);
                     add(b[0] + width / 2.0, b[1]);
                 }),
-                Mark::Band { xs, lower, upper } => {
+                Mark::Band {
+                    xs, lower, upper, ..
+                } => {
                     for i in 0..xs.len() {
                         add(xs[i], lower[i]);
                         add(xs[i], upper[i]);

@@ -51,7 +51,9 @@ pub fn figure_csv(fig: &Figure) -> String {
                 Mark::Bars { bars, .. } => bars
                     .iter()
                     .for_each(|b| row(&s.name, "bar", b[0], b[1], None, None, &cat(b[0]))),
-                Mark::Band { xs, lower, upper } => {
+                Mark::Band {
+                    xs, lower, upper, ..
+                } => {
                     for i in 0..xs.len() {
                         row(&s.name, "band", xs[i], lower[i], None, Some(upper[i]), "");
                     }

@@ -233,7 +233,12 @@ fn chart_svg(
                     );
                 }
             }
-            Mark::Band { xs, lower, upper } => {
+            Mark::Band {
+                xs,
+                lower,
+                upper,
+                opacity,
+            } => {
                 let mut pts: Vec<String> = xs
                     .iter()
                     .zip(upper)
@@ -247,7 +252,7 @@ fn chart_svg(
                 );
                 let _ = writeln!(
                     out,
-                    r#"<polygon points="{}" fill="{col}" fill-opacity="0.15" stroke="none"/>"#,
+                    r#"<polygon points="{}" fill="{col}" fill-opacity="{opacity}" stroke="none"/>"#,
                     pts.join(" ")
                 );
             }

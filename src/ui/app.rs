@@ -979,6 +979,7 @@ impl App {
                     Key::Num5,
                     Key::Num6,
                     Key::Num7,
+                    Key::Num8,
                 ];
                 for (k, v) in digits.iter().zip(View::ALL) {
                     if i.key_pressed(*k) && i.modifiers.is_none() {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{EngineConfig, Event, LiveRun, SampleRequest, SamplerParams, Worker};
-use crate::run::{write_run, AnswerSpec, Role, Run};
+use crate::run::{write_run, AnswerSpec, DriftReference, Message, Role, Run};
 
 /// Seconds between autosaves of a live run (the issue allows losing at most 5).
 pub const AUTOSAVE_SECS: f64 = 3.0;
@@ -34,8 +34,47 @@ pub struct RunForm {
     pub seed: u64,
     pub top_logprobs: u32,
     pub gold: String,
+    /// User messages after the first, one per later turn, with their gold.
+    pub follow_ups: Vec<FollowUp>,
+    pub drift: DriftChoice,
+    pub reminder: String,
     pub fork_m: u32,
 }
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FollowUp {
+    pub message: String,
+    pub gold: String,
+}
+
+/// The drift reference chosen in the form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum DriftChoice {
+    #[default]
+    Off,
+    NoHistory,
+    Reminder,
+}
+
+impl DriftChoice {
+    pub const ALL: [DriftChoice; 3] = [
+        DriftChoice::Off,
+        DriftChoice::NoHistory,
+        DriftChoice::Reminder,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            DriftChoice::Off => "not measured",
+            DriftChoice::NoHistory => "no history",
+            DriftChoice::Reminder => "reminder",
+        }
+    }
+}
+
+/// The follow-up a new message starts with (the usual "are you sure?" probe).
+pub const DEFAULT_FOLLOW_UP: &str = "Are you sure? Check your work.";
 
 impl Default for RunForm {
     fn default() -> Self {
@@ -53,6 +92,9 @@ impl Default for RunForm {
             seed: 42,
             top_logprobs: 5,
             gold: String::new(),
+            follow_ups: Vec::new(),
+            drift: DriftChoice::Off,
+            reminder: "Remember the original question and answer it.".into(),
             fork_m: 4,
         }
     }
@@ -66,19 +108,38 @@ impl RunForm {
             top_p: self.top_p,
             min_p: self.min_p,
         };
+        let base = SampleRequest::single_turn(
+            Some(&self.system),
+            &self.user,
+            self.n_paths,
+            sampler,
+            self.seed,
+            self.max_tokens,
+            self.top_logprobs,
+        );
+        let mut conversation = base.conversation.clone();
+        conversation.extend(self.follow_ups.iter().map(|f| Message {
+            role: Role::User,
+            content: f.message.clone(),
+        }));
+        let golds: Vec<Option<String>> = std::iter::once(&self.gold)
+            .chain(self.follow_ups.iter().map(|f| &f.gold))
+            .map(|g| Some(g.trim().to_owned()).filter(|g| !g.is_empty()))
+            .collect();
+        let drift_reference = match (self.follow_ups.is_empty(), self.drift) {
+            (true, _) | (_, DriftChoice::Off) => None,
+            (false, DriftChoice::NoHistory) => Some(DriftReference::NoHistory),
+            (false, DriftChoice::Reminder) => Some(DriftReference::Reminder {
+                text: self.reminder.clone(),
+            }),
+        };
         SampleRequest {
-            gold: (!self.gold.trim().is_empty()).then(|| vec![Some(self.gold.trim().to_owned())]),
+            conversation,
+            gold: golds.iter().any(Option::is_some).then_some(golds),
             title: Some(self.user.chars().take(40).collect()),
             answer: Some(AnswerSpec::Auto),
-            ..SampleRequest::single_turn(
-                Some(&self.system),
-                &self.user,
-                self.n_paths,
-                sampler,
-                self.seed,
-                self.max_tokens,
-                self.top_logprobs,
-            )
+            drift_reference,
+            ..base
         }
     }
 
@@ -90,12 +151,30 @@ impl RunForm {
             .find(|m| m.role == Role::System)
             .map(|m| m.content.clone())
             .unwrap_or_default();
-        self.user = run
+        let users: Vec<&str> = run
             .conversation
             .iter()
-            .find(|m| m.role == Role::User)
-            .map(|m| m.content.clone())
-            .unwrap_or_default();
+            .filter(|m| m.role == Role::User)
+            .map(|m| m.content.as_str())
+            .collect();
+        self.user = users.first().copied().unwrap_or_default().to_owned();
+        self.follow_ups = users
+            .iter()
+            .enumerate()
+            .skip(1)
+            .map(|(t, m)| FollowUp {
+                message: (*m).to_owned(),
+                gold: run.gold_for(t).unwrap_or_default().to_owned(),
+            })
+            .collect();
+        match &run.drift_reference {
+            None | Some(DriftReference::Same) => self.drift = DriftChoice::Off,
+            Some(DriftReference::NoHistory) => self.drift = DriftChoice::NoHistory,
+            Some(DriftReference::Reminder { text }) => {
+                self.drift = DriftChoice::Reminder;
+                self.reminder = text.clone();
+            }
+        }
         let s = &run.sampling;
         (
             self.n_paths,

@@ -10,6 +10,7 @@ pub mod theme;
 mod views;
 
 pub use app::{App, AppCommand};
+pub use live::DriftChoice;
 pub use state::{Settings, TokenStat, View};
 
 /// Open the window on `files` (the bundled sample run when empty).

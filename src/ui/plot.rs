@@ -110,10 +110,15 @@ pub fn chart_ui(
                         .collect();
                     p.bar_chart(BarChart::new(name, bars).color(color));
                 }
-                Mark::Band { xs, lower, upper } => {
+                Mark::Band {
+                    xs,
+                    lower,
+                    upper,
+                    opacity,
+                } => {
                     p.add(
                         FilledArea::new(name, xs, lower, upper)
-                            .fill_color(color.gamma_multiply(0.18)),
+                            .fill_color(color.gamma_multiply(*opacity)),
                     );
                 }
                 Mark::HLine { y } => p.hline(HLine::new(name, *y).color(color)),

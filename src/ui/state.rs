@@ -17,17 +17,19 @@ pub enum View {
     Branches,
     Reflection,
     Curves,
+    Drift,
     Compare,
 }
 
 impl View {
-    pub const ALL: [View; 7] = [
+    pub const ALL: [View; 8] = [
         View::Methods,
         View::Paths,
         View::Entropy,
         View::Branches,
         View::Reflection,
         View::Curves,
+        View::Drift,
         View::Compare,
     ];
 
@@ -39,6 +41,7 @@ impl View {
             View::Branches => "Branches",
             View::Reflection => "Reflection",
             View::Curves => "Curves",
+            View::Drift => "Drift",
             View::Compare => "Compare runs",
         }
     }
@@ -51,6 +54,7 @@ impl View {
             View::Branches => "The token trie: where paths part ways and which forks decide the answer",
             View::Reflection => "Forward reasoning vs reflection, candidate answers per path",
             View::Curves => "Accuracy vs N and vs tokens; calibration over all open runs with gold answers",
+            View::Drift => "Multi-turn runs: how answers and distributions move from turn to turn",
             View::Compare => "Two open runs side by side",
         }
     }

@@ -3,6 +3,7 @@
 mod branches;
 mod compare;
 mod curves;
+mod drift;
 mod entropy;
 mod methods;
 mod new_run;
@@ -26,6 +27,7 @@ pub fn figure_of(view: View) -> Option<&'static str> {
         View::Branches => Some("branches"),
         View::Reflection => Some("reflection"),
         View::Curves => Some("curves"),
+        View::Drift => Some("drift"),
         View::Compare => None,
     }
 }
@@ -38,6 +40,7 @@ pub fn view_ui(app: &mut App, ui: &mut egui::Ui) {
         View::Branches => branches::branches_ui(app, ui),
         View::Reflection => reflection::reflection_ui(app, ui),
         View::Curves => curves::curves_ui(app, ui),
+        View::Drift => drift::drift_ui(app, ui),
         View::Compare => compare::compare_ui(app, ui),
     }
 }

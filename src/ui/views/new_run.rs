@@ -64,8 +64,9 @@ pub fn new_run_ui(app: &mut App, ui: &mut egui::Ui) {
             });
             let l = ui.label("System message (optional)");
             ui.add(egui::TextEdit::multiline(&mut form.system).desired_rows(2).desired_width(f32::INFINITY)).labelled_by(l.id);
-            let l = ui.label("User message");
+            let l = ui.label(if form.follow_ups.is_empty() { "User message" } else { "User message (turn 1)" });
             ui.add(egui::TextEdit::multiline(&mut form.user).desired_rows(4).desired_width(f32::INFINITY)).labelled_by(l.id);
+            follow_ups_ui(ui, form);
             egui::Grid::new("sampling-form").num_columns(2).show(ui, |ui| {
                 labelled(ui, "Paths (N)", "Number of paths sampled in one batch", &mut form.n_paths, 1..=256, 0.2);
                 labelled(ui, "Max tokens", "Longest response per path", &mut form.max_tokens, 1..=8192, 4.0);
@@ -120,4 +121,74 @@ pub fn new_run_ui(app: &mut App, ui: &mut egui::Ui) {
             }
         }
     });
+}
+
+/// Later user messages (one per turn), each with an optional gold answer,
+/// and the drift reference measured against.
+fn follow_ups_ui(ui: &mut egui::Ui, form: &mut crate::ui::live::RunForm) {
+    use crate::ui::live::{DriftChoice, FollowUp, DEFAULT_FOLLOW_UP};
+    let mut remove = None;
+    for (k, f) in form.follow_ups.iter_mut().enumerate() {
+        ui.horizontal(|ui| {
+            ui.label(format!("User message (turn {})", k + 2));
+            if ui
+                .small_button("x")
+                .on_hover_text("Remove this message")
+                .clicked()
+            {
+                remove = Some(k);
+            }
+        });
+        ui.add(
+            egui::TextEdit::multiline(&mut f.message)
+                .desired_rows(2)
+                .desired_width(f32::INFINITY),
+        );
+        ui.horizontal(|ui| {
+            let l = ui.label("gold");
+            ui.add(egui::TextEdit::singleline(&mut f.gold).desired_width(120.0))
+                .labelled_by(l.id)
+                .on_hover_text("Optional: the expected final answer of this turn");
+        });
+    }
+    if let Some(k) = remove {
+        form.follow_ups.remove(k);
+    }
+    if ui
+        .button("+ message")
+        .on_hover_text(
+            "Add a user message: every path answers it with its own earlier answers in context",
+        )
+        .clicked()
+    {
+        form.follow_ups.push(FollowUp {
+            message: DEFAULT_FOLLOW_UP.into(),
+            gold: form.gold.clone(),
+        });
+    }
+    if !form.follow_ups.is_empty() {
+        ui.horizontal(|ui| {
+            let l = ui.label("Drift reference").on_hover_text(
+                "kl_ref = KL(p_context || p_reference) for every token of turns 2+, decoded in the same batches",
+            );
+            egui::ComboBox::from_id_salt("drift-ref")
+                .selected_text(form.drift.label())
+                .show_ui(ui, |ui| {
+                    for c in DriftChoice::ALL {
+                        ui.selectable_value(&mut form.drift, c, c.label());
+                    }
+                })
+                .response
+                .labelled_by(l.id);
+        });
+        if form.drift == DriftChoice::Reminder {
+            let l = ui.label("Reminder (inserted before each later user message)");
+            ui.add(
+                egui::TextEdit::multiline(&mut form.reminder)
+                    .desired_rows(2)
+                    .desired_width(f32::INFINITY),
+            )
+            .labelled_by(l.id);
+        }
+    }
 }

@@ -1,0 +1,100 @@
+//! Drift view: answers, transitions and KL drift across the turns of a
+//! multi-turn run (numbers from `analysis::drift`, chart from `charts`).
+
+use eframe::egui;
+
+use super::{export_buttons, figure_ui, fmt_opt};
+use crate::analysis::drift::drift;
+use crate::ui::app::App;
+use crate::ui::theme;
+
+pub fn drift_ui(app: &mut App, ui: &mut egui::Ui) {
+    ui.horizontal(|ui| {
+        ui.heading("Drift across turns");
+        export_buttons(app, ui, "drift");
+    });
+    let Some(r) = app.run() else { return };
+    let (run, turns) = (r.run.clone(), r.turns.clone());
+    if turns.len() < 2 {
+        ui.label(
+            "This run has one turn, so nothing can drift. Sample a conversation with several \
+             user messages (New run: \"+ message\", or `reasonscope sample --turn ... --turn ...`), \
+             with a drift reference to measure the distribution drift too.",
+        );
+        return;
+    }
+    let d = drift(&run, &turns);
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        if let Some(reference) = &run.drift_reference {
+            ui.label(format!(
+                "kl_ref measured against: {} (turn 1 of a no-history reference is the reference itself: D = 0)",
+                reference.label()
+            ));
+        }
+        let eq = &d.equilibrium;
+        ui.label(format!(
+            "Fit D(t+1) - D(t) = a + b D(t):  a = {}, b = {},  equilibrium D* = {}",
+            fmt_opt(eq.a, 4),
+            fmt_opt(eq.b, 4),
+            eq.d_star
+                .map_or("none (needs b < 0 and 2 measured steps)".into(), |v| format!("{v:.4}"))
+        ));
+        ui.add_space(4.0);
+        egui::Grid::new("drift-turns").striped(true).show(ui, |ui| {
+            for h in ["turn", "votes", "changed", "D_t (mean kl_ref)", "mean entropy"] {
+                ui.strong(h);
+            }
+            ui.end_row();
+            for t in &d.turns {
+                ui.label(format!("{}", t.turn + 1));
+                let votes: Vec<String> = t
+                    .votes
+                    .iter()
+                    .take(5)
+                    .map(|(a, n)| {
+                        let a = if a.is_empty() { "(none)" } else { a.as_str() };
+                        format!("{a}: {n}")
+                    })
+                    .collect();
+                ui.label(votes.join("   "));
+                ui.label(t.changed_share.map_or("–".into(), |v| format!("{:.0}%", v * 100.0)));
+                ui.label(fmt_opt(t.mean_kl_ref, 4));
+                ui.label(fmt_opt(t.mean_entropy, 3));
+                ui.end_row();
+            }
+        });
+        ui.add_space(4.0);
+        egui::Grid::new("drift-transitions")
+            .striped(true)
+            .show(ui, |ui| {
+                for h in [
+                    "turns",
+                    "right->right",
+                    "right->wrong",
+                    "wrong->right",
+                    "wrong->wrong",
+                    "confidence score",
+                    "critique score",
+                ] {
+                    ui.strong(h);
+                }
+                ui.end_row();
+                for tr in &d.transitions {
+                    ui.label(format!("{} -> {}", tr.from_turn + 1, tr.to_turn + 1));
+                    for v in [tr.right_right, tr.right_wrong, tr.wrong_right, tr.wrong_wrong] {
+                        ui.label(v.map_or("–".into(), |v| v.to_string()));
+                    }
+                    ui.label(fmt_opt(tr.confidence_score, 3))
+                        .on_hover_text("P(right at t+1 | right at t)");
+                    ui.label(fmt_opt(tr.critique_score, 3))
+                        .on_hover_text("P(right at t+1 | wrong at t)");
+                    ui.end_row();
+                }
+            });
+        ui.add_space(6.0);
+        if let Some(fig) = super::ready_figure(app, ui, "drift") {
+            let rows = run.paths.len() as f32;
+            figure_ui(ui, &fig, (rows * 22.0).clamp(theme::SMALL_PLOT_HEIGHT, 600.0));
+        }
+    });
+}
