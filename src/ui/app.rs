@@ -1230,7 +1230,7 @@ impl App {
                         ("Ctrl+T", "light / dark theme"),
                         ("Ctrl+N", "New run panel"),
                         ("Esc", "stop the live run"),
-                        ("1 to 7", "switch view"),
+                        ("1 to 8", "switch view"),
                         ("J / K", "next / previous path (Paths view)"),
                         ("F1", "this help"),
                     ] {
