@@ -194,6 +194,50 @@ pub fn table(rep: &Report, runs: &[(String, Run)]) -> String {
             }
             s.push('\n');
         }
+        if let Some(d) = &rr.drift {
+            let _ = writeln!(
+                s,
+                "== drift · {} turns\n{:>4} {:>8} {:>10} {:>8}",
+                d.turns.len(),
+                "turn",
+                "changed",
+                "D_t",
+                "entropy"
+            );
+            for t in &d.turns {
+                let _ = writeln!(
+                    s,
+                    "{:>4} {:>8} {:>10} {:>8}",
+                    t.turn + 1,
+                    t.changed_share
+                        .map_or("-".into(), |v| format!("{:.0}%", v * 100.0)),
+                    opt(t.mean_kl_ref, 4),
+                    opt(t.mean_entropy, 3)
+                );
+            }
+            for tr in &d.transitions {
+                let _ = writeln!(
+                    s,
+                    "turn {} -> {}: right->right {}, right->wrong {}, wrong->right {}, wrong->wrong {}; confidence {}, critique {}",
+                    tr.from_turn + 1,
+                    tr.to_turn + 1,
+                    tr.right_right.map_or("-".into(), |v| v.to_string()),
+                    tr.right_wrong.map_or("-".into(), |v| v.to_string()),
+                    tr.wrong_right.map_or("-".into(), |v| v.to_string()),
+                    tr.wrong_wrong.map_or("-".into(), |v| v.to_string()),
+                    opt(tr.confidence_score, 3),
+                    opt(tr.critique_score, 3)
+                );
+            }
+            let e = &d.equilibrium;
+            let _ = writeln!(
+                s,
+                "equilibrium fit D(t+1) - D(t) = a + b D(t): a {}, b {}, D* {}\n",
+                opt(e.a, 4),
+                opt(e.b, 4),
+                opt(e.d_star, 4)
+            );
+        }
     }
     if let Some(suite) = &rep.suite {
         let n = suite.curves.iter().map(|c| c.n).max().unwrap_or(0);
@@ -216,7 +260,7 @@ pub fn table(rep: &Report, runs: &[(String, Run)]) -> String {
             "auroc",
             "tokens",
             "sequential",
-            format!("acc@{n}±")
+            format!("95%±@n={n}")
         );
         for m in &suite.methods {
             let at_n = suite
