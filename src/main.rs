@@ -18,13 +18,83 @@ struct Cli {
     runs: Vec<PathBuf>,
 }
 
+/// Sampling settings shared by `sample` and `suite`.
+#[derive(clap::Args)]
+struct SamplingOpts {
+    /// GGUF model (default: the bundled SmolLM2-135M-Instruct after `make model`).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Number of paths.
+    #[arg(short = 'n', long = "paths", default_value_t = 16)]
+    n_paths: u32,
+    #[arg(long, default_value_t = 256)]
+    max_tokens: u32,
+    #[arg(long, default_value_t = 0.7)]
+    temperature: f32,
+    /// 0 turns top-k off.
+    #[arg(long, default_value_t = 40)]
+    top_k: u32,
+    /// 1 turns top-p off.
+    #[arg(long, default_value_t = 0.95)]
+    top_p: f32,
+    /// 0 turns min-p off.
+    #[arg(long, default_value_t = 0.05)]
+    min_p: f32,
+    /// Path i uses seed + i.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Alternatives stored per token.
+    #[arg(long, default_value_t = 5)]
+    top_logprobs: u32,
+    /// Decoding-time method: plain, cntp, ffs (first finish search) or deepconf-online.
+    #[arg(long, default_value = "plain", value_parser = ["plain", "cntp", "ffs", "deepconf-online"])]
+    method: String,
+    /// deepconf-online: warm-up paths that set the threshold.
+    #[arg(long, default_value_t = 16)]
+    warmup: u32,
+    /// deepconf-online: window (tokens) of the running confidence.
+    #[arg(long, default_value_t = 2048)]
+    window: u32,
+    /// Compute threads (default: chosen from the machine).
+    #[arg(long)]
+    threads: Option<u32>,
+    /// No progress output.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+impl SamplingOpts {
+    fn model(&self) -> PathBuf {
+        self.model.clone().unwrap_or_else(cli::default_model_path)
+    }
+
+    fn request(&self) -> reasonscope::engine::SampleRequest {
+        let sampler = reasonscope::engine::SamplerParams {
+            temperature: self.temperature,
+            top_k: self.top_k,
+            top_p: self.top_p,
+            min_p: self.min_p,
+        };
+        reasonscope::engine::SampleRequest {
+            method: cli::decoding_method(&self.method, self.warmup, self.window),
+            // The conversation is filled in by the command.
+            ..reasonscope::engine::SampleRequest::single_turn(
+                None,
+                "",
+                self.n_paths,
+                sampler,
+                self.seed,
+                self.max_tokens,
+                self.top_logprobs,
+            )
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Sample N reasoning paths from a GGUF model and write a run file.
     Sample {
-        /// GGUF model (default: the bundled SmolLM2-135M-Instruct after `make model`).
-        #[arg(long)]
-        model: Option<PathBuf>,
         /// The (first) user message.
         #[arg(long)]
         prompt: Option<String>,
@@ -37,32 +107,10 @@ enum Cmd {
         /// An optional system message.
         #[arg(long)]
         system: Option<String>,
-        /// Number of paths.
-        #[arg(short = 'n', long = "paths", default_value_t = 16)]
-        n_paths: u32,
-        #[arg(long, default_value_t = 256)]
-        max_tokens: u32,
-        #[arg(long, default_value_t = 0.7)]
-        temperature: f32,
-        /// 0 turns top-k off.
-        #[arg(long, default_value_t = 40)]
-        top_k: u32,
-        /// 1 turns top-p off.
-        #[arg(long, default_value_t = 0.95)]
-        top_p: f32,
-        /// 0 turns min-p off.
-        #[arg(long, default_value_t = 0.05)]
-        min_p: f32,
-        /// Path i uses seed + i.
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        /// Alternatives stored per token.
-        #[arg(long, default_value_t = 5)]
-        top_logprobs: u32,
         /// The expected final answer; once per turn ("-" for a turn without one).
         #[arg(long)]
         gold: Vec<String>,
-        /// Measure kl_ref from turn 2 on against: no-history, or reminder:"TEXT".
+        /// Measure kl_ref from turn 2 on against: no-history, reminder:"TEXT" or same (a control).
         #[arg(long, value_parser = parse_drift_reference)]
         drift_reference: Option<reasonscope::run::DriftReference>,
         /// Read answers with this regex (first group) instead of the automatic rules.
@@ -73,22 +121,30 @@ enum Cmd {
         /// Output run file (.json or .json.gz).
         #[arg(short = 'o', long)]
         output: PathBuf,
-        /// Compute threads (default: chosen from the machine).
-        #[arg(long)]
-        threads: Option<u32>,
+        #[command(flatten)]
+        sampling: SamplingOpts,
         /// KV cache layout: split (one buffer per path; batching never changes
         /// results) or unified (prompt cells shared; see README).
         #[arg(long, default_value = "split", value_parser = ["unified", "split"])]
         kv: String,
-        /// No progress output.
-        #[arg(long, short = 'q')]
-        quiet: bool,
         /// Autosave file of the live run (default: OUTPUT's stem + .autosave.json.gz).
         #[arg(long)]
         autosave: Option<PathBuf>,
         /// Seconds between autosaves.
         #[arg(long, default_value_t = 5.0)]
         autosave_secs: f64,
+    },
+    /// Sample every question of a JSONL suite into a folder (one run per
+    /// question; resumable: questions already there are skipped).
+    Suite {
+        /// JSONL: {"id", "prompt" or "messages", "gold"} per line.
+        #[arg(long)]
+        questions: PathBuf,
+        /// Output folder (ID.json.gz per question).
+        #[arg(short = 'o', long)]
+        output: PathBuf,
+        #[command(flatten)]
+        sampling: SamplingOpts,
     },
     /// Continue a path from one of its tokens with M new paths (appended to the run).
     Fork {
@@ -164,55 +220,67 @@ fn main() {
     let args = Cli::parse();
     let result = match args.command {
         Some(Cmd::Sample {
-            model,
             prompt,
             turns,
             conversation,
             system,
-            n_paths,
-            max_tokens,
-            temperature,
-            top_k,
-            top_p,
-            min_p,
-            seed,
-            top_logprobs,
             gold,
             drift_reference,
             answer_regex,
             title,
             output,
-            threads,
+            sampling,
             kv,
-            quiet,
             autosave,
             autosave_secs,
         }) => cli::conversation_from_args(system, prompt, turns, conversation.as_deref(), gold)
             .and_then(|(conversation, gold)| {
                 cli::sample(&cli::SampleArgs {
-                    model: model.unwrap_or_else(cli::default_model_path),
-                    conversation,
-                    n_paths,
-                    max_tokens,
-                    temperature,
-                    top_k,
-                    top_p,
-                    min_p,
-                    seed,
-                    top_logprobs,
-                    gold,
-                    drift_reference,
-                    answer_regex,
-                    title,
+                    model: sampling.model(),
+                    request: reasonscope::engine::SampleRequest {
+                        conversation,
+                        gold,
+                        drift_reference,
+                        title,
+                        answer: answer_regex
+                            .map(|pattern| reasonscope::run::AnswerSpec::Regex { pattern }),
+                        ..sampling.request()
+                    },
                     output,
-                    threads,
+                    threads: sampling.threads,
                     kv_unified: kv == "unified",
-                    quiet,
+                    quiet: sampling.quiet,
                     autosave,
                     autosave_secs,
                 })
             })
             .map(|_| ()),
+        Some(Cmd::Suite {
+            questions,
+            output,
+            sampling,
+        }) => cli::suite(&cli::SuiteArgs {
+            model: sampling.model(),
+            questions,
+            output,
+            template: sampling.request(),
+            threads: sampling.threads,
+            quiet: sampling.quiet,
+        })
+        .and_then(|o| {
+            if o.interrupted {
+                std::process::exit(130);
+            }
+            if o.failed.is_empty() {
+                Ok(())
+            } else {
+                anyhow::bail!(
+                    "{} question(s) failed: {}",
+                    o.failed.len(),
+                    o.failed.join(", ")
+                )
+            }
+        }),
         Some(Cmd::Fork {
             run,
             path,

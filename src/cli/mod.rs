@@ -9,7 +9,11 @@ mod sample;
 pub use analyze::{analyze, expand_inputs, load_runs, table};
 pub use export::{export_chart, ExportArgs};
 pub use info::{info, run_summary};
-pub use sample::{autosave_path, conversation_from_args, fork, sample, SampleArgs};
+mod suite;
+pub use sample::{
+    autosave_path, conversation_from_args, decoding_method, fork, sample, SampleArgs,
+};
+pub use suite::{run_path as suite_run_path, suite, SuiteArgs, SuiteOutcome};
 
 /// Where the default model lives after `make model`.
 pub const DEFAULT_MODEL: &str = "models/SmolLM2-135M-Instruct.Q4_1.gguf";

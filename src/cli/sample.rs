@@ -4,28 +4,14 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::engine::{EngineConfig, Event, LiveRun, SampleRequest, SamplerParams, Worker};
-use crate::run::{write_run, AnswerSpec, DriftReference, Message, Role, Run};
+use crate::engine::{DecodingMethod, EngineConfig, Event, LiveRun, SampleRequest, Worker};
+use crate::run::{write_run, Message, Role, Run};
 
 /// Arguments of `reasonscope sample` (parsed by main.rs).
 #[derive(Debug, Clone)]
 pub struct SampleArgs {
     pub model: PathBuf,
-    /// System message(s) then one user message per turn.
-    pub conversation: Vec<Message>,
-    pub n_paths: u32,
-    pub max_tokens: u32,
-    pub temperature: f32,
-    pub top_k: u32,
-    pub top_p: f32,
-    pub min_p: f32,
-    pub seed: u64,
-    pub top_logprobs: u32,
-    /// One gold answer per turn (None: unknown).
-    pub gold: Option<Vec<Option<String>>>,
-    pub drift_reference: Option<DriftReference>,
-    pub answer_regex: Option<String>,
-    pub title: Option<String>,
+    pub request: SampleRequest,
     pub output: PathBuf,
     pub threads: Option<u32>,
     pub kv_unified: bool,
@@ -33,32 +19,6 @@ pub struct SampleArgs {
     /// Where the live run is autosaved (default: next to the output).
     pub autosave: Option<PathBuf>,
     pub autosave_secs: f64,
-}
-
-impl SampleArgs {
-    pub fn request(&self) -> SampleRequest {
-        let sampler = SamplerParams {
-            temperature: self.temperature,
-            top_k: self.top_k,
-            top_p: self.top_p,
-            min_p: self.min_p,
-        };
-        SampleRequest {
-            conversation: self.conversation.clone(),
-            n_paths: self.n_paths,
-            sampler,
-            seed: self.seed,
-            max_tokens: self.max_tokens,
-            top_logprobs: self.top_logprobs,
-            gold: self.gold.clone(),
-            title: self.title.clone(),
-            answer: self
-                .answer_regex
-                .clone()
-                .map(|pattern| AnswerSpec::Regex { pattern }),
-            drift_reference: self.drift_reference.clone(),
-        }
-    }
 }
 
 /// A conversation file: either a JSON array of messages or an object with
@@ -172,14 +132,14 @@ fn check_output(path: &Path) -> anyhow::Result<()> {
 /// every token sampled so far; meanwhile an autosave is kept up to date.
 pub fn sample(args: &SampleArgs) -> anyhow::Result<Run> {
     check_output(&args.output)?;
-    let req = args.request();
+    let req = args.request.clone();
     crate::engine::validate_request(&req)?;
     let drive = Drive {
         model: args.model.clone(),
         threads: args.threads,
         kv_unified: args.kv_unified,
         quiet: args.quiet,
-        total_paths: args.n_paths,
+        total_paths: req.n_paths,
         autosave: args
             .autosave
             .clone()
@@ -254,7 +214,7 @@ impl Drive {
         );
         bar.set_prefix("loading model");
         bar.enable_steady_tick(std::time::Duration::from_millis(200));
-        let cancel_requested = worker_cancel_hook(&worker);
+        let cancel_requested = cancel_hook("keeping every token sampled so far");
         worker.load_model(&self.model)?;
         let mut live = LiveRun::default();
         let mut last_save = Instant::now();
@@ -375,14 +335,26 @@ fn progress_message(tokens: usize, rate: f64) -> String {
 
 /// Ctrl-C sets a flag that the event loop turns into a cancel; a second
 /// Ctrl-C exits at once.
-fn worker_cancel_hook(_w: &Worker) -> impl Fn() -> bool {
+pub(crate) fn cancel_hook(message: &'static str) -> impl Fn() -> bool {
     use std::sync::atomic::{AtomicU32, Ordering};
     static HITS: AtomicU32 = AtomicU32::new(0);
-    let _ = ctrlc::set_handler(|| {
+    let _ = ctrlc::set_handler(move || {
         if HITS.fetch_add(1, Ordering::SeqCst) >= 1 {
             std::process::exit(130);
         }
-        eprintln!("\nstopping: keeping every token sampled so far (Ctrl-C again to quit)");
+        eprintln!("\nstopping: {message} (Ctrl-C again to quit)");
     });
     || HITS.load(Ordering::SeqCst) > 0
+}
+
+/// The decoding method from the CLI's name and its DeepConf settings.
+pub fn decoding_method(name: &str, warmup: u32, window: u32) -> DecodingMethod {
+    match DecodingMethod::parse(name, window) {
+        Ok(DecodingMethod::DeepConfOnline { window, .. }) => {
+            DecodingMethod::DeepConfOnline { warmup, window }
+        }
+        Ok(m) => m,
+        // clap only lets the listed names through.
+        Err(_) => DecodingMethod::Plain,
+    }
 }

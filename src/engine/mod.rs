@@ -5,6 +5,7 @@
 pub mod conversation;
 mod error;
 pub mod live;
+pub mod method;
 mod model;
 mod prompt;
 pub mod sampler;
@@ -16,6 +17,7 @@ mod worker;
 
 pub use error::EngineError;
 pub use live::LiveRun;
+pub use method::DecodingMethod;
 pub use model::{available_memory, backend_name, LoadedModel};
 pub use prompt::plain as plain_template;
 pub use sampler::SamplerParams;

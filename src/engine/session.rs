@@ -15,13 +15,17 @@ use llama_cpp_2::token::LlamaToken;
 
 use super::conversation::{self, TurnContext};
 use super::error::EngineError;
+use super::method::{
+    lowest_group_confidence, percentile, window_mean, DecodingMethod, DEEPCONF_PERCENTILE,
+};
 use super::model::{available_memory, backend, LoadedModel};
 use super::prompt;
 use super::sampler::{PathSampler, SamplerParams};
 use super::stats::{kl_divergence, log_sum_exp, row_stats, RowStats, TopK, CONFIDENCE_K};
 use super::utf8::Utf8Joiner;
 use crate::run::{
-    self, AnswerSpec, EngineInfo, Finish, Message, Run, Sampling, Timing, Tokens, Turn,
+    self, AnswerSpec, DecodingRecord, EngineInfo, Finish, Message, Run, Sampling, Timing, Tokens,
+    Turn,
 };
 
 /// What to sample.
@@ -39,6 +43,7 @@ pub struct SampleRequest {
     pub answer: Option<AnswerSpec>,
     /// Measure kl_ref against this reference context from turn 2 on.
     pub drift_reference: Option<run::DriftReference>,
+    pub method: DecodingMethod,
 }
 
 impl SampleRequest {
@@ -75,6 +80,7 @@ impl SampleRequest {
             title: None,
             answer: None,
             drift_reference: None,
+            method: DecodingMethod::Plain,
         }
     }
 }
@@ -243,6 +249,21 @@ pub fn validate_request(req: &SampleRequest) -> Result<(), EngineError> {
             )));
         }
     }
+    if req.method != DecodingMethod::Plain {
+        if n_turns > 1 {
+            return bad("decoding-time methods (cntp, ffs, deepconf-online) sample one turn: give one user message");
+        }
+        if let DecodingMethod::DeepConfOnline { warmup, window } = req.method {
+            if warmup == 0 || window == 0 {
+                return bad("deepconf-online needs at least one warm-up path and a window of at least one token");
+            }
+        }
+        if let DecodingMethod::Cntp { max_trials } = req.method {
+            if !(1..=16).contains(&max_trials) {
+                return bad("cntp takes 1 to 16 trials");
+            }
+        }
+    }
     if req.drift_reference.is_some() {
         if n_turns < 2 {
             return bad(
@@ -271,15 +292,7 @@ pub fn sample(
     let (rendered, start) = conversation::first_turn(lm, &req.conversation)?;
     let n = req.n_paths as usize;
     let n_prompt = start.tokens.len();
-    let launch = Launch {
-        start_turn: 0,
-        start,
-        reference: None,
-        earlier: Vec::new(),
-        seeds: (0..n).map(|i| req.seed + i as u64).collect(),
-        indices: (0..n as u32).collect(),
-        prefix: None,
-    };
+    let clock = Instant::now();
     let mut skeleton = build_run(lm, cfg, req, &rendered, n_prompt, 0, 0, Vec::new());
     skeleton.paths = (0..n)
         .map(|i| run::Path {
@@ -289,19 +302,102 @@ pub fn sample(
             turns: Vec::new(),
         })
         .collect();
-    let out = decode_paths(lm, cfg, req, &launch, cancel, emit, skeleton)?;
-    let run_paths = out.paths.into_iter().map(|p| p.into_path(None)).collect();
-    let run = build_run(
+    // DeepConf online samples its warm-up paths first, the rest after.
+    let first = match req.method {
+        DecodingMethod::DeepConfOnline { warmup, .. } => (warmup as usize).min(n),
+        _ => n,
+    };
+    let launch_of = |range: std::ops::Range<usize>, rules: Rules| Launch {
+        start_turn: 0,
+        start: start.clone(),
+        reference: None,
+        earlier: Vec::new(),
+        seeds: range.clone().map(|i| req.seed + i as u64).collect(),
+        indices: range.map(|i| i as u32).collect(),
+        prefix: None,
+        rules,
+        clock,
+    };
+    let rules = Rules {
+        ffs: req.method == DecodingMethod::Ffs,
+        online: None,
+    };
+    let out = decode_paths(
+        lm,
+        cfg,
+        req,
+        &launch_of(0..first, rules),
+        cancel,
+        emit,
+        skeleton.clone(),
+    )?;
+    let (seq_len, n_batch) = (out.seq_len, out.n_batch);
+    let mut failure = out.failure;
+    let mut record = DecodingRecord {
+        method: req.method.id().into(),
+        ..Default::default()
+    };
+    if req.method == DecodingMethod::Ffs {
+        record.ffs = Some(run::FfsRecord {
+            winner: out.ffs_winner,
+        });
+    }
+    for p in out.paths {
+        let i = p.index as usize;
+        skeleton.paths[i] = p.into_path(None);
+    }
+    if let DecodingMethod::DeepConfOnline { warmup, window } = req.method {
+        let lows: Vec<f64> = skeleton.paths[..first]
+            .iter()
+            .filter_map(|p| {
+                lowest_group_confidence(&p.turns.first()?.tokens.confidence, window as usize)
+            })
+            .collect();
+        let threshold = percentile(&lows, DEEPCONF_PERCENTILE);
+        let mut online = run::DeepConfOnlineRecord {
+            warmup,
+            window,
+            percentile: DEEPCONF_PERCENTILE,
+            threshold,
+            stops: Vec::new(),
+        };
+        if first < n && failure.is_none() && !cancel.load(Ordering::Relaxed) {
+            let rules = Rules {
+                ffs: false,
+                online: threshold.map(|t| (t, window as usize)),
+            };
+            let out = decode_paths(
+                lm,
+                cfg,
+                req,
+                &launch_of(first..n, rules),
+                cancel,
+                emit,
+                skeleton.clone(),
+            )?;
+            failure = failure.or(out.failure);
+            online.stops = out.online_stops;
+            for p in out.paths {
+                let i = p.index as usize;
+                skeleton.paths[i] = p.into_path(None);
+            }
+        }
+        record.deepconf_online = Some(online);
+    }
+    let mut run = build_run(
         lm,
         cfg,
         req,
         &rendered,
         n_prompt,
-        out.seq_len,
-        out.n_batch,
-        run_paths,
+        seq_len,
+        n_batch,
+        std::mem::take(&mut skeleton.paths),
     );
-    if let Some(message) = out.failure {
+    if req.method != DecodingMethod::Plain {
+        run.decoding = Some(record);
+    }
+    if let Some(message) = failure {
         emit(Event::Error { message });
     }
     emit(Event::RunFinished {
@@ -374,6 +470,8 @@ pub fn fork(
         title: run.title.clone(),
         answer: run.answer.clone(),
         drift_reference: run.drift_reference.clone(),
+        // A fork continues a path; no decoding-time method applies to it.
+        method: DecodingMethod::Plain,
     };
     validate_request(&req)?;
     let (rendered, first) = conversation::first_turn(lm, &run.conversation)?;
@@ -403,6 +501,8 @@ pub fn fork(
         seeds: (0..m as u64).map(|j| next_seed + j).collect(),
         indices: (first_index..first_index + m).collect(),
         prefix: Some(prefix.clone()),
+        rules: Rules::default(),
+        clock: Instant::now(),
     };
     let fork_of = run::Fork {
         path: path as u32,
@@ -455,6 +555,18 @@ struct Launch {
     indices: Vec<u32>,
     /// Tokens of `start_turn` already generated (copied from the parent).
     prefix: Option<Turn>,
+    rules: Rules,
+    /// Run start: timings count from here.
+    clock: Instant,
+}
+
+/// What stops paths early, by decoding-time method.
+#[derive(Debug, Clone, Copy, Default)]
+struct Rules {
+    /// First Finish Search: stop every path once one finishes.
+    ffs: bool,
+    /// DeepConf online: (threshold, window).
+    online: Option<(f64, usize)>,
 }
 
 struct Decoded {
@@ -462,6 +574,8 @@ struct Decoded {
     seq_len: usize,
     n_batch: u32,
     failure: Option<String>,
+    ffs_winner: Option<u32>,
+    online_stops: Vec<run::OnlineStop>,
 }
 
 impl PathState {
@@ -519,7 +633,7 @@ fn decode_paths(
     emit: &mut dyn FnMut(Event),
     skeleton: Run,
 ) -> Result<Decoded, EngineError> {
-    let clock = Instant::now();
+    let clock = launch.clock;
     let n = launch.seeds.len();
     let n_turns = skeleton.n_turns();
     let prefix_ids: &[i32] = launch.prefix.as_ref().map_or(&[], |p| &p.tokens.id);
@@ -701,6 +815,8 @@ fn decode_paths(
     };
 
     let mut failure = None;
+    let mut ffs_winner = None;
+    let mut online_stops = Vec::new();
     loop {
         // Sample for every path whose logits rows are in the last batch.
         for p in paths.iter_mut() {
@@ -721,6 +837,35 @@ fn decode_paths(
                 None
             };
             step(lm, p, row, &stats, kl, &top, &limits, clock, emit);
+            if let Some((threshold, w)) = launch.rules.online {
+                if p.turn_end.is_none() {
+                    if let Some(mean) = window_mean(&p.tokens.confidence, w) {
+                        if mean < threshold {
+                            online_stops.push(run::OnlineStop {
+                                path: p.index,
+                                token: p.tokens.len() as u32,
+                                window_mean: mean,
+                            });
+                            end_turn(p, Finish::Cancelled, clock);
+                        }
+                    }
+                }
+            }
+        }
+        if launch.rules.ffs && ffs_winner.is_none() {
+            ffs_winner = paths
+                .iter()
+                .filter(|p| p.turn_end == Some(Finish::Stop))
+                .map(|p| p.index)
+                .min();
+            if ffs_winner.is_some() {
+                for p in paths
+                    .iter_mut()
+                    .filter(|p| p.finish.is_none() && p.turn_end.is_none())
+                {
+                    end_turn(p, Finish::Cancelled, clock);
+                }
+            }
         }
         let stopping = cancel.load(Ordering::Relaxed) || failure.is_some();
         if stopping {
@@ -770,6 +915,8 @@ fn decode_paths(
         seq_len,
         n_batch,
         failure,
+        ffs_winner,
+        online_stops,
     })
 }
 
@@ -1163,13 +1310,14 @@ fn build_run(
             seed: req.seed,
             max_tokens: req.max_tokens,
             top_logprobs: req.top_logprobs,
-            method: "plain".into(),
+            method: req.method.id().into(),
         },
         conversation: req.conversation.clone(),
         gold: req.gold.clone(),
         answer: req.answer.clone(),
         prompt: Some(prompt::prompt_info(rendered, n_prompt)),
         drift_reference: req.drift_reference.clone(),
+        decoding: None,
         engine: Some(EngineInfo {
             n_threads: cfg.n_threads,
             kv_unified: cfg.kv_unified,

@@ -108,6 +108,7 @@ pub fn run_with_paths(prompt: &str, gold: Option<&str>, width: u32, paths: Vec<V
         prompt: None,
         engine: None,
         drift_reference: None,
+        decoding: None,
         paths: paths
             .into_iter()
             .enumerate()

@@ -4,9 +4,11 @@
 mod build;
 mod io;
 mod model;
+mod suite;
 mod validate;
 
 pub use build::{run_with_paths, synthetic_run, TokenValues, TurnBuilder};
 pub use io::{parse_run_bytes, read_run, run_to_bytes, write_atomic, write_run, RunError};
 pub use model::*;
+pub use suite::{parse_suite, read_suite, Question};
 pub use validate::validate;

@@ -35,7 +35,83 @@ pub struct Run {
     /// (project field; absent when drift was not measured).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift_reference: Option<DriftReference>,
+    /// What a decoding-time method did (project field; absent for `plain`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decoding: Option<DecodingRecord>,
     pub paths: Vec<Path>,
+}
+
+/// The record of a decoding-time method (methods.md): its parameters and
+/// what it decided while sampling.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct DecodingRecord {
+    /// Same as `sampling.method`.
+    pub method: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ffs: Option<FfsRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deepconf_online: Option<DeepConfOnlineRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cntp: Option<CntpRecord>,
+}
+
+/// First Finish Search: every path stops once the first one finishes.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct FfsRecord {
+    /// The path that finished first (`null` if none finished with `stop`).
+    pub winner: Option<u32>,
+}
+
+/// DeepConf online: warm-up paths set the threshold, later paths stop early.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct DeepConfOnlineRecord {
+    pub warmup: u32,
+    pub window: u32,
+    /// Percentile of the warm-up paths' lowest group confidence (10).
+    pub percentile: f64,
+    /// `null` when no warm-up path produced a token.
+    pub threshold: Option<f64>,
+    pub stops: Vec<OnlineStop>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct OnlineStop {
+    pub path: u32,
+    /// Tokens the path had when it was stopped.
+    pub token: u32,
+    /// Mean confidence of its last `window` tokens, below the threshold.
+    pub window_mean: f64,
+}
+
+/// Cautious Next Token Prediction: where trials were sampled and which won.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct CntpRecord {
+    pub max_trials: u32,
+    pub entropy_low: f64,
+    pub entropy_high: f64,
+    pub punctuation: String,
+    /// Tokens sampled in trials that were not kept.
+    pub extra_tokens: u64,
+    pub steps: Vec<CntpStep>,
+}
+
+/// One branching step: trials sampled from the path's state before `token`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CntpStep {
+    pub path: u32,
+    pub turn: u32,
+    pub token: u32,
+    pub entropy: f64,
+    pub trials: Vec<CntpTrial>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CntpTrial {
+    pub ids: Vec<i32>,
+    pub text: String,
+    /// exp(−mean ln p) over the trial's sampled tokens.
+    pub perplexity: f64,
+    pub kept: bool,
 }
 
 /// The context p_reference is taken from for turns ≥ 2 (methods.md, "Drift

@@ -49,6 +49,7 @@ pub fn request(prompt: &str, n: u32, max_tokens: u32, seed: u64) -> SampleReques
         top_logprobs: 5,
         gold: None,
         drift_reference: None,
+        method: reasonscope::engine::DecodingMethod::Plain,
         title: None,
         answer: None,
     }
