@@ -174,10 +174,10 @@ enum Cmd {
     Info { run: PathBuf },
     /// Export a chart without a window (the same chart the app shows).
     Export {
-        /// Run file(s); calibration uses every run given.
+        /// Run file(s) or folders; calibration and suite use every run given.
         #[arg(required = true)]
         runs: Vec<PathBuf>,
-        #[arg(long, value_parser = ["methods", "agreement", "entropy", "branches", "reflection", "curves", "calibration", "drift"])]
+        #[arg(long, value_parser = ["methods", "agreement", "entropy", "branches", "reflection", "curves", "calibration", "drift", "suite"])]
         chart: String,
         #[arg(long, value_parser = ["png", "svg", "csv"])]
         format: String,

@@ -202,3 +202,57 @@ fn the_drift_view_shows_a_three_turn_run_and_exports_its_charts() {
         .count();
     assert_eq!(points, 16 * 3);
 }
+
+#[test]
+fn the_suite_view_shows_a_folder_with_the_numbers_of_analyze() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_runs");
+    let mut h = common::ui::harness(&[dir.clone()]);
+    assert!(
+        common::ui::step_until(&mut h, 60, |a| a.runs.len() == 4),
+        "the folder's four runs did not open"
+    );
+    assert_eq!(h.state().settings.view, View::Suite);
+    h.run_steps(3);
+    assert!(content(&h, "Decoding method plain"));
+    // The same numbers as `reasonscope analyze --format json` on the folder.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_reasonscope"))
+        .args(["analyze", "--format", "json"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let want = json["suite"]["methods"].as_array().unwrap();
+    let groups = h.state().suite_groups();
+    assert_eq!(groups.len(), 1);
+    let turns: Vec<&reasonscope::analysis::TurnAnalysis> = groups[0]
+        .1
+        .iter()
+        .map(|&(r, t)| &h.state().runs[r].turns[t])
+        .collect();
+    let got = reasonscope::analysis::suite::suite_methods(&turns);
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(want) {
+        assert_eq!(g.method, w["method"].as_str().unwrap());
+        assert!((g.accuracy - w["accuracy"].as_f64().unwrap()).abs() < 1e-12, "{}", g.method);
+        assert_eq!(g.tokens_total as u64, w["tokens_total"].as_u64().unwrap(), "{}", g.method);
+        if let Some(e) = w["ece"].as_f64() {
+            assert!((g.ece.unwrap() - e).abs() < 1e-12);
+        }
+        assert!(content(&h, &format!("{:.3}", g.accuracy)));
+    }
+    assert!(
+        common::ui::step_until_shown(&mut h, 120, "Accuracy per selection method"),
+        "the suite chart did not appear"
+    );
+    h.snapshot("view_suite");
+    let png = tempfile::tempdir().unwrap();
+    h.state_mut().push(AppCommand::ExportTo {
+        figure: "suite",
+        format: Format::Svg,
+        path: png.path().join("s.svg"),
+    });
+    h.run_steps(2);
+    let svg = std::fs::read_to_string(png.path().join("s.svg")).unwrap();
+    assert!(svg.contains("Wilson") && svg.contains("majority"));
+}

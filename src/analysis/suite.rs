@@ -78,3 +78,51 @@ pub fn suite_methods(questions: &[&TurnAnalysis]) -> Vec<SuiteMethod> {
         })
         .collect()
 }
+
+/// Wilson's 95% score interval for `k` successes in `n` trials.
+pub fn wilson_interval(k: usize, n: usize) -> Option<(f64, f64)> {
+    if n == 0 {
+        return None;
+    }
+    let z = 1.959_963_984_540_054_f64;
+    let (k, n) = (k as f64, n as f64);
+    let p = k / n;
+    let denom = 1.0 + z * z / n;
+    let centre = (p + z * z / (2.0 * n)) / denom;
+    let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt() / denom;
+    Some(((centre - half).max(0.0), (centre + half).min(1.0)))
+}
+
+/// Questions (indices into `questions`) where the selection methods do not
+/// all give the same answer.
+pub fn disagreements(questions: &[&TurnAnalysis]) -> Vec<usize> {
+    questions
+        .iter()
+        .enumerate()
+        .filter(|(_, q)| {
+            let answers: Vec<Option<&str>> =
+                q.methods.iter().map(|m| m.answer.as_deref()).collect();
+            answers.iter().any(|a| match (a, answers[0]) {
+                (Some(x), Some(y)) => !super::answers::equal(x, y),
+                (x, y) => x.is_some() != y.is_some(),
+            })
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wilson_interval_by_hand() {
+        // 8 of 10: (0.4902, 0.9433), the textbook values.
+        let (lo, hi) = wilson_interval(8, 10).unwrap();
+        assert!((lo - 0.4902).abs() < 1e-3 && (hi - 0.9433).abs() < 1e-3, "{lo} {hi}");
+        let (lo, hi) = wilson_interval(0, 5).unwrap();
+        assert_eq!(lo, 0.0);
+        assert!((hi - 0.4345).abs() < 1e-3, "{hi}");
+        assert_eq!(wilson_interval(0, 0), None);
+    }
+}

@@ -4,9 +4,11 @@
 
 mod build;
 mod drift;
+mod suite;
 mod model;
 pub mod palette;
 
 pub use build::*;
 pub use drift::drift_figure;
+pub use suite::{suite_figure, SuiteGroup};
 pub use model::*;

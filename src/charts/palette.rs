@@ -27,6 +27,14 @@ pub fn categorical(i: usize) -> Rgb {
     CATEGORICAL[i % CATEGORICAL.len()]
 }
 
+/// The name of categorical colour `i`, for titles that stand in for a legend.
+pub fn categorical_name(i: usize) -> &'static str {
+    const NAMES: [&str; 10] = [
+        "blue", "orange", "red", "teal", "green", "yellow", "purple", "pink", "brown", "grey",
+    ];
+    NAMES[i % NAMES.len()]
+}
+
 /// Colour of a chosen answer: right/wrong when gold is known.
 pub fn verdict(correct: Option<bool>) -> Rgb {
     match correct {

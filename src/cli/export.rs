@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 
 use crate::analysis::{analyze_run, AnalysisParams, TurnAnalysis};
-use crate::charts::{figure_for, FigureRequest};
+use crate::charts::{figure_for, suite_figure, FigureRequest, SuiteGroup};
 use crate::export::{export, Format};
 use crate::run::read_run;
 
@@ -25,7 +25,7 @@ pub fn export_chart(a: &ExportArgs) -> anyhow::Result<()> {
     let mut params = AnalysisParams::default();
     params.methods.window = a.window.max(1);
     let mut loaded = Vec::new();
-    for f in &a.runs {
+    for f in &super::expand_inputs(&a.runs) {
         let run = read_run(f)?;
         let turns = analyze_run(&run, &params);
         loaded.push((run, turns));
@@ -55,11 +55,25 @@ pub fn export_chart(a: &ExportArgs) -> anyhow::Result<()> {
         normalized_x: false,
         params: params.methods,
     };
-    let fig = figure_for(&req, run, turns, &suite).with_context(|| {
-        format!(
-            "the {} chart needs gold answers, which this run does not have",
-            a.chart
-        )
+    let fig = if a.chart == "suite" {
+        let mut groups: Vec<SuiteGroup> = Vec::new();
+        for (r, ts) in &loaded {
+            let label = &r.sampling.method;
+            match groups.iter_mut().find(|g| &g.label == label) {
+                Some(g) => g.questions.extend(ts.iter()),
+                None => groups.push(SuiteGroup {
+                    label: label.clone(),
+                    questions: ts.iter().collect(),
+                }),
+            }
+        }
+        suite_figure(&groups, &params.methods)
+    } else {
+        figure_for(&req, run, turns, &suite)
+    };
+    let fig = fig.with_context(|| match a.chart.as_str() {
+        "drift" => "the drift chart needs a run with two or more turns".to_owned(),
+        c => format!("the {c} chart needs gold answers, which the run(s) do not have"),
     })?;
     export(&fig, format, &a.output, a.scale, a.force)?;
     eprintln!("wrote {}", a.output.display());

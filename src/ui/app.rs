@@ -29,6 +29,8 @@ pub const DEFAULT_RUN: (&str, &[u8]) = (
 pub enum AppCommand {
     Open(PathBuf),
     OpenDialog,
+    /// Pick a folder and open every run in it (a suite).
+    OpenFolderDialog,
     Close(usize),
     Activate(usize),
     SetView(View),
@@ -198,7 +200,11 @@ impl App {
             app.open_bytes(DEFAULT_RUN.0, DEFAULT_RUN.1);
         }
         for f in files {
-            app.open(f);
+            if f.is_dir() {
+                app.open_folder(f);
+            } else {
+                app.open(f);
+            }
         }
         if let Some(v) = std::env::var("REASONSCOPE_VIEW").ok().and_then(|v| {
             View::ALL
@@ -311,6 +317,13 @@ impl App {
             }
             return None;
         }
+        if id == "suite" {
+            // Accuracy curves over a whole suite take seconds: always a job.
+            if self.pending_figures.insert(key.clone()) {
+                self.spawn_figure(id, key);
+            }
+            return None;
+        }
         let f = std::sync::Arc::new(self.build_figure(id)?);
         self.figures.insert(key, f.clone());
         Some(f)
@@ -334,17 +347,14 @@ impl App {
     fn spawn_figure(&self, id: &str, key: String) {
         let Some(r) = self.run() else { return };
         let (run, turns) = (r.run.clone(), r.turns.clone());
-        let suite: Vec<std::sync::Arc<Vec<crate::analysis::TurnAnalysis>>> =
-            self.runs.iter().map(|r| r.turns.clone()).collect();
+        let suite = self.suite_inputs();
         let req = self.figure_request(id);
         let tx = self.jobs_tx.clone();
         let ctx = self.ctx.clone();
         let spawned = std::thread::Builder::new()
             .name("reasonscope-figure".into())
             .spawn(move || {
-                let all: Vec<&crate::analysis::TurnAnalysis> =
-                    suite.iter().flat_map(|t| t.iter()).collect();
-                let figure = charts::figure_for(&req, &run, &turns, &all);
+                let figure = compute_figure(&req, &run, &turns, &suite);
                 let _ = tx.send(JobDone::Figure { key, figure });
                 if let Some(c) = ctx {
                     c.request_repaint();
@@ -353,6 +363,20 @@ impl App {
         if let Err(e) = spawned {
             eprintln!("cannot start a figure job: {e}");
         }
+    }
+
+    /// Open every run file in `dir` (in the background) and show the Suite view.
+    pub fn open_folder(&mut self, dir: &Path) {
+        let files = crate::cli::expand_inputs(&[dir.to_path_buf()]);
+        if files.is_empty() {
+            self.error(format!("{}: no run files (.json, .json.gz) in this folder", dir.display()));
+            return;
+        }
+        for f in &files {
+            self.open_async(f);
+        }
+        self.settings.view = View::Suite;
+        self.info(format!("opening {} runs from {}", files.len(), dir.display()));
     }
 
     /// Read and analyse a run file in the background (large files take a
@@ -491,6 +515,15 @@ impl App {
     }
 
     fn figure_key(&self, id: &str) -> String {
+        if id == "suite" {
+            let names: Vec<&str> = self.runs.iter().map(|r| r.name.as_str()).collect();
+            return format!(
+                "suite|{}|{}|{}",
+                names.join("/"),
+                self.settings.window,
+                self.settings.borda_p
+            );
+        }
         format!(
             "{id}|{}|{}|{:?}|{}|{}|{}|{}|{}|{:?}",
             self.active,
@@ -513,9 +546,38 @@ impl App {
     /// Build figure `id` (the same description the view draws and exports).
     pub fn build_figure(&self, id: &str) -> Option<Figure> {
         let r = self.run()?;
-        let suite: Vec<&crate::analysis::TurnAnalysis> =
-            self.runs.iter().flat_map(|r| r.turns.iter()).collect();
-        charts::figure_for(&self.figure_request(id), &r.run, &r.turns, &suite)
+        compute_figure(&self.figure_request(id), &r.run, &r.turns, &self.suite_inputs())
+    }
+
+    /// Every open run's decoding method and analysis (suite figures).
+    fn suite_inputs(&self) -> Vec<SuiteInput> {
+        self.runs
+            .iter()
+            .map(|r| (r.run.sampling.method.clone(), r.turns.clone()))
+            .collect()
+    }
+
+    /// The suite over the open runs: per decoding method, the (run, turn)
+    /// of every question with a gold answer.
+    pub fn suite_groups(&self) -> Vec<(String, Vec<(usize, usize)>)> {
+        let mut groups: Vec<(String, Vec<(usize, usize)>)> = Vec::new();
+        for (ri, r) in self.runs.iter().enumerate() {
+            let qs: Vec<(usize, usize)> = r
+                .turns
+                .iter()
+                .filter(|t| t.gold.is_some())
+                .map(|t| (ri, t.turn))
+                .collect();
+            if qs.is_empty() {
+                continue;
+            }
+            let label = &r.run.sampling.method;
+            match groups.iter_mut().find(|g| &g.0 == label) {
+                Some(g) => g.1.extend(qs),
+                None => groups.push((label.clone(), qs)),
+            }
+        }
+        groups
     }
 
     fn export_to(&mut self, figure: &str, format: Format, path: &Path, overwrite: bool) {
@@ -543,6 +605,11 @@ impl App {
                         for f in files {
                             self.open(&f);
                         }
+                    }
+                }
+                AppCommand::OpenFolderDialog => {
+                    if let Some(dir) = rfd::FileDialog::new().pick_folder() {
+                        self.open_folder(&dir);
                     }
                 }
                 AppCommand::Close(i) => {
@@ -980,6 +1047,7 @@ impl App {
                     Key::Num6,
                     Key::Num7,
                     Key::Num8,
+                    Key::Num9,
                 ];
                 for (k, v) in digits.iter().zip(View::ALL) {
                     if i.key_pressed(*k) && i.modifiers.is_none() {
@@ -1026,6 +1094,14 @@ impl App {
                     .clicked()
                 {
                     self.push(AppCommand::OpenDialog);
+                    ui.close();
+                }
+                if ui
+                    .button("Open folder...")
+                    .on_hover_text("Open every run in a folder, e.g. the output of `reasonscope suite` (Suite view)")
+                    .clicked()
+                {
+                    self.push(AppCommand::OpenFolderDialog);
                     ui.close();
                 }
                 ui.menu_button("Open recent", |ui| {
@@ -1230,7 +1306,7 @@ impl App {
                         ("Ctrl+T", "light / dark theme"),
                         ("Ctrl+N", "New run panel"),
                         ("Esc", "stop the live run"),
-                        ("1 to 8", "switch view"),
+                        ("1 to 9", "switch view"),
                         ("J / K", "next / previous path (Paths view)"),
                         ("F1", "this help"),
                     ] {
@@ -1326,4 +1402,32 @@ impl eframe::App for App {
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, eframe::APP_KEY, &self.settings);
     }
+}
+
+/// A run's decoding method and its analysis, as suite figures read them.
+type SuiteInput = (String, std::sync::Arc<Vec<crate::analysis::TurnAnalysis>>);
+
+/// The one place the app turns a request into a figure (in a job or not).
+fn compute_figure(
+    req: &charts::FigureRequest,
+    run: &crate::run::Run,
+    turns: &[crate::analysis::TurnAnalysis],
+    suite: &[SuiteInput],
+) -> Option<Figure> {
+    if req.id == "suite" {
+        let mut groups: Vec<charts::SuiteGroup> = Vec::new();
+        for (label, ts) in suite {
+            let qs = ts.iter().filter(|t| t.gold.is_some());
+            match groups.iter_mut().find(|g| &g.label == label) {
+                Some(g) => g.questions.extend(qs),
+                None => groups.push(charts::SuiteGroup {
+                    label: label.clone(),
+                    questions: qs.collect(),
+                }),
+            }
+        }
+        return charts::suite_figure(&groups, &req.params);
+    }
+    let all: Vec<&crate::analysis::TurnAnalysis> = suite.iter().flat_map(|s| s.1.iter()).collect();
+    charts::figure_for(req, run, turns, &all)
 }

@@ -18,11 +18,12 @@ pub enum View {
     Reflection,
     Curves,
     Drift,
+    Suite,
     Compare,
 }
 
 impl View {
-    pub const ALL: [View; 8] = [
+    pub const ALL: [View; 9] = [
         View::Methods,
         View::Paths,
         View::Entropy,
@@ -30,6 +31,7 @@ impl View {
         View::Reflection,
         View::Curves,
         View::Drift,
+        View::Suite,
         View::Compare,
     ];
 
@@ -42,6 +44,7 @@ impl View {
             View::Reflection => "Reflection",
             View::Curves => "Curves",
             View::Drift => "Drift",
+            View::Suite => "Suite",
             View::Compare => "Compare runs",
         }
     }
@@ -55,6 +58,7 @@ impl View {
             View::Reflection => "Forward reasoning vs reflection, candidate answers per path",
             View::Curves => "Accuracy vs N and vs tokens; calibration over all open runs with gold answers",
             View::Drift => "Multi-turn runs: how answers and distributions move from turn to turn",
+            View::Suite => "All open runs with gold answers as a suite: accuracy, cost, calibration per method and decoding method",
             View::Compare => "Two open runs side by side",
         }
     }

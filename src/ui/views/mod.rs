@@ -9,6 +9,7 @@ mod methods;
 mod new_run;
 mod paths;
 mod reflection;
+mod suite;
 
 use eframe::egui;
 
@@ -28,6 +29,7 @@ pub fn figure_of(view: View) -> Option<&'static str> {
         View::Reflection => Some("reflection"),
         View::Curves => Some("curves"),
         View::Drift => Some("drift"),
+        View::Suite => Some("suite"),
         View::Compare => None,
     }
 }
@@ -41,6 +43,7 @@ pub fn view_ui(app: &mut App, ui: &mut egui::Ui) {
         View::Reflection => reflection::reflection_ui(app, ui),
         View::Curves => curves::curves_ui(app, ui),
         View::Drift => drift::drift_ui(app, ui),
+        View::Suite => suite::suite_ui(app, ui),
         View::Compare => compare::compare_ui(app, ui),
     }
 }

@@ -1,0 +1,128 @@
+//! The Suite view's figure: per-method accuracy with 95% intervals for each
+//! group of runs (one group per decoding method), accuracy against tokens
+//! spent per question (every group on one chart, so decoding-time and
+//! selection methods meet at equal budget), and the reliability diagram.
+
+use super::model::{Axis, Chart, Figure, Mark, Series};
+use super::palette;
+use crate::analysis::curves::{accuracy_curves, DEFAULT_DRAWS, DEFAULT_SEED};
+use crate::analysis::suite::{suite_methods, wilson_interval};
+use crate::analysis::{MethodParams, TurnAnalysis, METHODS};
+
+/// Questions sampled with one decoding method (`plain`, `cntp`, ...).
+pub struct SuiteGroup<'a> {
+    pub label: String,
+    pub questions: Vec<&'a TurnAnalysis>,
+}
+
+/// `None` when no question has a gold answer.
+pub fn suite_figure(groups: &[SuiteGroup], params: &MethodParams) -> Option<Figure> {
+    let groups: Vec<&SuiteGroup> = groups
+        .iter()
+        .filter(|g| g.questions.iter().any(|q| q.gold.is_some()))
+        .collect();
+    if groups.is_empty() {
+        return None;
+    }
+    let g_n = groups.len() as f64;
+    let mut acc_series = Vec::new();
+    let mut budget_series = Vec::new();
+    let mut calibration = None;
+    for (gi, g) in groups.iter().enumerate() {
+        let color = palette::categorical(gi);
+        let with_gold: Vec<&TurnAnalysis> =
+            g.questions.iter().copied().filter(|q| q.gold.is_some()).collect();
+        let methods = suite_methods(&with_gold);
+        let dx = (gi as f64 - (g_n - 1.0) / 2.0) * 0.7 / g_n;
+        let mut points = Vec::new();
+        let mut bars = Vec::new();
+        for (k, m) in methods.iter().enumerate() {
+            let x = k as f64 + dx;
+            points.push([x, m.accuracy]);
+            let right = (m.accuracy * m.n_questions as f64).round() as usize;
+            if let Some((lo, hi)) = wilson_interval(right, m.n_questions) {
+                bars.push(([x, lo], [x, hi], 2.0));
+            }
+        }
+        let name = format!("{} ({} questions)", g.label, with_gold.len());
+        acc_series.push(Series::new(name.clone(), color, Mark::Points { points, radius: 4.0 }));
+        acc_series.push(Series::new(name, color, Mark::Segments { segments: bars }).unlisted());
+        // Accuracy against mean tokens per question as n grows (majority),
+        // and every method at the group's full N.
+        let curve = accuracy_curves(&with_gold, params, DEFAULT_DRAWS, DEFAULT_SEED);
+        let maj: Vec<[f64; 2]> = curve
+            .iter()
+            .filter(|c| c.method == "majority")
+            .map(|c| [c.mean_tokens, c.accuracy])
+            .collect();
+        budget_series.push(Series::new(
+            format!("{}: majority over n paths", g.label),
+            color,
+            Mark::Line {
+                points: maj,
+                width: 2.0,
+                dashed: false,
+            },
+        ));
+        let n_max = curve.iter().map(|c| c.n).max().unwrap_or(0);
+        let full: Vec<[f64; 2]> = curve
+            .iter()
+            .filter(|c| c.n == n_max)
+            .map(|c| [c.mean_tokens, c.accuracy])
+            .collect();
+        let labels: Vec<([f64; 2], String)> = curve
+            .iter()
+            .filter(|c| c.n == n_max && c.method != "majority")
+            .map(|c| ([c.mean_tokens, c.accuracy], c.method.to_owned()))
+            .collect();
+        budget_series.push(
+            Series::new(
+                format!("{}: each method at n = {n_max}", g.label),
+                color,
+                Mark::Points {
+                    points: full,
+                    radius: 3.5,
+                },
+            )
+            .unlisted(),
+        );
+        // Method names only where few groups keep them readable.
+        if groups.len() == 1 {
+            budget_series.push(
+                Series::new(format!("{} methods", g.label), color, Mark::Labels { labels }).unlisted(),
+            );
+        }
+        if calibration.is_none() {
+            let mut c = super::build::calibration_figure(&methods).charts.remove(0);
+            c.title = format!("Reliability diagram, {} (10 bins)", g.label);
+            calibration = Some(c);
+        }
+    }
+    let key: Vec<String> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| format!("{} {}", palette::categorical_name(i), g.label))
+        .collect();
+    let key = key.join(", ");
+    let mut charts = vec![
+        Chart {
+            title: format!("Accuracy per selection method, 95% Wilson intervals ({key})"),
+            x: Axis::new("method").categories(METHODS.iter().map(|m| (*m).to_owned()).collect()),
+            y: Axis::new("accuracy").range(0.0, 1.0),
+            series: acc_series,
+        },
+        Chart {
+            title: format!("Accuracy vs tokens per question: majority over n paths (lines), every method at full N (dots); {key}"),
+            x: Axis::new("mean tokens per question"),
+            y: Axis::new("accuracy").range(0.0, 1.0),
+            series: budget_series,
+        },
+    ];
+    charts.extend(calibration);
+    Some(Figure {
+        id: "suite",
+        title: "Suite".into(),
+        charts,
+        columns: 1,
+    })
+}
