@@ -56,12 +56,22 @@ fn reasonscope() -> Command {
 
 fn suite_cmd(questions: &Path, out: &Path) -> Command {
     let mut c = reasonscope();
-    c.args(["suite", "-q", "-n", "4", "--max-tokens", "32", "--threads", "2", "--model"])
-        .arg(model_path())
-        .arg("--questions")
-        .arg(questions)
-        .arg("-o")
-        .arg(out);
+    c.args([
+        "suite",
+        "-q",
+        "-n",
+        "4",
+        "--max-tokens",
+        "32",
+        "--threads",
+        "2",
+        "--model",
+    ])
+    .arg(model_path())
+    .arg("--questions")
+    .arg(questions)
+    .arg("-o")
+    .arg(out);
     c
 }
 
@@ -90,8 +100,14 @@ fn suite_samples_every_question_and_resumes_after_an_interruption() {
     let mut child = suite_cmd(&questions, &out).spawn().unwrap();
     let start = Instant::now();
     while runs_in(&out).len() < 2 {
-        assert!(start.elapsed() < Duration::from_secs(120), "no runs written");
-        assert!(child.try_wait().unwrap().is_none(), "finished before the interruption");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no runs written"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "finished before the interruption"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     Command::new("kill")
@@ -100,8 +116,16 @@ fn suite_samples_every_question_and_resumes_after_an_interruption() {
         .unwrap();
     let status = child.wait().unwrap();
     let first = runs_in(&out);
-    assert!(first.len() >= 2 && first.len() < 5, "{} runs after the interruption", first.len());
-    assert_eq!(status.code(), Some(130), "an interrupted suite exits with 130");
+    assert!(
+        first.len() >= 2 && first.len() < 5,
+        "{} runs after the interruption",
+        first.len()
+    );
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "an interrupted suite exits with 130"
+    );
     let stamps: Vec<_> = first
         .iter()
         .map(|p| std::fs::metadata(p).unwrap().modified().unwrap())
@@ -112,7 +136,12 @@ fn suite_samples_every_question_and_resumes_after_an_interruption() {
     let all = runs_in(&out);
     assert_eq!(all.len(), 5);
     for (p, t) in first.iter().zip(&stamps) {
-        assert_eq!(std::fs::metadata(p).unwrap().modified().unwrap(), *t, "{} was redone", p.display());
+        assert_eq!(
+            std::fs::metadata(p).unwrap().modified().unwrap(),
+            *t,
+            "{} was redone",
+            p.display()
+        );
     }
     for p in &all {
         let run = read_run(p).unwrap();
@@ -150,11 +179,19 @@ fn ffs_stops_every_path_when_the_first_finishes() {
         // Nobody ran past the step at which the winner finished: every
         // other path either finished on that step too or was stopped there.
         assert!(t.tokens.len() <= wt.tokens.len() + 1, "path {i}");
-        assert!(matches!(t.finish, Finish::Cancelled | Finish::Stop), "path {i}: {:?}", t.finish);
+        assert!(
+            matches!(t.finish, Finish::Cancelled | Finish::Stop),
+            "path {i}: {:?}",
+            t.finish
+        );
         if t.finish == Finish::Stop {
             assert!(t.tokens.len() >= wt.tokens.len(), "the winner was first");
         } else {
-            assert_eq!(t.tokens.len(), wt.tokens.len() + 1, "stopped on the same step");
+            assert_eq!(
+                t.tokens.len(),
+                wt.tokens.len() + 1,
+                "stopped on the same step"
+            );
         }
     }
 }
@@ -164,32 +201,47 @@ fn deepconf_online_stops_a_path_exactly_when_its_window_mean_falls_below_the_thr
     let (warmup, window) = (3u32, 4usize);
     let mut stops = 0;
     for seed in 1..=4 {
-        let mut req = request("Tom has 3 apples and buys 5 more. How many apples does he have?", 10, 48, seed);
+        let mut req = request(
+            "Tom has 3 apples and buys 5 more. How many apples does he have?",
+            10,
+            48,
+            seed,
+        );
         req.method = DecodingMethod::DeepConfOnline {
             warmup,
             window: window as u32,
         };
         let run = sample(&req);
         assert_eq!(run.sampling.method, "deepconf_online");
-        let rec = run.decoding.as_ref().unwrap().deepconf_online.clone().unwrap();
+        let rec = run
+            .decoding
+            .as_ref()
+            .unwrap()
+            .deepconf_online
+            .clone()
+            .unwrap();
         // The threshold: the 10th percentile of the warm-up paths' lowest
         // group confidence, recomputed here from the analysis' own scores.
         let lows: Vec<f64> = run.paths[..warmup as usize]
             .iter()
             .filter_map(|p| {
-                reasonscope::analysis::scores::path_scores(&p.turns[0].tokens, window).conf_lowest_group
+                reasonscope::analysis::scores::path_scores(&p.turns[0].tokens, window)
+                    .conf_lowest_group
             })
             .collect();
         let threshold = method::percentile(&lows, 10.0).unwrap();
         assert!((rec.threshold.unwrap() - threshold).abs() < 1e-9);
         for p in &run.paths[..warmup as usize] {
-            assert_ne!(p.turns[0].finish, Finish::Cancelled, "warm-up paths run to their end");
+            assert_ne!(
+                p.turns[0].finish,
+                Finish::Cancelled,
+                "warm-up paths run to their end"
+            );
         }
         for p in &run.paths[warmup as usize..] {
             let c = &p.turns[0].tokens.confidence;
-            let first_below = (window..=c.len()).find(|&k| {
-                method::window_mean(&c[..k], window).unwrap() < threshold
-            });
+            let first_below = (window..=c.len())
+                .find(|&k| method::window_mean(&c[..k], window).unwrap() < threshold);
             let stop = rec.stops.iter().find(|s| s.path == p.index);
             match first_below {
                 Some(k) => {
@@ -199,9 +251,103 @@ fn deepconf_online_stops_a_path_exactly_when_its_window_mean_falls_below_the_thr
                     assert_eq!(s.token as usize, k);
                     stops += 1;
                 }
-                None => assert!(stop.is_none(), "path {} stopped above the threshold", p.index),
+                None => assert!(
+                    stop.is_none(),
+                    "path {} stopped above the threshold",
+                    p.index
+                ),
             }
         }
     }
     assert!(stops > 0, "no path was stopped in four runs");
+}
+
+#[test]
+fn cntp_branches_where_the_entropy_rule_says_and_keeps_the_lowest_perplexity_trial() {
+    let mut req = request(
+        "Tom has 3 apples and buys 5 more. How many apples does he have?",
+        3,
+        40,
+        9,
+    );
+    req.method = DecodingMethod::Cntp { max_trials: 10 };
+    let run = sample(&req);
+    assert_eq!(run.sampling.method, "cntp");
+    let rec = run.decoding.as_ref().unwrap().cntp.clone().unwrap();
+    assert!(!rec.steps.is_empty(), "no step had high enough entropy");
+    let mut extra_ids = 0u64;
+    for p in &run.paths {
+        let t = &p.turns[0].tokens;
+        let mut pos = 0;
+        while pos < t.len() {
+            let h = f64::from(t.entropy[pos]);
+            match rec
+                .steps
+                .iter()
+                .find(|s| s.path == p.index && s.token as usize == pos)
+            {
+                Some(step) => {
+                    // A branching step: as many trials as the rule gives.
+                    assert!((step.entropy - h).abs() < 1e-4);
+                    assert_eq!(
+                        step.trials.len() as u32,
+                        method::cntp_trials(h, 10),
+                        "path {} token {pos}",
+                        p.index
+                    );
+                    assert!(step.trials.len() >= 2);
+                    let kept: Vec<_> = step.trials.iter().filter(|x| x.kept).collect();
+                    assert_eq!(kept.len(), 1);
+                    let best = step
+                        .trials
+                        .iter()
+                        .map(|x| x.perplexity)
+                        .fold(f64::INFINITY, f64::min);
+                    assert_eq!(
+                        kept[0].perplexity, best,
+                        "the kept trial has the lowest perplexity"
+                    );
+                    let n = kept[0].ids.len();
+                    assert_eq!(
+                        &t.id[pos..pos + n],
+                        &kept[0].ids[..],
+                        "the kept trial's tokens are the path's"
+                    );
+                    // Its perplexity is that of its tokens (unless it ended the turn).
+                    if pos + n < t.len() {
+                        let mean: f64 = t.logprob[pos..pos + n]
+                            .iter()
+                            .map(|&l| f64::from(l))
+                            .sum::<f64>()
+                            / n as f64;
+                        assert!((kept[0].perplexity - (-mean).exp()).abs() < 1e-4);
+                        // A trial runs to its first punctuation token.
+                        assert!(method::ends_trial(&t.text[pos + n - 1]));
+                        assert!(t.text[pos..pos + n - 1]
+                            .iter()
+                            .all(|x| !method::ends_trial(x)));
+                    }
+                    extra_ids += step
+                        .trials
+                        .iter()
+                        .filter(|x| !x.kept)
+                        .map(|x| x.ids.len() as u64)
+                        .sum::<u64>();
+                    pos += n.max(1);
+                }
+                None => {
+                    // Elsewhere a single token, where the rule gives one trial.
+                    assert_eq!(
+                        method::cntp_trials(h, 10),
+                        1,
+                        "path {} token {pos}: H = {h}",
+                        p.index
+                    );
+                    pos += 1;
+                }
+            }
+        }
+    }
+    // Extra tokens: every token the discarded trials drew.
+    assert!(rec.extra_tokens >= extra_ids);
 }

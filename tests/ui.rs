@@ -234,8 +234,17 @@ fn the_suite_view_shows_a_folder_with_the_numbers_of_analyze() {
     assert_eq!(got.len(), want.len());
     for (g, w) in got.iter().zip(want) {
         assert_eq!(g.method, w["method"].as_str().unwrap());
-        assert!((g.accuracy - w["accuracy"].as_f64().unwrap()).abs() < 1e-12, "{}", g.method);
-        assert_eq!(g.tokens_total as u64, w["tokens_total"].as_u64().unwrap(), "{}", g.method);
+        assert!(
+            (g.accuracy - w["accuracy"].as_f64().unwrap()).abs() < 1e-12,
+            "{}",
+            g.method
+        );
+        assert_eq!(
+            g.tokens_total as u64,
+            w["tokens_total"].as_u64().unwrap(),
+            "{}",
+            g.method
+        );
         if let Some(e) = w["ece"].as_f64() {
             assert!((g.ece.unwrap() - e).abs() < 1e-12);
         }

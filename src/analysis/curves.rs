@@ -104,18 +104,24 @@ pub fn accuracy_curves(
                 .iter()
                 .map(|a| answers::is_correct(Some(a), gold))
                 .collect();
-            for b in 0..draws {
+            // When n is every candidate, every draw is the same subset:
+            // select once and count it for all draws (same numbers, B× less work).
+            let distinct = if n == q.candidates.len() { 1 } else { draws };
+            for b in 0..distinct {
                 draw(&mut rng, q.candidates.len(), n, &mut subset, &mut pool);
                 let lens: Vec<usize> = subset
                     .iter()
                     .map(|&i| q.candidates[i].scores.n_tokens)
                     .collect();
+                let copies = if distinct == 1 { draws } else { 1 };
                 for (m, id) in METHODS.iter().enumerate() {
                     let pick = methods::select(id, &q.candidates, &subset, params);
                     if pick.class.is_some_and(|c| correct_class[c]) {
-                        acc[m][b] += 1.0;
+                        for a in &mut acc[m][b..b + copies] {
+                            *a += 1.0;
+                        }
                     }
-                    toks[m] += tokens_spent(id, &lens).0 as f64;
+                    toks[m] += (copies * tokens_spent(id, &lens).0) as f64;
                 }
             }
         }

@@ -119,7 +119,10 @@ mod tests {
     fn wilson_interval_by_hand() {
         // 8 of 10: (0.4902, 0.9433), the textbook values.
         let (lo, hi) = wilson_interval(8, 10).unwrap();
-        assert!((lo - 0.4902).abs() < 1e-3 && (hi - 0.9433).abs() < 1e-3, "{lo} {hi}");
+        assert!(
+            (lo - 0.4902).abs() < 1e-3 && (hi - 0.9433).abs() < 1e-3,
+            "{lo} {hi}"
+        );
         let (lo, hi) = wilson_interval(0, 5).unwrap();
         assert_eq!(lo, 0.0);
         assert!((hi - 0.4345).abs() < 1e-3, "{hi}");

@@ -4,11 +4,11 @@
 
 mod build;
 mod drift;
-mod suite;
 mod model;
 pub mod palette;
+mod suite;
 
 pub use build::*;
 pub use drift::drift_figure;
-pub use suite::{suite_figure, SuiteGroup};
 pub use model::*;
+pub use suite::{suite_figure, SuiteGroup};

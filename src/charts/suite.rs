@@ -30,8 +30,12 @@ pub fn suite_figure(groups: &[SuiteGroup], params: &MethodParams) -> Option<Figu
     let mut calibration = None;
     for (gi, g) in groups.iter().enumerate() {
         let color = palette::categorical(gi);
-        let with_gold: Vec<&TurnAnalysis> =
-            g.questions.iter().copied().filter(|q| q.gold.is_some()).collect();
+        let with_gold: Vec<&TurnAnalysis> = g
+            .questions
+            .iter()
+            .copied()
+            .filter(|q| q.gold.is_some())
+            .collect();
         let methods = suite_methods(&with_gold);
         let dx = (gi as f64 - (g_n - 1.0) / 2.0) * 0.7 / g_n;
         let mut points = Vec::new();
@@ -45,7 +49,14 @@ pub fn suite_figure(groups: &[SuiteGroup], params: &MethodParams) -> Option<Figu
             }
         }
         let name = format!("{} ({} questions)", g.label, with_gold.len());
-        acc_series.push(Series::new(name.clone(), color, Mark::Points { points, radius: 4.0 }));
+        acc_series.push(Series::new(
+            name.clone(),
+            color,
+            Mark::Points {
+                points,
+                radius: 4.0,
+            },
+        ));
         acc_series.push(Series::new(name, color, Mark::Segments { segments: bars }).unlisted());
         // Accuracy against mean tokens per question as n grows (majority),
         // and every method at the group's full N.
@@ -89,7 +100,12 @@ pub fn suite_figure(groups: &[SuiteGroup], params: &MethodParams) -> Option<Figu
         // Method names only where few groups keep them readable.
         if groups.len() == 1 {
             budget_series.push(
-                Series::new(format!("{} methods", g.label), color, Mark::Labels { labels }).unlisted(),
+                Series::new(
+                    format!("{} methods", g.label),
+                    color,
+                    Mark::Labels { labels },
+                )
+                .unlisted(),
             );
         }
         if calibration.is_none() {

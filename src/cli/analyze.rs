@@ -218,7 +218,7 @@ pub fn table(rep: &Report, runs: &[(String, Run)]) -> String {
             for tr in &d.transitions {
                 let _ = writeln!(
                     s,
-                    "turn {} -> {}: right->right {}, right->wrong {}, wrong->right {}, wrong->wrong {}; confidence {}, critique {}",
+                    "turn {} -> {}: right->right {} right->wrong {} wrong->right {} wrong->wrong {}; conf {} crit {}",
                     tr.from_turn + 1,
                     tr.to_turn + 1,
                     tr.right_right.map_or("-".into(), |v| v.to_string()),
@@ -232,7 +232,7 @@ pub fn table(rep: &Report, runs: &[(String, Run)]) -> String {
             let e = &d.equilibrium;
             let _ = writeln!(
                 s,
-                "equilibrium fit D(t+1) - D(t) = a + b D(t): a {}, b {}, D* {}\n",
+                "fit D(t+1) - D(t) = a + b D(t): a {}, b {}, equilibrium D* {}\n",
                 opt(e.a, 4),
                 opt(e.b, 4),
                 opt(e.d_star, 4)

@@ -2,6 +2,7 @@
 //! multi-path sampling with per-token statistics, and the worker thread that
 //! streams events. May use `run`; never egui.
 
+mod cntp;
 pub mod conversation;
 mod error;
 pub mod live;

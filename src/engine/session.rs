@@ -13,10 +13,12 @@ use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::token::LlamaToken;
 
+use super::cntp;
 use super::conversation::{self, TurnContext};
 use super::error::EngineError;
 use super::method::{
-    lowest_group_confidence, percentile, window_mean, DecodingMethod, DEEPCONF_PERCENTILE,
+    cntp_trials, lowest_group_confidence, percentile, window_mean, DecodingMethod,
+    CNTP_ENTROPY_HIGH, CNTP_ENTROPY_LOW, CNTP_PUNCTUATION, DEEPCONF_PERCENTILE,
 };
 use super::model::{available_memory, backend, LoadedModel};
 use super::prompt;
@@ -166,12 +168,12 @@ pub enum Event {
 
 /// One llama.cpp sequence: the tokens it stands for, the first `decoded` of
 /// which are in its KV cache (the rest wait for the next batches).
-struct Seq {
-    id: i32,
-    tokens: Vec<i32>,
-    decoded: usize,
+pub(super) struct Seq {
+    pub id: i32,
+    pub tokens: Vec<i32>,
+    pub decoded: usize,
     /// Row of the last batch's logits for this sequence's newest position.
-    row: Option<i32>,
+    pub row: Option<i32>,
 }
 
 impl Seq {
@@ -180,28 +182,30 @@ impl Seq {
     }
 }
 
-struct PathState {
+pub(super) struct PathState {
     /// Index of the path in its run.
-    index: u32,
-    seed: u64,
+    pub index: u32,
+    pub seed: u64,
     sampler: PathSampler,
-    joiner: Utf8Joiner,
-    main: Seq,
+    pub joiner: Utf8Joiner,
+    pub main: Seq,
     /// The drift reference sequence (teacher-forced on this path's tokens).
     reference: Seq,
     /// Whether this turn records kl_ref (the reference sequence is in use).
     measuring: bool,
     /// Current turn and the context it started from.
-    turn: usize,
+    pub turn: usize,
     start: TurnContext,
     done_turns: Vec<Turn>,
-    tokens: Tokens,
-    text: String,
+    pub tokens: Tokens,
+    pub text: String,
     timing: Timing,
     /// Set when the current turn has ended, until the next one starts.
     turn_end: Option<Finish>,
     /// Set when the path has answered its last turn (or was stopped).
     finish: Option<Finish>,
+    /// CNTP trials in progress.
+    pub branch: Option<cntp::Branch>,
 }
 
 /// Largest number of tokens handed to one `decode` call.
@@ -321,6 +325,10 @@ pub fn sample(
     let rules = Rules {
         ffs: req.method == DecodingMethod::Ffs,
         online: None,
+        cntp: match req.method {
+            DecodingMethod::Cntp { max_trials } => Some(max_trials),
+            _ => None,
+        },
     };
     let out = decode_paths(
         lm,
@@ -340,6 +348,16 @@ pub fn sample(
     if req.method == DecodingMethod::Ffs {
         record.ffs = Some(run::FfsRecord {
             winner: out.ffs_winner,
+        });
+    }
+    if let DecodingMethod::Cntp { max_trials } = req.method {
+        record.cntp = Some(run::CntpRecord {
+            max_trials,
+            entropy_low: CNTP_ENTROPY_LOW,
+            entropy_high: CNTP_ENTROPY_HIGH,
+            punctuation: CNTP_PUNCTUATION.into(),
+            extra_tokens: out.cntp_extra,
+            steps: out.cntp_steps,
         });
     }
     for p in out.paths {
@@ -363,8 +381,8 @@ pub fn sample(
         };
         if first < n && failure.is_none() && !cancel.load(Ordering::Relaxed) {
             let rules = Rules {
-                ffs: false,
                 online: threshold.map(|t| (t, window as usize)),
+                ..Rules::default()
             };
             let out = decode_paths(
                 lm,
@@ -567,6 +585,8 @@ struct Rules {
     ffs: bool,
     /// DeepConf online: (threshold, window).
     online: Option<(f64, usize)>,
+    /// CNTP: the most trials at one step.
+    cntp: Option<u32>,
 }
 
 struct Decoded {
@@ -576,6 +596,8 @@ struct Decoded {
     failure: Option<String>,
     ffs_winner: Option<u32>,
     online_stops: Vec<run::OnlineStop>,
+    cntp_steps: Vec<run::CntpStep>,
+    cntp_extra: u64,
 }
 
 impl PathState {
@@ -649,7 +671,16 @@ fn decode_paths(
         .as_ref()
         .map(|r| r.tokens.iter().chain(prefix_ids).copied().collect());
     let measured = req.drift_reference.is_some();
-    let n_seq = if measured { 2 * n } else { n };
+    // CNTP: each path has M − 1 extra sequences for its trials.
+    let trial_seqs = launch
+        .rules
+        .cntp
+        .map_or(0, |m| m.saturating_sub(1) as usize);
+    let n_seq = if measured {
+        2 * n
+    } else {
+        n * (1 + trial_seqs)
+    };
     let n_ctx_train = lm.model.n_ctx_train() as usize;
     let longest = shared.len().max(shared_ref.as_ref().map_or(0, Vec::len));
     if longest + 1 > n_ctx_train {
@@ -795,6 +826,7 @@ fn decode_paths(
                 },
                 turn_end: None,
                 finish: None,
+                branch: None,
             }
         })
         .collect();
@@ -817,9 +849,21 @@ fn decode_paths(
     let mut failure = None;
     let mut ffs_winner = None;
     let mut online_stops = Vec::new();
+    let mut cntp_steps = Vec::new();
+    let mut cntp_extra = 0u64;
     loop {
         // Sample for every path whose logits rows are in the last batch.
         for p in paths.iter_mut() {
+            if let Some(b) = &mut p.branch {
+                for t in b.trials.iter_mut().filter(|t| !t.done) {
+                    let Some(r) = t.seq.row.take() else { continue };
+                    let row = ctx.get_logits_ith(r);
+                    let stats = row_stats(row, &mut top);
+                    let (index, turn, at) = (p.index, p.turn as u32, p.tokens.len());
+                    cntp::step_trial(lm, index, turn, at, t, row, &stats, &top, &limits);
+                }
+                continue;
+            }
             let ready = p.finish.is_none()
                 && p.turn_end.is_none()
                 && p.main.row.is_some()
@@ -829,6 +873,17 @@ fn decode_paths(
             }
             let row = ctx.get_logits_ith(p.main.row.take().unwrap_or_default());
             let stats = row_stats(row, &mut top);
+            if let Some(m) = launch.rules.cntp {
+                let k = cntp_trials(stats.entropy, m) as usize;
+                if k >= 2 {
+                    let i = p.main.id as usize;
+                    let extra: Vec<i32> = (0..k - 1)
+                        .map(|j| (n + i * trial_seqs + j) as i32)
+                        .collect();
+                    cntp::start(lm, p, k, &extra, req.sampler, row, &stats, &top, &limits);
+                    continue;
+                }
+            }
             let kl = if p.measuring {
                 let ref_row = ctx.get_logits_ith(p.reference.row.take().unwrap_or_default());
                 let lse_ref = log_sum_exp(ref_row);
@@ -867,8 +922,29 @@ fn decode_paths(
                 }
             }
         }
+        // CNTP: copy KV into new trials, keep the best of finished branches.
+        for (i, p) in paths.iter_mut().enumerate() {
+            if let Some(b) = &mut p.branch {
+                if let Err(e) = cntp::copy_fresh(&mut ctx, b) {
+                    failure.get_or_insert(e);
+                }
+            }
+            match cntp::resolve(&mut ctx, p, i as i32, clock, emit) {
+                Ok(Some((step, extra))) => {
+                    cntp_steps.push(step);
+                    cntp_extra += extra;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
+        }
         let stopping = cancel.load(Ordering::Relaxed) || failure.is_some();
         if stopping {
+            for (i, p) in paths.iter_mut().enumerate() {
+                cntp::abandon(p, i as i32);
+            }
             let f = if failure.is_some() {
                 Finish::Error
             } else {
@@ -917,6 +993,8 @@ fn decode_paths(
         failure,
         ffs_winner,
         online_stops,
+        cntp_steps,
+        cntp_extra,
     })
 }
 
@@ -930,6 +1008,15 @@ const MAX_SEQ_CHUNK: usize = 63;
 /// Add what `p` waits to decode to `batch`, within `room` tokens; returns the
 /// room left.
 fn schedule(batch: &mut LlamaBatch, p: &mut PathState, room: usize) -> Result<usize, EngineError> {
+    if let Some(b) = &mut p.branch {
+        let mut seqs: Vec<&mut Seq> = b
+            .trials
+            .iter_mut()
+            .filter(|t| !t.done)
+            .map(|t| &mut t.seq)
+            .collect();
+        return schedule_seqs(batch, &mut seqs, room);
+    }
     if p.measuring {
         schedule_seqs(batch, &mut [&mut p.main, &mut p.reference], room)
     } else {
@@ -1026,14 +1113,92 @@ pub fn direct_logits(
     Ok(ctx.get_logits_ith(last).to_vec())
 }
 
-struct Limits {
-    max_tokens: usize,
-    seq_len: usize,
-    width: usize,
+pub(super) struct Limits {
+    pub max_tokens: usize,
+    pub seq_len: usize,
+    pub width: usize,
 }
 
 fn ms(clock: Instant) -> f64 {
     clock.elapsed().as_secs_f64() * 1000.0
+}
+
+/// A token drawn from a logits row: the end of generation (with its ln p)
+/// or a recorded token.
+pub(super) enum Drawn {
+    Eog { logprob: f64 },
+    Token(TokenRecord),
+}
+
+/// Where a drawn token goes: its path, turn and index in the turn.
+#[derive(Clone, Copy)]
+pub(super) struct At {
+    pub path: u32,
+    pub turn: u32,
+    pub index: u32,
+}
+
+/// Draw a token with `sampler` from `row` and build its record (statistics
+/// of the raw row, text through the UTF-8 joiner). `last` flushes the joiner
+/// (the token is the turn's last).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn draw(
+    lm: &LoadedModel,
+    sampler: &mut PathSampler,
+    joiner: &mut Utf8Joiner,
+    row: &[f32],
+    stats: &RowStats,
+    top: &TopK,
+    width: usize,
+    at: At,
+    kl: Option<f32>,
+    last: impl FnOnce(usize) -> bool,
+) -> Drawn {
+    let tok = sampler.sample(top, row);
+    let idx = tok as usize;
+    let lse = stats.lse;
+    let logprob = f64::from(row[idx]) - lse;
+    if lm.is_eog.get(idx).copied().unwrap_or(true) {
+        return Drawn::Eog { logprob };
+    }
+    let mut text = CompactString::from(joiner.push(&lm.piece_bytes[idx]));
+    if last(at.index as usize + 1) {
+        // An unfinished character at the very end still belongs to the text.
+        text.push_str(&joiner.finish());
+    }
+    let k = width.min(top.items().len());
+    let alts = &top.items()[..k];
+    Drawn::Token(TokenRecord {
+        path: at.path,
+        turn: at.turn,
+        index: at.index,
+        id: tok,
+        text,
+        logprob: logprob as f32,
+        entropy: stats.entropy as f32,
+        self_certainty: stats.self_certainty as f32,
+        confidence: stats.confidence as f32,
+        top_id: alts.iter().map(|a| a.1).collect(),
+        top_text: alts
+            .iter()
+            .map(|a| lm.piece_text[a.1 as usize].clone())
+            .collect(),
+        top_logprob: alts.iter().map(|a| (f64::from(a.0) - lse) as f32).collect(),
+        kl_ref: kl,
+    })
+}
+
+/// How a turn ends after its `n_done`-th token, whose successor would go at
+/// position `next_pos`.
+pub(super) fn limit_reached(n_done: usize, next_pos: usize, limits: &Limits) -> Option<Finish> {
+    if n_done >= limits.max_tokens {
+        Some(Finish::Length)
+    } else if next_pos + 1 >= limits.seq_len {
+        // Its successor would have no position left in the context.
+        Some(Finish::ContextFull)
+    } else {
+        None
+    }
 }
 
 /// Sample one token for `p` from its logits row and record it; `kl` is
@@ -1050,53 +1215,37 @@ fn step(
     clock: Instant,
     emit: &mut dyn FnMut(Event),
 ) {
-    let tok = p.sampler.sample(top, row);
-    let idx = tok as usize;
-    if lm.is_eog.get(idx).copied().unwrap_or(true) {
-        end_turn(p, Finish::Stop, clock);
-        return;
-    }
-    let mut text = CompactString::from(p.joiner.push(&lm.piece_bytes[idx]));
-    let n_done = p.tokens.len() + 1;
     // The new token goes at the next free position of each sequence.
     let next_pos = p.main.tokens.len().max(if p.measuring {
         p.reference.tokens.len()
     } else {
         0
     });
-    let ends = if n_done >= limits.max_tokens {
-        Some(Finish::Length)
-    } else if next_pos + 1 >= limits.seq_len {
-        // Its successor would have no position left in the context.
-        Some(Finish::ContextFull)
-    } else {
-        None
-    };
-    if ends.is_some() {
-        // An unfinished character at the very end still belongs to the text.
-        text.push_str(&p.joiner.finish());
-    }
-    let lse = stats.lse;
-    let k = limits.width.min(top.items().len());
-    let alts = &top.items()[..k];
-    let rec = TokenRecord {
+    let at = At {
         path: p.index,
         turn: p.turn as u32,
         index: p.tokens.len() as u32,
-        id: tok,
-        text,
-        logprob: (f64::from(row[idx]) - lse) as f32,
-        entropy: stats.entropy as f32,
-        self_certainty: stats.self_certainty as f32,
-        confidence: stats.confidence as f32,
-        top_id: alts.iter().map(|a| a.1).collect(),
-        top_text: alts
-            .iter()
-            .map(|a| lm.piece_text[a.1 as usize].clone())
-            .collect(),
-        top_logprob: alts.iter().map(|a| (f64::from(a.0) - lse) as f32).collect(),
-        kl_ref: kl,
     };
+    let drawn = draw(
+        lm,
+        &mut p.sampler,
+        &mut p.joiner,
+        row,
+        stats,
+        top,
+        limits.width,
+        at,
+        kl,
+        |n_done| limit_reached(n_done, next_pos, limits).is_some(),
+    );
+    let rec = match drawn {
+        Drawn::Eog { .. } => {
+            end_turn(p, Finish::Stop, clock);
+            return;
+        }
+        Drawn::Token(rec) => rec,
+    };
+    let tok = rec.id;
     push_record(&mut p.tokens, &rec);
     p.text.push_str(&rec.text);
     emit(Event::Token(Box::new(rec)));
@@ -1105,7 +1254,7 @@ fn step(
     if p.measuring {
         p.reference.tokens.push(tok);
     }
-    if let Some(f) = ends {
+    if let Some(f) = limit_reached(p.tokens.len(), next_pos, limits) {
         end_turn(p, f, clock);
     }
 }
@@ -1127,7 +1276,7 @@ pub(crate) fn push_record(t: &mut Tokens, r: &TokenRecord) {
 }
 
 /// Mark the current turn of `p` as ended (`next_turn` closes it).
-fn end_turn(p: &mut PathState, f: Finish, clock: Instant) {
+pub(super) fn end_turn(p: &mut PathState, f: Finish, clock: Instant) {
     // Bytes of a character that never completed go to the last token.
     let rest = p.joiner.finish();
     if !rest.is_empty() {

@@ -369,14 +369,21 @@ impl App {
     pub fn open_folder(&mut self, dir: &Path) {
         let files = crate::cli::expand_inputs(&[dir.to_path_buf()]);
         if files.is_empty() {
-            self.error(format!("{}: no run files (.json, .json.gz) in this folder", dir.display()));
+            self.error(format!(
+                "{}: no run files (.json, .json.gz) in this folder",
+                dir.display()
+            ));
             return;
         }
         for f in &files {
             self.open_async(f);
         }
         self.settings.view = View::Suite;
-        self.info(format!("opening {} runs from {}", files.len(), dir.display()));
+        self.info(format!(
+            "opening {} runs from {}",
+            files.len(),
+            dir.display()
+        ));
     }
 
     /// Read and analyse a run file in the background (large files take a
@@ -546,7 +553,12 @@ impl App {
     /// Build figure `id` (the same description the view draws and exports).
     pub fn build_figure(&self, id: &str) -> Option<Figure> {
         let r = self.run()?;
-        compute_figure(&self.figure_request(id), &r.run, &r.turns, &self.suite_inputs())
+        compute_figure(
+            &self.figure_request(id),
+            &r.run,
+            &r.turns,
+            &self.suite_inputs(),
+        )
     }
 
     /// Every open run's decoding method and analysis (suite figures).

@@ -46,36 +46,38 @@ pub fn suite_ui(app: &mut App, ui: &mut egui::Ui) {
                 questions.len()
             ));
             let methods = suite_methods(&questions);
-            egui::Grid::new(("suite-table", label)).striped(true).show(ui, |ui| {
-                for h in [
-                    "method",
-                    "accuracy",
-                    "95% interval",
-                    "ECE",
-                    "Brier",
-                    "AUROC",
-                    "tokens",
-                    "sequential tokens",
-                ] {
-                    ui.strong(h);
-                }
-                ui.end_row();
-                for m in &methods {
-                    ui.monospace(m.method);
-                    ui.label(format!("{:.3}", m.accuracy));
-                    let right = (m.accuracy * m.n_questions as f64).round() as usize;
-                    ui.label(
-                        wilson_interval(right, m.n_questions)
-                            .map_or("–".into(), |(lo, hi)| format!("{lo:.2} – {hi:.2}")),
-                    );
-                    ui.label(fmt_opt(m.ece, 3));
-                    ui.label(fmt_opt(m.brier, 3));
-                    ui.label(fmt_opt(m.auroc, 3));
-                    ui.label(m.tokens_total.to_string());
-                    ui.label(m.tokens_sequential.to_string());
+            egui::Grid::new(("suite-table", label))
+                .striped(true)
+                .show(ui, |ui| {
+                    for h in [
+                        "method",
+                        "accuracy",
+                        "95% interval",
+                        "ECE",
+                        "Brier",
+                        "AUROC",
+                        "tokens",
+                        "sequential tokens",
+                    ] {
+                        ui.strong(h);
+                    }
                     ui.end_row();
-                }
-            });
+                    for m in &methods {
+                        ui.monospace(m.method);
+                        ui.label(format!("{:.3}", m.accuracy));
+                        let right = (m.accuracy * m.n_questions as f64).round() as usize;
+                        ui.label(
+                            wilson_interval(right, m.n_questions)
+                                .map_or("–".into(), |(lo, hi)| format!("{lo:.2} – {hi:.2}")),
+                        );
+                        ui.label(fmt_opt(m.ece, 3));
+                        ui.label(fmt_opt(m.brier, 3));
+                        ui.label(fmt_opt(m.auroc, 3));
+                        ui.label(m.tokens_total.to_string());
+                        ui.label(m.tokens_sequential.to_string());
+                        ui.end_row();
+                    }
+                });
             let split = disagreements(&questions);
             if !split.is_empty() {
                 ui.add_space(4.0);
@@ -86,34 +88,42 @@ pub fn suite_ui(app: &mut App, ui: &mut egui::Ui) {
                 .id_salt(("disagree", label))
                 .default_open(true)
                 .show(ui, |ui| {
-                    egui::Grid::new(("disagree-grid", label)).striped(true).show(ui, |ui| {
-                        ui.strong("question");
-                        ui.strong("gold");
-                        ui.strong("answers (method: answer)");
-                        ui.end_row();
-                        for &k in split.iter().take(100) {
-                            let (ri, t) = qs[k];
-                            let q = questions[k];
-                            let name = format!("{} · turn {}", runs[ri].0, t + 1);
-                            if ui
-                                .link(name)
-                                .on_hover_text("Open this run's Methods view")
-                                .clicked()
-                            {
-                                app.push(AppCommand::Activate(ri));
-                                app.push(AppCommand::SetTurn(t));
-                                app.push(AppCommand::SetView(View::Methods));
-                            }
-                            ui.label(q.gold.as_deref().unwrap_or("–"));
-                            let a: Vec<String> = q
-                                .methods
-                                .iter()
-                                .map(|m| format!("{}: {}", m.method, m.answer.as_deref().unwrap_or("none")))
-                                .collect();
-                            ui.label(a.join("  "));
+                    egui::Grid::new(("disagree-grid", label))
+                        .striped(true)
+                        .show(ui, |ui| {
+                            ui.strong("question");
+                            ui.strong("gold");
+                            ui.strong("answers (method: answer)");
                             ui.end_row();
-                        }
-                    });
+                            for &k in split.iter().take(100) {
+                                let (ri, t) = qs[k];
+                                let q = questions[k];
+                                let name = format!("{} · turn {}", runs[ri].0, t + 1);
+                                if ui
+                                    .link(name)
+                                    .on_hover_text("Open this run's Methods view")
+                                    .clicked()
+                                {
+                                    app.push(AppCommand::Activate(ri));
+                                    app.push(AppCommand::SetTurn(t));
+                                    app.push(AppCommand::SetView(View::Methods));
+                                }
+                                ui.label(q.gold.as_deref().unwrap_or("–"));
+                                let a: Vec<String> = q
+                                    .methods
+                                    .iter()
+                                    .map(|m| {
+                                        format!(
+                                            "{}: {}",
+                                            m.method,
+                                            m.answer.as_deref().unwrap_or("none")
+                                        )
+                                    })
+                                    .collect();
+                                ui.label(a.join("  "));
+                                ui.end_row();
+                            }
+                        });
                 });
             }
         }
