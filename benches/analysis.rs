@@ -148,19 +148,35 @@ fn main() {
         reasonscope::run::write_run(&run, &dir.join(format!("q{q:03}.json.gz"))).unwrap();
     }
     let mut n_runs = 0;
+    let (mut t_load, mut t_runs, mut t_curves) = (0.0, 0.0, 0.0);
     let t_suite = secs(|| {
-        let files = reasonscope::cli::expand_inputs(&[dir.clone()]);
-        let (runs, errors) = reasonscope::cli::load_runs(&files);
-        assert!(errors.is_empty());
+        let mut runs = Vec::new();
+        t_load = secs(|| {
+            let files = reasonscope::cli::expand_inputs(&[dir.clone()]);
+            let (r, errors) = reasonscope::cli::load_runs(&files);
+            assert!(errors.is_empty());
+            runs = r;
+        });
         n_runs = runs.len();
-        let refs: Vec<(String, &reasonscope::run::Run)> =
-            runs.iter().map(|(f, r)| (f.clone(), r)).collect();
-        std::hint::black_box(analysis::report::report(&refs, &params));
+        let mut turns = Vec::new();
+        t_runs = secs(|| {
+            turns = runs
+                .iter()
+                .map(|(_, r)| analysis::analyze_run(r, &params))
+                .collect::<Vec<_>>();
+        });
+        let all: Vec<&analysis::TurnAnalysis> = turns.iter().flat_map(|t| t.iter()).collect();
+        t_curves = secs(|| {
+            std::hint::black_box(analysis::report::suite_report(&all, &params, curves::DEFAULT_DRAWS));
+        });
     });
     let _ = std::fs::remove_dir_all(&dir);
     println!(
         "suite of {n_runs} runs × 16 paths: load + analyze {:>6.2} s (target < 2 s: {:.2}× of target)",
         t_suite,
         t_suite / 2.0
+    );
+    println!(
+        "  of which: load {t_load:.2} s, per-run analysis {t_runs:.2} s, suite metrics and curves {t_curves:.2} s"
     );
 }

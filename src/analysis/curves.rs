@@ -71,6 +71,57 @@ fn draw(
     out.sort_unstable();
 }
 
+/// Per method: correct answers per draw (`acc[m][b]`) and tokens spent.
+struct Counts {
+    acc: Vec<Vec<f64>>,
+    toks: Vec<f64>,
+}
+
+/// Draw subsets of `n` paths of each question (seeded per question and n)
+/// and count what every method gets right.
+fn count_questions(
+    qs: &[&TurnAnalysis],
+    n: usize,
+    params: &MethodParams,
+    draws: usize,
+    seed: u64,
+) -> Counts {
+    let mut acc = vec![vec![0.0f64; draws]; METHODS.len()];
+    let mut toks = vec![0.0f64; METHODS.len()];
+    let mut subset = Vec::new();
+    let mut pool = Vec::new();
+    for q in qs {
+        let mut rng = fastrand::Rng::with_seed(seed ^ (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let gold = q.gold.as_deref().unwrap_or_default();
+        let correct_class: Vec<bool> = q
+            .answers
+            .iter()
+            .map(|a| answers::is_correct(Some(a), gold))
+            .collect();
+        // When n is every candidate, every draw is the same subset:
+        // select once and count it for all draws (same numbers, B× less work).
+        let distinct = if n == q.candidates.len() { 1 } else { draws };
+        for b in 0..distinct {
+            draw(&mut rng, q.candidates.len(), n, &mut subset, &mut pool);
+            let lens: Vec<usize> = subset
+                .iter()
+                .map(|&i| q.candidates[i].scores.n_tokens)
+                .collect();
+            let copies = if distinct == 1 { draws } else { 1 };
+            for (m, id) in METHODS.iter().enumerate() {
+                let pick = methods::select(id, &q.candidates, &subset, params);
+                if pick.class.is_some_and(|c| correct_class[c]) {
+                    for a in &mut acc[m][b..b + copies] {
+                        *a += 1.0;
+                    }
+                }
+                toks[m] += (copies * tokens_spent(id, &lens).0) as f64;
+            }
+        }
+    }
+    Counts { acc, toks }
+}
+
 /// Accuracy vs N over questions (turns with gold), every method; subset
 /// sizes up to the smallest question's path count.
 pub fn accuracy_curves(
@@ -89,40 +140,36 @@ pub fn accuracy_curves(
     };
     let draws = draws.max(1);
     let mut out = Vec::new();
-    let mut subset = Vec::new();
-    let mut pool = Vec::new();
+    // Questions are independent: split them over the cores, then add the
+    // per-draw counts (integers, so the sum does not depend on the split).
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(qs.len())
+        .max(1);
+    let chunk = qs.len().div_ceil(threads);
     for n in sizes(min_n) {
-        // acc[m][b], tokens[m]
+        let parts: Vec<Counts> = if threads == 1 {
+            vec![count_questions(&qs, n, params, draws, seed)]
+        } else {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = qs
+                    .chunks(chunk)
+                    .map(|part| s.spawn(move || count_questions(part, n, params, draws, seed)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("a curves worker panicked"))
+                    .collect()
+            })
+        };
         let mut acc = vec![vec![0.0f64; draws]; METHODS.len()];
         let mut toks = vec![0.0f64; METHODS.len()];
-        for q in &qs {
-            let mut rng =
-                fastrand::Rng::with_seed(seed ^ (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-            let gold = q.gold.as_deref().unwrap_or_default();
-            let correct_class: Vec<bool> = q
-                .answers
-                .iter()
-                .map(|a| answers::is_correct(Some(a), gold))
-                .collect();
-            // When n is every candidate, every draw is the same subset:
-            // select once and count it for all draws (same numbers, B× less work).
-            let distinct = if n == q.candidates.len() { 1 } else { draws };
-            for b in 0..distinct {
-                draw(&mut rng, q.candidates.len(), n, &mut subset, &mut pool);
-                let lens: Vec<usize> = subset
-                    .iter()
-                    .map(|&i| q.candidates[i].scores.n_tokens)
-                    .collect();
-                let copies = if distinct == 1 { draws } else { 1 };
-                for (m, id) in METHODS.iter().enumerate() {
-                    let pick = methods::select(id, &q.candidates, &subset, params);
-                    if pick.class.is_some_and(|c| correct_class[c]) {
-                        for a in &mut acc[m][b..b + copies] {
-                            *a += 1.0;
-                        }
-                    }
-                    toks[m] += (copies * tokens_spent(id, &lens).0) as f64;
+        for part in parts {
+            for m in 0..METHODS.len() {
+                for (a, b) in acc[m].iter_mut().zip(&part.acc[m]) {
+                    *a += b;
                 }
+                toks[m] += part.toks[m];
             }
         }
         let nq = qs.len() as f64;

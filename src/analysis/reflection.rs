@@ -127,8 +127,24 @@ fn marker_regex(markers: &[String]) -> Option<Regex> {
     if markers.is_empty() {
         return None;
     }
-    let alts: Vec<String> = markers.iter().map(|m| regex::escape(m)).collect();
-    Regex::new(&format!(r"(?i)\b(?:{})\b", alts.join("|"))).ok()
+    // Compiling takes ~0.5 ms and every path of every run uses the same
+    // list: keep the last one compiled (per thread; Regex clones are cheap).
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(Vec<String>, Option<Regex>)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some((m, r)) = last.as_ref() {
+            if m.as_slice() == markers {
+                return r.clone();
+            }
+        }
+        let alts: Vec<String> = markers.iter().map(|m| regex::escape(m)).collect();
+        let r = Regex::new(&format!(r"(?i)\b(?:{})\b", alts.join("|"))).ok();
+        *last = Some((markers.to_vec(), r.clone()));
+        r
+    })
 }
 
 /// Analyse one response: `token_texts` concatenate to `text`.
