@@ -167,7 +167,11 @@ fn main() {
         });
         let all: Vec<&analysis::TurnAnalysis> = turns.iter().flat_map(|t| t.iter()).collect();
         t_curves = secs(|| {
-            std::hint::black_box(analysis::report::suite_report(&all, &params, curves::DEFAULT_DRAWS));
+            std::hint::black_box(analysis::report::suite_report(
+                &all,
+                &params,
+                curves::DEFAULT_DRAWS,
+            ));
         });
     });
     let _ = std::fs::remove_dir_all(&dir);

@@ -17,3 +17,6 @@ $B sample --title "Apples over 3 turns (drift, no-history reference)" \
   --turn "Are you sure? Check your work." --turn "State your final answer." \
   --gold 8 --gold 8 --gold 8 --drift-reference no-history \
   -n 16 --max-tokens 160 --seed 3 -o sample_runs/apples-3turns-n16.json.gz
+$B sample --title "Apples with CNTP (N = 8)" --method cntp \
+  --prompt "Tom has 3 apples and buys 5 more. How many apples does he have?" \
+  --gold 8 -n 8 --max-tokens 128 --seed 5 -o sample_runs/apples-cntp-n8.json.gz

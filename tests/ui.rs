@@ -205,7 +205,19 @@ fn the_drift_view_shows_a_three_turn_run_and_exports_its_charts() {
 
 #[test]
 fn the_suite_view_shows_a_folder_with_the_numbers_of_analyze() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_runs");
+    // The plain sample runs, as one suite folder.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("suite");
+    std::fs::create_dir(&dir).unwrap();
+    let samples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_runs");
+    for name in [
+        "apples-n16.json.gz",
+        "change-split-n16.json.gz",
+        "multiply-n64.json.gz",
+        "apples-3turns-n16.json.gz",
+    ] {
+        std::fs::copy(samples.join(name), dir.join(name)).unwrap();
+    }
     let mut h = common::ui::harness(&[dir.clone()]);
     assert!(
         common::ui::step_until(&mut h, 60, |a| a.runs.len() == 4),
@@ -264,4 +276,26 @@ fn the_suite_view_shows_a_folder_with_the_numbers_of_analyze() {
     h.run_steps(2);
     let svg = std::fs::read_to_string(png.path().join("s.svg")).unwrap();
     assert!(svg.contains("Wilson") && svg.contains("majority"));
+}
+
+#[test]
+fn the_paths_view_marks_cntp_steps_and_shows_their_trials() {
+    let run = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_runs/apples-cntp-n8.json.gz");
+    let mut h = harness(&[run]);
+    click(&mut h, "Paths");
+    assert!(content(&h, "CNTP branched at"));
+    // Its first token is a branching step (the first token's entropy is high).
+    let r = h.state().runs[0].run.clone();
+    let steps = &r.decoding.as_ref().unwrap().cntp.as_ref().unwrap().steps;
+    assert!(steps.iter().any(|s| s.path == 0 && s.token == 0));
+    let text: String = r.paths[0].turns[0].text.chars().take(12).collect();
+    let node = h.get_by_label_contains(&text);
+    let rect = node.rect();
+    h.hover_at(rect.left_top() + egui::vec2(4.0, 6.0));
+    h.run_steps(60);
+    assert!(
+        content(&h, "lowest perplexity kept"),
+        "no CNTP trials on hover"
+    );
+    assert!(content(&h, "kept"));
 }

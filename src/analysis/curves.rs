@@ -91,7 +91,8 @@ fn count_questions(
     let mut subset = Vec::new();
     let mut pool = Vec::new();
     for q in qs {
-        let mut rng = fastrand::Rng::with_seed(seed ^ (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let mut rng =
+            fastrand::Rng::with_seed(seed ^ (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let gold = q.gold.as_deref().unwrap_or_default();
         let correct_class: Vec<bool> = q
             .answers

@@ -47,7 +47,12 @@ pub fn load_runs(inputs: &[PathBuf]) -> (Vec<(String, Run)>, Vec<(String, String
             .map(|part| {
                 s.spawn(move || {
                     part.iter()
-                        .map(|f| (f.display().to_string(), read_run(f).map_err(|e| e.to_string())))
+                        .map(|f| {
+                            (
+                                f.display().to_string(),
+                                read_run(f).map_err(|e| e.to_string()),
+                            )
+                        })
                         .collect::<Vec<_>>()
                 })
             })

@@ -72,6 +72,31 @@ pub fn run_summary(run: &Run) -> String {
     }
     let f: Vec<String> = finishes.iter().map(|(k, v)| format!("{k} {v}")).collect();
     let _ = writeln!(s, "finish    {}", f.join(", "));
+    if let Some(d) = &run.decoding {
+        if let Some(c) = &d.cntp {
+            let _ = writeln!(
+                s,
+                "cntp      {} branching steps, {} trials, {} extra tokens in trials not kept",
+                c.steps.len(),
+                c.steps.iter().map(|st| st.trials.len()).sum::<usize>(),
+                c.extra_tokens
+            );
+        }
+        if let Some(f) = &d.ffs {
+            let w = f.winner.map_or("none".into(), |w| format!("path {w}"));
+            let _ = writeln!(s, "ffs       first to finish: {w}");
+        }
+        if let Some(o) = &d.deepconf_online {
+            let t = o.threshold.map_or("none".into(), |t| format!("{t:.3}"));
+            let _ = writeln!(
+                s,
+                "deepconf  {} warm-up paths, window {}, threshold {t}, {} paths stopped early",
+                o.warmup,
+                o.window,
+                o.stops.len()
+            );
+        }
+    }
     let wall = run
         .paths
         .iter()

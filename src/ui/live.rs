@@ -38,6 +38,11 @@ pub struct RunForm {
     pub follow_ups: Vec<FollowUp>,
     pub drift: DriftChoice,
     pub reminder: String,
+    /// Decoding-time method: `plain`, `cntp`, `ffs` or `deepconf-online`.
+    pub method: String,
+    /// deepconf-online's warm-up paths and window.
+    pub warmup: u32,
+    pub window: u32,
     pub fork_m: u32,
 }
 
@@ -95,6 +100,9 @@ impl Default for RunForm {
             follow_ups: Vec::new(),
             drift: DriftChoice::Off,
             reminder: "Remember the original question and answer it.".into(),
+            method: "plain".into(),
+            warmup: crate::engine::method::DEEPCONF_WARMUP,
+            window: 2048,
             fork_m: 4,
         }
     }
@@ -139,6 +147,7 @@ impl RunForm {
             title: Some(self.user.chars().take(40).collect()),
             answer: Some(AnswerSpec::Auto),
             drift_reference,
+            method: crate::cli::decoding_method(&self.method, self.warmup, self.window),
             ..base
         }
     }
@@ -185,6 +194,14 @@ impl RunForm {
         ) = (s.n_paths, s.temperature, s.top_k, s.top_p, s.min_p);
         (self.max_tokens, self.seed, self.top_logprobs) = (s.max_tokens, s.seed, s.top_logprobs);
         self.gold = run.gold_for(0).unwrap_or_default().to_owned();
+        self.method = run.sampling.method.replace('_', "-");
+        if let Some(d) = run
+            .decoding
+            .as_ref()
+            .and_then(|d| d.deepconf_online.as_ref())
+        {
+            (self.warmup, self.window) = (d.warmup, d.window);
+        }
     }
 }
 

@@ -50,6 +50,11 @@ pub fn marker_underline() -> egui::Stroke {
     egui::Stroke::new(2.0, Color32::from_rgb(242, 142, 43))
 }
 
+/// A step where CNTP sampled trials.
+pub fn cntp_underline() -> egui::Stroke {
+    egui::Stroke::new(2.0, Color32::from_rgb(176, 122, 161))
+}
+
 pub fn selected_token_bg() -> Color32 {
     Color32::from_rgb(120, 170, 255)
 }

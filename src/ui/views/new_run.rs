@@ -76,6 +76,21 @@ pub fn new_run_ui(app: &mut App, ui: &mut egui::Ui) {
                 labelled(ui, "Min-p", "0 turns min-p off", &mut form.min_p, 0.0..=1.0, 0.01);
                 labelled(ui, "Seed", "Path i uses seed + i", &mut form.seed, 0..=u64::MAX, 1.0);
                 labelled(ui, "Alternatives", "Top-k alternatives stored per token", &mut form.top_logprobs, 1..=100, 0.2);
+                let l = ui.label("Method").on_hover_text("Decoding-time method (one turn only): plain sampling, CNTP (trials at uncertain steps), FFS (stop all when the first finishes), DeepConf online (warm-up paths set a confidence threshold, later paths stop below it)");
+                egui::ComboBox::from_id_salt("method")
+                    .selected_text(form.method.clone())
+                    .show_ui(ui, |ui| {
+                        for m in ["plain", "cntp", "ffs", "deepconf-online"] {
+                            ui.selectable_value(&mut form.method, m.to_owned(), m);
+                        }
+                    })
+                    .response
+                    .labelled_by(l.id);
+                ui.end_row();
+                if form.method == "deepconf-online" {
+                    labelled(ui, "Warm-up paths", "Paths sampled fully first; they set the threshold (10th percentile of their lowest group confidence)", &mut form.warmup, 1..=256, 0.2);
+                    labelled(ui, "Window", "Tokens in the running confidence window", &mut form.window, 1..=8192, 4.0);
+                }
                 let l = ui.label("Gold answer").on_hover_text("Optional: the expected final answer");
                 ui.add(egui::TextEdit::singleline(&mut form.gold).desired_width(120.0)).labelled_by(l.id);
                 ui.end_row();

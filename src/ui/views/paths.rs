@@ -231,6 +231,25 @@ pub fn paths_ui(app: &mut App, ui: &mut egui::Ui) {
                                 )
                             });
                         let selected = app.selected_token.filter(|s| s.0 == p).map(|s| s.1);
+                        // CNTP: the steps where this path sampled trials.
+                        let cntp_steps: Vec<&crate::run::CntpStep> = r
+                            .run
+                            .decoding
+                            .as_ref()
+                            .and_then(|d| d.cntp.as_ref())
+                            .map(|c| {
+                                c.steps
+                                    .iter()
+                                    .filter(|s| s.path as usize == p && s.turn as usize == turn)
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        if !cntp_steps.is_empty() {
+                            ui.small(format!(
+                                "CNTP branched at {} steps (purple underline, italic; hover for the trials)",
+                                cntp_steps.len()
+                            ));
+                        }
                         let mut job = LayoutJob::default();
                         job.wrap.max_width = col_width;
                         let mut starts = Vec::with_capacity(tt.tokens.len());
@@ -257,6 +276,10 @@ pub fn paths_ui(app: &mut App, ui: &mut egui::Ui) {
                             if cand.contains(&i) {
                                 fmt.underline = theme::candidate_underline();
                             }
+                            if cntp_steps.iter().any(|s| s.token as usize == i) {
+                                fmt.underline = theme::cntp_underline();
+                                fmt.italics = true;
+                            }
                             if selected == Some(i) {
                                 fmt.background = theme::selected_token_bg();
                                 fmt.color = Color32::BLACK;
@@ -276,13 +299,17 @@ pub fn paths_ui(app: &mut App, ui: &mut egui::Ui) {
                                 + starts.partition_point(|&s| s <= ci).saturating_sub(1);
                             if tok < tt.tokens.len() {
                                 let resp = resp.clone();
+                                let step = cntp_steps.iter().find(|s| s.token as usize == tok);
                                 resp.on_hover_ui_at_pointer(|ui| {
                                     token_tooltip(
                                         ui,
                                         &tt.tokens,
                                         tok,
                                         uncertain.binary_search(&tok).is_ok(),
-                                    )
+                                    );
+                                    if let Some(s) = step {
+                                        cntp_tooltip(ui, s);
+                                    }
                                 });
                                 if ui.input(|i| i.pointer.primary_clicked()) {
                                     commands.push(AppCommand::SelectToken {
@@ -329,6 +356,29 @@ fn token_tooltip(ui: &mut egui::Ui, t: &Tokens, i: usize, uncertain: bool) {
             ui.monospace(label);
             ui.label(format!("{:.3}", lps[k].exp()));
             ui.label(format!("{:.3}", lps[k]));
+            ui.end_row();
+        }
+    });
+}
+
+/// The trials CNTP sampled at one step, the kept one marked.
+fn cntp_tooltip(ui: &mut egui::Ui, s: &crate::run::CntpStep) {
+    ui.separator();
+    ui.strong(format!(
+        "CNTP: {} trials at entropy {:.3} (lowest perplexity kept)",
+        s.trials.len(),
+        s.entropy
+    ));
+    egui::Grid::new("cntp-trials").striped(true).show(ui, |ui| {
+        ui.strong("trial");
+        ui.strong("perplexity");
+        ui.strong("");
+        ui.end_row();
+        for t in &s.trials {
+            let text: String = t.text.chars().take(60).collect();
+            ui.monospace(format!("{text:?}"));
+            ui.label(format!("{:.3}", t.perplexity));
+            ui.label(if t.kept { "kept" } else { "" });
             ui.end_row();
         }
     });
