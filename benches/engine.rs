@@ -14,7 +14,9 @@ use std::process::Command;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use reasonscope::engine::{self, EngineConfig, Event, LoadedModel, SampleRequest, SamplerParams};
+use reasonscope::engine::{
+    self, DecodingMethod, EngineConfig, Event, LoadedModel, SampleRequest, SamplerParams,
+};
 use reasonscope::run::{Message, Role};
 
 const PROMPT: &str = "Write a long story about a dragon who learns to count.";
@@ -44,6 +46,8 @@ fn request(n: u32, seed: u64) -> SampleRequest {
         gold: None,
         title: None,
         answer: None,
+        drift_reference: None,
+        method: DecodingMethod::Plain,
     }
 }
 
@@ -146,10 +150,12 @@ fn main() {
     let unified = EngineConfig {
         n_threads: threads,
         kv_unified: true,
+        reuse_history: true,
     };
     let split = EngineConfig {
         n_threads: threads,
         kv_unified: false,
+        reuse_history: true,
     };
     // Warm-up (page cache, allocator).
     timed(
@@ -182,6 +188,7 @@ fn main() {
         let one = EngineConfig {
             n_threads: 1,
             kv_unified: false,
+            reuse_history: true,
         };
         let (t1, s1) = timed(&lm, &one, &request(N, 42));
         let r1 = t1 as f64 / s1;
@@ -211,6 +218,7 @@ fn main() {
             &lm,
             &split,
             &long,
+            0,
             0,
             100,
             8,
@@ -250,4 +258,55 @@ fn main() {
         }
         Err(e) => println!("llama-batched: not available: {e}"),
     }
+
+    // CNTP vs plain on the first 10 questions of the bundled suite, same N
+    // and seeds: tokens the model drew (kept + trials) and wall time.
+    let suite = reasonscope::run::read_suite(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/suites/arithmetic-50.jsonl"),
+    )
+    .expect("the bundled suite reads");
+    let (mut plain_tok, mut plain_s, mut cntp_tok, mut cntp_s) = (0u64, 0.0, 0u64, 0.0);
+    let (mut plain_right, mut cntp_right) = (0, 0);
+    let params = reasonscope::analysis::AnalysisParams::default();
+    for q in suite.iter().take(10) {
+        for cntp in [false, true] {
+            let req = SampleRequest {
+                conversation: q.conversation.clone(),
+                gold: q.gold.clone(),
+                max_tokens: 96,
+                method: if cntp {
+                    DecodingMethod::Cntp { max_trials: 10 }
+                } else {
+                    DecodingMethod::Plain
+                },
+                ..request(8, 7)
+            };
+            let t0 = Instant::now();
+            let run = engine::sample(&lm, &split, &req, &AtomicBool::new(false), &mut |_| {})
+                .expect("sampling works");
+            let secs = t0.elapsed().as_secs_f64();
+            let extra = run
+                .decoding
+                .as_ref()
+                .and_then(|d| d.cntp.as_ref())
+                .map_or(0, |c| c.extra_tokens);
+            let drawn = run.total_tokens() as u64 + extra;
+            let right = reasonscope::analysis::analyze_turn(&run, 0, &params)
+                .method("majority")
+                .and_then(|m| m.correct)
+                .unwrap_or(false);
+            if cntp {
+                (cntp_tok, cntp_s) = (cntp_tok + drawn, cntp_s + secs);
+                cntp_right += usize::from(right);
+            } else {
+                (plain_tok, plain_s) = (plain_tok + drawn, plain_s + secs);
+                plain_right += usize::from(right);
+            }
+        }
+    }
+    println!(
+        "cntp vs plain, 10 suite questions, N = 8, 96 tokens: tokens drawn {cntp_tok} vs {plain_tok} ({:.2}×), wall {cntp_s:.1} s vs {plain_s:.1} s ({:.2}×), majority right {cntp_right}/10 vs {plain_right}/10",
+        cntp_tok as f64 / plain_tok.max(1) as f64,
+        cntp_s / plain_s.max(1e-9)
+    );
 }
