@@ -273,13 +273,13 @@ fn main() {
             let req = SampleRequest {
                 conversation: q.conversation.clone(),
                 gold: q.gold.clone(),
-                max_tokens: 96,
+                max_tokens: 64,
                 method: if cntp {
                     DecodingMethod::Cntp { max_trials: 10 }
                 } else {
                     DecodingMethod::Plain
                 },
-                ..request(8, 7)
+                ..request(4, 7)
             };
             let t0 = Instant::now();
             let run = engine::sample(&lm, &split, &req, &AtomicBool::new(false), &mut |_| {})
@@ -305,7 +305,7 @@ fn main() {
         }
     }
     println!(
-        "cntp vs plain, 10 suite questions, N = 8, 96 tokens: tokens drawn {cntp_tok} vs {plain_tok} ({:.2}×), wall {cntp_s:.1} s vs {plain_s:.1} s ({:.2}×), majority right {cntp_right}/10 vs {plain_right}/10",
+        "cntp vs plain, 10 suite questions, N = 4, 64 tokens: tokens drawn {cntp_tok} vs {plain_tok} ({:.2}×), wall {cntp_s:.1} s vs {plain_s:.1} s ({:.2}×), majority right {cntp_right}/10 vs {plain_right}/10",
         cntp_tok as f64 / plain_tok.max(1) as f64,
         cntp_s / plain_s.max(1e-9)
     );

@@ -28,6 +28,7 @@ pub fn suite_figure(groups: &[SuiteGroup], params: &MethodParams) -> Option<Figu
     let mut acc_series = Vec::new();
     let mut budget_series = Vec::new();
     let mut calibration = None;
+    let mut by_n = None;
     for (gi, g) in groups.iter().enumerate() {
         let color = palette::categorical(gi);
         let with_gold: Vec<&TurnAnalysis> = g
@@ -75,6 +76,14 @@ pub fn suite_figure(groups: &[SuiteGroup], params: &MethodParams) -> Option<Figu
                 dashed: false,
             },
         ));
+        if by_n.is_none() {
+            let mut c = super::build::curves_figure(&curve).charts.remove(0);
+            c.title = format!(
+                "Accuracy vs N, every selection method, {} (95% bands over 200 draws)",
+                g.label
+            );
+            by_n = Some(c);
+        }
         let n_max = curve.iter().map(|c| c.n).max().unwrap_or(0);
         let full: Vec<[f64; 2]> = curve
             .iter()
@@ -134,6 +143,7 @@ pub fn suite_figure(groups: &[SuiteGroup], params: &MethodParams) -> Option<Figu
             series: budget_series,
         },
     ];
+    charts.extend(by_n);
     charts.extend(calibration);
     Some(Figure {
         id: "suite",
