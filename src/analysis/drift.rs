@@ -251,19 +251,10 @@ pub fn drift(run: &Run, turns: &[TurnAnalysis]) -> Drift {
 mod tests {
     use super::*;
     use crate::analysis::{analyze_run, AnalysisParams};
-    use crate::run::{run_with_paths, Finish, Message, Role, TokenValues, TurnBuilder};
+    use crate::run::{run_with_paths, Message, Role};
 
     fn turn(text: &str, kl: f32) -> crate::run::Turn {
-        let mut t = TurnBuilder::new(1)
-            .token(TokenValues {
-                id: 1,
-                text,
-                logprob: -0.1,
-                entropy: 0.5,
-                self_certainty: 1.0,
-                confidence: 1.0,
-            })
-            .finish(Finish::Stop, 0.0, 1.0);
+        let mut t = crate::run::one_token_turn(text);
         t.tokens.kl_ref = Some(vec![kl]);
         t
     }

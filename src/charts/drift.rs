@@ -378,19 +378,10 @@ fn trajectory_chart(
 mod tests {
     use super::*;
     use crate::analysis::{analyze_run, AnalysisParams};
-    use crate::run::{run_with_paths, Finish, Message, Role, TokenValues, TurnBuilder};
+    use crate::run::{run_with_paths, Message, Role};
 
     fn turn(text: &str) -> crate::run::Turn {
-        TurnBuilder::new(1)
-            .token(TokenValues {
-                id: 1,
-                text,
-                logprob: -0.1,
-                entropy: 0.5,
-                self_certainty: 1.0,
-                confidence: 1.0,
-            })
-            .finish(Finish::Stop, 0.0, 1.0)
+        crate::run::one_token_turn(text)
     }
 
     #[test]

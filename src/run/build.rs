@@ -125,6 +125,20 @@ pub fn run_with_paths(prompt: &str, gold: Option<&str>, width: u32, paths: Vec<V
 /// A synthetic run for benchmarks (random statistics over a 12-word
 /// vocabulary, shared first 30 tokens, answers 8 or 9, gold 8). Its title
 /// and model name say "synthetic": it is never passed off as a real run.
+/// A finished one-token turn whose text is `text` (for hand-computed tests).
+pub fn one_token_turn(text: &str) -> Turn {
+    TurnBuilder::new(1)
+        .token(TokenValues {
+            id: 1,
+            text,
+            logprob: -0.1,
+            entropy: 0.5,
+            self_certainty: 1.0,
+            confidence: 1.0,
+        })
+        .finish(Finish::Stop, 0.0, 1.0)
+}
+
 pub fn synthetic_run(n_paths: usize, n_tokens: usize, seed: u64) -> Run {
     const WORDS: [&str; 12] = [
         " the", " apples", " so", " we", " add", " 3", " and", " 5", ",", " wait", "\n", " total",

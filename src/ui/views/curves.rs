@@ -1,6 +1,6 @@
 use eframe::egui;
 
-use super::{export_buttons, figure_ui, fmt_opt};
+use super::{export_buttons, figure_ui};
 use crate::analysis::suite::suite_methods;
 use crate::ui::app::App;
 use crate::ui::theme;
@@ -41,30 +41,7 @@ pub fn curves_ui(app: &mut App, ui: &mut egui::Ui) {
             ));
             export_buttons(app, ui, "calibration");
         });
-        egui::Grid::new("suite").striped(true).show(ui, |ui| {
-            for h in [
-                "method",
-                "accuracy",
-                "ECE",
-                "Brier",
-                "AUROC",
-                "tokens",
-                "sequential tokens",
-            ] {
-                ui.strong(h);
-            }
-            ui.end_row();
-            for m in &suite {
-                ui.monospace(m.method);
-                ui.label(format!("{:.3}", m.accuracy));
-                ui.label(fmt_opt(m.ece, 3));
-                ui.label(fmt_opt(m.brier, 3));
-                ui.label(fmt_opt(m.auroc, 3));
-                ui.label(m.tokens_total.to_string());
-                ui.label(m.tokens_sequential.to_string());
-                ui.end_row();
-            }
-        });
+        super::suite_methods_table(ui, "suite", &suite);
         if let Some(fig) = super::ready_figure(app, ui, "calibration") {
             figure_ui(ui, &fig, theme::PLOT_HEIGHT);
         }

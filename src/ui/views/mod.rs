@@ -117,3 +117,42 @@ pub fn figure_ui(
 pub fn fmt_opt(v: Option<f64>, prec: usize) -> String {
     v.map_or("–".into(), |x| format!("{x:.prec$}"))
 }
+
+/// Per-method suite metrics: accuracy with its 95% Wilson interval, ECE,
+/// Brier, AUROC and tokens (Curves and Suite views).
+pub fn suite_methods_table(
+    ui: &mut egui::Ui,
+    id: impl std::hash::Hash + std::fmt::Debug,
+    methods: &[crate::analysis::suite::SuiteMethod],
+) {
+    egui::Grid::new(id).striped(true).show(ui, |ui| {
+        for h in [
+            "method",
+            "accuracy",
+            "95% interval",
+            "ECE",
+            "Brier",
+            "AUROC",
+            "tokens",
+            "sequential tokens",
+        ] {
+            ui.strong(h);
+        }
+        ui.end_row();
+        for m in methods {
+            ui.monospace(m.method);
+            ui.label(format!("{:.3}", m.accuracy));
+            let right = (m.accuracy * m.n_questions as f64).round() as usize;
+            ui.label(
+                crate::analysis::suite::wilson_interval(right, m.n_questions)
+                    .map_or("–".into(), |(lo, hi)| format!("{lo:.2} – {hi:.2}")),
+            );
+            ui.label(fmt_opt(m.ece, 3));
+            ui.label(fmt_opt(m.brier, 3));
+            ui.label(fmt_opt(m.auroc, 3));
+            ui.label(m.tokens_total.to_string());
+            ui.label(m.tokens_sequential.to_string());
+            ui.end_row();
+        }
+    });
+}

@@ -4,8 +4,8 @@
 
 use eframe::egui;
 
-use super::{export_buttons, figure_ui, fmt_opt};
-use crate::analysis::suite::{disagreements, suite_methods, wilson_interval};
+use super::{export_buttons, figure_ui};
+use crate::analysis::suite::{disagreements, suite_methods};
 use crate::analysis::TurnAnalysis;
 use crate::ui::app::{App, AppCommand};
 use crate::ui::state::View;
@@ -46,38 +46,7 @@ pub fn suite_ui(app: &mut App, ui: &mut egui::Ui) {
                 questions.len()
             ));
             let methods = suite_methods(&questions);
-            egui::Grid::new(("suite-table", label))
-                .striped(true)
-                .show(ui, |ui| {
-                    for h in [
-                        "method",
-                        "accuracy",
-                        "95% interval",
-                        "ECE",
-                        "Brier",
-                        "AUROC",
-                        "tokens",
-                        "sequential tokens",
-                    ] {
-                        ui.strong(h);
-                    }
-                    ui.end_row();
-                    for m in &methods {
-                        ui.monospace(m.method);
-                        ui.label(format!("{:.3}", m.accuracy));
-                        let right = (m.accuracy * m.n_questions as f64).round() as usize;
-                        ui.label(
-                            wilson_interval(right, m.n_questions)
-                                .map_or("–".into(), |(lo, hi)| format!("{lo:.2} – {hi:.2}")),
-                        );
-                        ui.label(fmt_opt(m.ece, 3));
-                        ui.label(fmt_opt(m.brier, 3));
-                        ui.label(fmt_opt(m.auroc, 3));
-                        ui.label(m.tokens_total.to_string());
-                        ui.label(m.tokens_sequential.to_string());
-                        ui.end_row();
-                    }
-                });
+            super::suite_methods_table(ui, ("suite-table", label), &methods);
             let split = disagreements(&questions);
             if !split.is_empty() {
                 ui.add_space(4.0);
