@@ -152,7 +152,7 @@ fn main() {
     let t_suite = secs(|| {
         let mut runs = Vec::new();
         t_load = secs(|| {
-            let files = reasonscope::cli::expand_inputs(&[dir.clone()]);
+            let files = reasonscope::cli::expand_inputs(std::slice::from_ref(&dir));
             let (r, errors) = reasonscope::cli::load_runs(&files);
             assert!(errors.is_empty());
             runs = r;

@@ -91,6 +91,8 @@ impl SamplingOpts {
     }
 }
 
+// One command is parsed per run: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Cmd {
     /// Sample N reasoning paths from a GGUF model and write a run file.

@@ -207,7 +207,7 @@ fn cancel_keeps_tokens_sampled_so_far() {
         streamed,
         "every streamed token is in the run"
     );
-    assert!(streamed >= 40 && streamed < 4 * 400);
+    assert!((40..4 * 400).contains(&streamed));
     assert!(run
         .paths
         .iter()

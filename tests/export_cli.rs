@@ -73,10 +73,7 @@ fn every_chart_in_every_format() {
             .filter_map(|n| n.text().map(str::to_owned))
             .collect();
         // The chart's labels are text in the SVG.
-        assert!(
-            texts.iter().any(|t| *t == fig.title),
-            "{chart}: title missing"
-        );
+        assert!(texts.contains(&fig.title), "{chart}: title missing");
         for c in &fig.charts {
             if !c.x.label.is_empty() {
                 assert!(

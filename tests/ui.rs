@@ -218,7 +218,7 @@ fn the_suite_view_shows_a_folder_with_the_numbers_of_analyze() {
     ] {
         std::fs::copy(samples.join(name), dir.join(name)).unwrap();
     }
-    let mut h = common::ui::harness(&[dir.clone()]);
+    let mut h = common::ui::harness(std::slice::from_ref(&dir));
     assert!(
         common::ui::step_until(&mut h, 60, |a| a.runs.len() == 4),
         "the folder's four runs did not open"

@@ -153,7 +153,7 @@ pub fn drift(run: &Run, turns: &[TurnAnalysis]) -> Drift {
                 None => votes.push((a.clone(), 1)),
             }
         }
-        votes.sort_by(|a, b| b.1.cmp(&a.1));
+        votes.sort_by_key(|v| std::cmp::Reverse(v.1));
         let changed_share = (t > 0).then(|| {
             let pairs: Vec<(&String, &String)> = per_turn[t - 1]
                 .iter()
@@ -210,7 +210,7 @@ pub fn drift(run: &Run, turns: &[TurnAnalysis]) -> Drift {
                 }
             }
         }
-        counts.sort_by(|a, b| b.n.cmp(&a.n));
+        counts.sort_by_key(|c| std::cmp::Reverse(c.n));
         let has_gold = gold.0.is_some() && gold.1.is_some();
         let ratio = |num: usize, den: usize| (has_gold && den > 0).then(|| num as f64 / den as f64);
         transitions.push(Transition {

@@ -368,7 +368,8 @@ pub fn branches_figure(run: &Run, t: &TurnAnalysis) -> Figure {
     let y = tree_layout(&nodes);
     let axis = answer_axis(t);
     let total = t.paths.len().max(1) as f32;
-    let mut by_color: Vec<(Rgb, String, Vec<([f64; 2], [f64; 2], f32)>)> = Vec::new();
+    type Segments = Vec<([f64; 2], [f64; 2], f32)>;
+    let mut by_color: Vec<(Rgb, String, Segments)> = Vec::new();
     let mut labels = Vec::new();
     for (i, n) in nodes.iter().enumerate() {
         let top = n

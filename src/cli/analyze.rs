@@ -33,8 +33,11 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> Vec<PathBuf> {
     out
 }
 
+/// Runs read (file name, run) and files that failed (file name, error).
+pub type Loaded = (Vec<(String, Run)>, Vec<(String, String)>);
+
 /// Load every input; bad files are reported and skipped.
-pub fn load_runs(inputs: &[PathBuf]) -> (Vec<(String, Run)>, Vec<(String, String)>) {
+pub fn load_runs(inputs: &[PathBuf]) -> Loaded {
     let files = expand_inputs(inputs);
     // Files are independent: read them on every core, keep their order.
     let threads = std::thread::available_parallelism()

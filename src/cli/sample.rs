@@ -21,6 +21,9 @@ pub struct SampleArgs {
     pub autosave_secs: f64,
 }
 
+/// One gold answer per turn (None: unknown), when any is known.
+pub type Gold = Option<Vec<Option<String>>>;
+
 /// A conversation file: either a JSON array of messages or an object with
 /// `conversation` (and optionally `gold`), as in a run file.
 #[derive(serde::Deserialize)]
@@ -44,7 +47,7 @@ pub fn conversation_from_args(
     turns: Vec<String>,
     file: Option<&Path>,
     gold: Vec<String>,
-) -> anyhow::Result<(Vec<Message>, Option<Vec<Option<String>>>)> {
+) -> anyhow::Result<(Vec<Message>, Gold)> {
     let (mut conversation, file_gold) = match file {
         Some(path) => {
             if prompt.is_some() || !turns.is_empty() {

@@ -142,7 +142,7 @@ pub fn suite(args: &SuiteArgs) -> anyhow::Result<SuiteOutcome> {
             match ev {
                 Event::Token(_) => {
                     tokens += 1;
-                    if tokens % 16 == 0 {
+                    if tokens.is_multiple_of(16) {
                         let rate = tokens as f64 / start.elapsed().as_secs_f64().max(1e-3);
                         bar.set_message(format!("{}: {tokens} tokens, {rate:.0} tokens/s", q.id));
                     }

@@ -148,11 +148,7 @@ pub fn extend(
 }
 
 /// The answers (text and ids) of path `path` before turn `turn`.
-fn answers<'a>(
-    run: &'a Run,
-    path: usize,
-    turn: usize,
-) -> Result<Vec<&'a crate::run::Turn>, EngineError> {
+fn answers(run: &Run, path: usize, turn: usize) -> Result<Vec<&crate::run::Turn>, EngineError> {
     let p = run
         .paths
         .get(path)

@@ -69,6 +69,7 @@ fn clip(s: &str, n: usize) -> String {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn chart_svg(
     out: &mut String,
     c: &Chart,

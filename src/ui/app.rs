@@ -140,10 +140,7 @@ pub struct App {
     jobs_tx: crossbeam_channel::Sender<JobDone>,
     jobs_rx: crossbeam_channel::Receiver<JobDone>,
     /// The Branches view's trie and layout, with the key they were built for.
-    tree: Option<(
-        String,
-        std::sync::Arc<(Vec<crate::analysis::branches::TreeNode>, Vec<f64>)>,
-    )>,
+    tree: Option<(String, SharedTree)>,
     /// Save a screenshot here after a few frames, then quit (REASONSCOPE_SCREENSHOT).
     screenshot: Option<(PathBuf, u32)>,
     pub worker: Option<crate::engine::Worker>,
@@ -1443,3 +1440,6 @@ fn compute_figure(
     let all: Vec<&crate::analysis::TurnAnalysis> = suite.iter().flat_map(|s| s.1.iter()).collect();
     charts::figure_for(req, run, turns, &all)
 }
+
+/// A turn's trie and its layout, shared with the job that built it.
+type SharedTree = std::sync::Arc<(Vec<crate::analysis::branches::TreeNode>, Vec<f64>)>;
