@@ -57,12 +57,21 @@ pub fn parse_run_bytes(bytes: &[u8]) -> Result<Run, String> {
         std::borrow::Cow::Borrowed(bytes)
     };
     check_header(&json)?;
-    let de = &mut serde_json::Deserializer::from_slice(&json);
-    let run: Run = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        describe_json_error(&path, &inner)
-    })?;
+    // Fast path without path tracking; a file that fails is parsed again
+    // with it, only to name the field of the first problem.
+    let run: Run = match serde_json::from_slice(&json) {
+        Ok(run) => run,
+        Err(_) => {
+            let de = &mut serde_json::Deserializer::from_slice(&json);
+            let e = match serde_path_to_error::deserialize::<_, Run>(de) {
+                Ok(run) => return validate(&run).map(|()| run),
+                Err(e) => e,
+            };
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            return Err(describe_json_error(&path, &inner));
+        }
+    };
     validate(&run)?;
     Ok(run)
 }
