@@ -174,6 +174,10 @@ fn the_drift_view_shows_a_three_turn_run_and_exports_its_charts() {
     ] {
         assert!(content(&h, text), "the Drift view lacks {text:?}");
     }
+    // The status message names this machine's paths: not part of the image.
+    if content(&h, "dismiss") {
+        click(&mut h, "dismiss");
+    }
     h.snapshot("view_drift_3turns");
     let dir = tempfile::tempdir().unwrap();
     for (fmt, name) in [
@@ -266,6 +270,10 @@ fn the_suite_view_shows_a_folder_with_the_numbers_of_analyze() {
         common::ui::step_until_shown(&mut h, 120, "Accuracy per selection method"),
         "the suite chart did not appear"
     );
+    // The status message names this machine's paths: not part of the image.
+    if content(&h, "dismiss") {
+        click(&mut h, "dismiss");
+    }
     h.snapshot("view_suite");
     let png = tempfile::tempdir().unwrap();
     h.state_mut().push(AppCommand::ExportTo {
