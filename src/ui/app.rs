@@ -137,6 +137,9 @@ pub struct App {
     analysing: bool,
     /// Files being read and analysed in the background.
     pub opening: Vec<PathBuf>,
+    /// Files of the last opened folder, in order: runs from it keep this
+    /// order whatever order their background loads finish in.
+    folder_order: Vec<PathBuf>,
     jobs_tx: crossbeam_channel::Sender<JobDone>,
     jobs_rx: crossbeam_channel::Receiver<JobDone>,
     /// The Branches view's trie and layout, with the key they were built for.
@@ -179,6 +182,7 @@ impl App {
             pending_figures: Default::default(),
             analysing: false,
             opening: Vec::new(),
+            folder_order: Vec::new(),
             jobs_tx,
             jobs_rx,
             tree: None,
@@ -280,8 +284,22 @@ impl App {
     }
 
     fn add_run(&mut self, r: OpenRun) {
-        self.runs.push(r);
-        self.active = self.runs.len() - 1;
+        // A run of the folder being opened goes before the folder's later
+        // files already open.
+        let rank = |p: &Option<PathBuf>| {
+            p.as_ref()
+                .and_then(|p| self.folder_order.iter().position(|f| f == p))
+        };
+        let at = match rank(&r.path) {
+            Some(k) => self
+                .runs
+                .iter()
+                .position(|o| rank(&o.path).is_some_and(|j| j > k))
+                .unwrap_or(self.runs.len()),
+            None => self.runs.len(),
+        };
+        self.runs.insert(at, r);
+        self.active = at;
         self.compare_with = self.active.saturating_sub(1);
         self.turn = 0;
         self.reset_selection();
@@ -372,6 +390,7 @@ impl App {
             ));
             return;
         }
+        self.folder_order = files.clone();
         for f in &files {
             self.open_async(f);
         }
