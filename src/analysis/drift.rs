@@ -353,13 +353,7 @@ mod tests {
             })
             .collect();
         let mut run = run_with_paths("q", None, 1, paths);
-        run.conversation = ["q", "sure?", "final"]
-            .iter()
-            .map(|c| Message {
-                role: Role::User,
-                content: (*c).into(),
-            })
-            .collect();
+        run.conversation = Message::users(&["q", "sure?", "final"]);
         let turns = analyze_run(&run, &AnalysisParams::default());
         assert_eq!(drift(&run, &turns).turns[0].mean_kl_ref, None);
         run.drift_reference = Some(crate::run::DriftReference::NoHistory);

@@ -378,7 +378,7 @@ fn trajectory_chart(
 mod tests {
     use super::*;
     use crate::analysis::{analyze_run, AnalysisParams};
-    use crate::run::{run_with_paths, Message, Role};
+    use crate::run::{run_with_paths, Message};
 
     fn turn(text: &str) -> crate::run::Turn {
         crate::run::one_token_turn(text)
@@ -397,13 +397,7 @@ mod tests {
             })
             .collect();
         let mut run = run_with_paths("q", None, 1, paths);
-        run.conversation = ["q", "sure?"]
-            .iter()
-            .map(|c| Message {
-                role: Role::User,
-                content: (*c).into(),
-            })
-            .collect();
+        run.conversation = Message::users(&["q", "sure?"]);
         let turns = analyze_run(&run, &AnalysisParams::default());
         let fig = drift_figure(&run, &turns).expect("two turns");
         let alluvial = &fig.charts[0];

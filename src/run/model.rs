@@ -195,6 +195,19 @@ pub struct Message {
     pub content: String,
 }
 
+impl Message {
+    /// One user message per text, in order (a conversation without system message).
+    pub fn users(texts: &[&str]) -> Vec<Message> {
+        texts
+            .iter()
+            .map(|c| Message {
+                role: Role::User,
+                content: (*c).to_owned(),
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "extract", rename_all = "lowercase")]
 pub enum AnswerSpec {
