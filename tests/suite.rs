@@ -351,3 +351,17 @@ fn cntp_branches_where_the_entropy_rule_says_and_keeps_the_lowest_perplexity_tri
     // Extra tokens: every token the discarded trials drew.
     assert!(rec.extra_tokens >= extra_ids);
 }
+
+#[test]
+fn decoding_methods_refuse_what_they_cannot_run() {
+    let mut req = request(PROMPT, 32, 16, 1);
+    req.method = DecodingMethod::Cntp { max_trials: 10 };
+    let e = engine::validate_request(&req).unwrap_err().to_string();
+    assert!(e.contains("at most 25 paths"), "{e}");
+    let mut req = request(PROMPT, 4, 16, 1);
+    req.method = DecodingMethod::Ffs;
+    req.conversation
+        .push(reasonscope::run::Message::users(&["Sure?"]).remove(0));
+    let e = engine::validate_request(&req).unwrap_err().to_string();
+    assert!(e.contains("one user message"), "{e}");
+}

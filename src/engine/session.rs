@@ -266,6 +266,13 @@ pub fn validate_request(req: &SampleRequest) -> Result<(), EngineError> {
             if !(1..=16).contains(&max_trials) {
                 return bad("cntp takes 1 to 16 trials");
             }
+            // Every trial has its own sequence; llama.cpp allows 256.
+            if req.n_paths * max_trials > 256 {
+                return Err(EngineError::InvalidRequest(format!(
+                    "cntp with {max_trials} trials runs {max_trials} sequences per path: at most {} paths",
+                    256 / max_trials
+                )));
+            }
         }
     }
     if req.drift_reference.is_some() {
