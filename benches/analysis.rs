@@ -160,10 +160,8 @@ fn main() {
         n_runs = runs.len();
         let mut turns = Vec::new();
         t_runs = secs(|| {
-            turns = runs
-                .iter()
-                .map(|(_, r)| analysis::analyze_run(r, &params))
-                .collect::<Vec<_>>();
+            // As `analyze` does it (analysis::report::report).
+            turns = analysis::par::par_map(&runs, |(_, r)| analysis::analyze_run(r, &params));
         });
         let all: Vec<&analysis::TurnAnalysis> = turns.iter().flat_map(|t| t.iter()).collect();
         t_curves = secs(|| {

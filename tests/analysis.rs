@@ -312,3 +312,52 @@ fn accuracy_curves_and_suite_metrics() {
     let first = s.iter().find(|m| m.method == "first").unwrap();
     assert!(first.ece.is_none() && first.auroc.is_none());
 }
+
+/// The curves' shortcut (`select_class`) picks what `select` picks, and
+/// RPC's "certain class" holds whenever it speaks, on real runs.
+#[test]
+fn select_class_equals_select_on_random_subsets_of_real_runs() {
+    use reasonscope::analysis::methods::{rpc_certain_class, select, select_class, METHODS};
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_runs");
+    let params = reasonscope::analysis::AnalysisParams::default();
+    let mut rng = fastrand::Rng::with_seed(7);
+    let (mut certain, mut checked) = (0, 0);
+    for name in [
+        "apples-n16.json.gz",
+        "change-split-n16.json.gz",
+        "multiply-n64.json.gz",
+        "apples-3turns-n16.json.gz",
+    ] {
+        let run = reasonscope::run::read_run(&dir.join(name)).unwrap();
+        for t in reasonscope::analysis::analyze_run(&run, &params) {
+            let n = t.candidates.len();
+            for _ in 0..300 {
+                let k = rng.usize(1..=n);
+                let mut subset: Vec<usize> = (0..n).collect();
+                rng.shuffle(&mut subset);
+                subset.truncate(k);
+                subset.sort_unstable();
+                for id in METHODS {
+                    let want = select(id, &t.candidates, &subset, &params.methods).class;
+                    assert_eq!(
+                        select_class(id, &t.candidates, &subset, &params.methods),
+                        want,
+                        "{id} {name} {subset:?}"
+                    );
+                }
+                if let Some(c) = rpc_certain_class(&t.candidates, &subset) {
+                    certain += 1;
+                    assert_eq!(
+                        Some(c),
+                        select("rpc", &t.candidates, &subset, &params.methods).class
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(
+        certain > 0 && certain < checked,
+        "the shortcut fired {certain} of {checked} times"
+    );
+}

@@ -110,8 +110,8 @@ fn count_questions(
                 .collect();
             let copies = if distinct == 1 { draws } else { 1 };
             for (m, id) in METHODS.iter().enumerate() {
-                let pick = methods::select(id, &q.candidates, &subset, params);
-                if pick.class.is_some_and(|c| correct_class[c]) {
+                let class = methods::select_class(id, &q.candidates, &subset, params);
+                if class.is_some_and(|c| correct_class[c]) {
                     for a in &mut acc[m][b..b + copies] {
                         *a += 1.0;
                     }
@@ -141,28 +141,11 @@ pub fn accuracy_curves(
     };
     let draws = draws.max(1);
     let mut out = Vec::new();
-    // Questions are independent: split them over the cores, then add the
-    // per-draw counts (integers, so the sum does not depend on the split).
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(qs.len())
-        .max(1);
-    let chunk = qs.len().div_ceil(threads);
     for n in sizes(min_n) {
-        let parts: Vec<Counts> = if threads == 1 {
-            vec![count_questions(&qs, n, params, draws, seed)]
-        } else {
-            std::thread::scope(|s| {
-                let handles: Vec<_> = qs
-                    .chunks(chunk)
-                    .map(|part| s.spawn(move || count_questions(part, n, params, draws, seed)))
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().expect("a curves worker panicked"))
-                    .collect()
-            })
-        };
+        // Questions are independent: count them over the cores, then add the
+        // per-draw counts (integers, so the sum does not depend on the split).
+        let parts =
+            super::par::par_chunks(&qs, |part| count_questions(part, n, params, draws, seed));
         let mut acc = vec![vec![0.0f64; draws]; METHODS.len()];
         let mut toks = vec![0.0f64; METHODS.len()];
         for part in parts {

@@ -253,6 +253,77 @@ fn deepconf(cands: &[Candidate], subset: &[usize], q: f64) -> Pick {
     t.winner_share()
 }
 
+/// The class `select` picks, skipping work that cannot change it: RPC's
+/// Weibull fit only decides which below-mean paths are pruned, so when one
+/// answer wins under every possible pruning the fit is not needed. The
+/// accuracy curves call this hundreds of thousands of times.
+pub fn select_class(
+    id: &str,
+    cands: &[Candidate],
+    subset: &[usize],
+    params: &MethodParams,
+) -> Option<usize> {
+    if id == "rpc" {
+        if let Some(c) = rpc_certain_class(cands, subset) {
+            return Some(c);
+        }
+    }
+    select(id, cands, subset, params).class
+}
+
+/// The class RPC picks whatever its fit prunes, if there is one. A path at
+/// or above the mean path_prob is never pruned; below it, it may be. Each
+/// distinct (answer, text) counts the first of its paths that is not pruned,
+/// so its weight lies between bounds; an answer whose lowest weight beats
+/// every other answer's highest wins in every case.
+pub fn rpc_certain_class(cands: &[Candidate], subset: &[usize]) -> Option<usize> {
+    let probs: Vec<(usize, f64)> = subset
+        .iter()
+        .filter_map(|&i| Some((i, cands[i].scores.path_prob?)))
+        .collect();
+    if probs.len() < 4 {
+        // No fit happens: nothing to skip.
+        return None;
+    }
+    let mean = probs.iter().map(|p| p.1).sum::<f64>() / probs.len() as f64;
+    // Per (class, text): (lowest, highest) weight it can add, and whether
+    // an unprunable path already fixed it.
+    let mut keys: Vec<((usize, usize), f64, f64, bool)> = Vec::new();
+    for &(i, x) in &probs {
+        let Some(c) = cands[i].class else { continue };
+        let key = (c, cands[i].text_id);
+        let safe = x >= mean;
+        match keys.iter_mut().find(|k| k.0 == key) {
+            Some(k) if k.3 => {}
+            Some(k) => {
+                k.1 = k.1.min(x);
+                k.2 = k.2.max(x);
+                k.3 = safe;
+            }
+            None => keys.push((key, x, x, safe)),
+        }
+    }
+    let mut bounds: Vec<(usize, f64, f64)> = Vec::new();
+    for (key, lo, hi, fixed) in keys {
+        // Every path of the key may be pruned unless one is at or above the mean.
+        let lo = if fixed { lo } else { 0.0 };
+        match bounds.iter_mut().find(|b| b.0 == key.0) {
+            Some(b) => {
+                b.1 += lo;
+                b.2 += hi;
+            }
+            None => bounds.push((key.0, lo, hi)),
+        }
+    }
+    bounds.iter().find_map(|&(c, lo, _)| {
+        bounds
+            .iter()
+            .filter(|b| b.0 != c)
+            .all(|b| lo > b.2)
+            .then_some(c)
+    })
+}
+
 /// Reasoning-Pruning Perplexity Consistency.
 fn rpc_select(cands: &[Candidate], subset: &[usize]) -> Pick {
     let probs: Vec<(usize, f64)> = subset

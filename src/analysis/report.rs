@@ -238,10 +238,8 @@ pub fn suite_report(
 
 /// The whole report over named runs.
 pub fn report(runs: &[(String, &Run)], params: &AnalysisParams) -> Report {
-    let analyses: Vec<(String, Vec<TurnAnalysis>)> = runs
-        .iter()
-        .map(|(f, r)| (f.clone(), analyze_run(r, params)))
-        .collect();
+    let analyses: Vec<(String, Vec<TurnAnalysis>)> =
+        super::par::par_map(runs, |(f, r)| (f.clone(), analyze_run(r, params)));
     let all: Vec<&TurnAnalysis> = analyses.iter().flat_map(|(_, ts)| ts.iter()).collect();
     let suite = suite_report(&all, params, curves::DEFAULT_DRAWS);
     Report {

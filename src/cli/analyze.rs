@@ -39,31 +39,12 @@ pub type Loaded = (Vec<(String, Run)>, Vec<(String, String)>);
 /// Load every input; bad files are reported and skipped.
 pub fn load_runs(inputs: &[PathBuf]) -> Loaded {
     let files = expand_inputs(inputs);
-    // Files are independent: read them on every core, keep their order.
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, files.len().max(1));
-    let chunk = files.len().div_ceil(threads).max(1);
-    let results: Vec<(String, Result<Run, String>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = files
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .map(|f| {
-                            (
-                                f.display().to_string(),
-                                read_run(f).map_err(|e| e.to_string()),
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("a reader thread panicked"))
-            .collect()
+    // Files are independent: read them on every core, in order.
+    let results = crate::analysis::par::par_map(&files, |f| {
+        (
+            f.display().to_string(),
+            read_run(f).map_err(|e| e.to_string()),
+        )
     });
     let mut good = Vec::new();
     let mut bad = Vec::new();
