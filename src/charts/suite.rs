@@ -15,6 +15,24 @@ pub struct SuiteGroup<'a> {
     pub questions: Vec<&'a TurnAnalysis>,
 }
 
+impl<'a> SuiteGroup<'a> {
+    /// The turns of several runs grouped by decoding method (each run's
+    /// `sampling.method`), groups in order of first appearance.
+    pub fn by_method(runs: impl IntoIterator<Item = (&'a str, &'a [TurnAnalysis])>) -> Vec<Self> {
+        let mut groups: Vec<SuiteGroup> = Vec::new();
+        for (label, turns) in runs {
+            match groups.iter_mut().find(|g| g.label == label) {
+                Some(g) => g.questions.extend(turns),
+                None => groups.push(SuiteGroup {
+                    label: label.to_owned(),
+                    questions: turns.iter().collect(),
+                }),
+            }
+        }
+        groups
+    }
+}
+
 /// `None` when no question has a gold answer.
 pub fn suite_figure(groups: &[SuiteGroup], params: &MethodParams) -> Option<Figure> {
     let groups: Vec<&SuiteGroup> = groups

@@ -56,17 +56,11 @@ pub fn export_chart(a: &ExportArgs) -> anyhow::Result<()> {
         params: params.methods,
     };
     let fig = if a.chart == "suite" {
-        let mut groups: Vec<SuiteGroup> = Vec::new();
-        for (r, ts) in &loaded {
-            let label = &r.sampling.method;
-            match groups.iter_mut().find(|g| &g.label == label) {
-                Some(g) => g.questions.extend(ts.iter()),
-                None => groups.push(SuiteGroup {
-                    label: label.clone(),
-                    questions: ts.iter().collect(),
-                }),
-            }
-        }
+        let groups = SuiteGroup::by_method(
+            loaded
+                .iter()
+                .map(|(r, ts)| (r.sampling.method.as_str(), ts.as_slice())),
+        );
         suite_figure(&groups, &params.methods)
     } else {
         figure_for(&req, run, turns, &suite)

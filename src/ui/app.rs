@@ -1443,17 +1443,8 @@ fn compute_figure(
     suite: &[SuiteInput],
 ) -> Option<Figure> {
     if req.id == "suite" {
-        let mut groups: Vec<charts::SuiteGroup> = Vec::new();
-        for (label, ts) in suite {
-            let qs = ts.iter().filter(|t| t.gold.is_some());
-            match groups.iter_mut().find(|g| &g.label == label) {
-                Some(g) => g.questions.extend(qs),
-                None => groups.push(charts::SuiteGroup {
-                    label: label.clone(),
-                    questions: qs.collect(),
-                }),
-            }
-        }
+        let groups =
+            charts::SuiteGroup::by_method(suite.iter().map(|(m, ts)| (m.as_str(), ts.as_slice())));
         return charts::suite_figure(&groups, &req.params);
     }
     let all: Vec<&crate::analysis::TurnAnalysis> = suite.iter().flat_map(|s| s.1.iter()).collect();
