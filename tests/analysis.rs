@@ -361,3 +361,27 @@ fn select_class_equals_select_on_random_subsets_of_real_runs() {
         "the shortcut fired {certain} of {checked} times"
     );
 }
+
+/// A CNTP run's tokens spent count the trials it sampled and discarded.
+#[test]
+fn cntp_trials_count_as_tokens_spent() {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_runs");
+    let run = reasonscope::run::read_run(&dir.join("apples-cntp-n8.json.gz")).unwrap();
+    let t = analyze_turn(&run, 0, &AnalysisParams::default());
+    let trials: usize = run
+        .decoding
+        .as_ref()
+        .unwrap()
+        .cntp
+        .as_ref()
+        .unwrap()
+        .steps
+        .iter()
+        .flat_map(|s| s.trials.iter().filter(|x| !x.kept))
+        .map(|x| x.ids.len())
+        .sum();
+    assert!(trials > 0);
+    let suite = reasonscope::analysis::suite::suite_methods(&[&t]);
+    let majority = suite.iter().find(|m| m.method == "majority").unwrap();
+    assert_eq!(majority.tokens_total, run.total_tokens() + trials);
+}

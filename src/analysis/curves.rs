@@ -106,7 +106,7 @@ fn count_questions(
             draw(&mut rng, q.candidates.len(), n, &mut subset, &mut pool);
             let lens: Vec<usize> = subset
                 .iter()
-                .map(|&i| q.candidates[i].scores.n_tokens)
+                .map(|&i| q.candidates[i].tokens_spent())
                 .collect();
             let copies = if distinct == 1 { draws } else { 1 };
             for (m, id) in METHODS.iter().enumerate() {

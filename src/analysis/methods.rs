@@ -38,6 +38,15 @@ pub struct Candidate {
     /// Identical response texts share an id (RPC counts each text once).
     pub text_id: usize,
     pub scores: PathScores,
+    /// Tokens sampled for this path but not kept (CNTP trials that lost).
+    pub trial_tokens: usize,
+}
+
+impl Candidate {
+    /// Tokens sampling this path cost: its own and its discarded trials'.
+    pub fn tokens_spent(&self) -> usize {
+        self.scores.n_tokens + self.trial_tokens
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -54,7 +54,7 @@ pub fn suite_methods(questions: &[&TurnAnalysis]) -> Vec<SuiteMethod> {
                 let ok = outcome.and_then(|o| o.correct).unwrap_or(false);
                 correct += usize::from(ok);
                 pairs.push((outcome.and_then(|o| o.confidence).unwrap_or(0.0), ok));
-                let lens: Vec<usize> = q.candidates.iter().map(|c| c.scores.n_tokens).collect();
+                let lens: Vec<usize> = q.candidates.iter().map(|c| c.tokens_spent()).collect();
                 let (t, s) = tokens_spent(id, &lens);
                 total += t;
                 sequential += s;

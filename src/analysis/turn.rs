@@ -145,6 +145,7 @@ pub fn analyze_turn(run: &Run, t: usize, params: &AnalysisParams) -> TurnAnalysi
             class: class_ids[k],
             text_id: tids[k],
             scores: s,
+            trial_tokens: trial_tokens(run, *i, t),
         });
         paths.push(PathAnalysis {
             index: *i,
@@ -193,6 +194,22 @@ pub fn analyze_turn(run: &Run, t: usize, params: &AnalysisParams) -> TurnAnalysi
         methods,
         forks,
     }
+}
+
+/// Tokens of the CNTP trials that path `path` sampled in turn `turn` and
+/// did not keep (they cost compute like kept tokens; 0 for other methods).
+fn trial_tokens(run: &Run, path: usize, turn: usize) -> usize {
+    run.decoding
+        .as_ref()
+        .and_then(|d| d.cntp.as_ref())
+        .map_or(0, |c| {
+            c.steps
+                .iter()
+                .filter(|s| s.path as usize == path && s.turn as usize == turn)
+                .flat_map(|s| s.trials.iter().filter(|t| !t.kept))
+                .map(|t| t.ids.len())
+                .sum()
+        })
 }
 
 /// Every turn of a run.
