@@ -26,6 +26,21 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(p, l) };
         CURRENT.fetch_sub(l.size(), Ordering::Relaxed);
     }
+    // Without this, every Vec growth would be alloc + copy + free: the
+    // instrument would slow down what it measures.
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new_size: usize) -> *mut u8 {
+        let q = unsafe { System.realloc(p, l, new_size) };
+        if !q.is_null() {
+            if new_size >= l.size() {
+                let now = CURRENT.fetch_add(new_size - l.size(), Ordering::Relaxed)
+                    + (new_size - l.size());
+                PEAK.fetch_max(now, Ordering::Relaxed);
+            } else {
+                CURRENT.fetch_sub(l.size() - new_size, Ordering::Relaxed);
+            }
+        }
+        q
+    }
 }
 
 #[global_allocator]
