@@ -8,11 +8,9 @@ use llama_cpp_2::context::LlamaContext;
 
 use super::method::ends_trial;
 use super::sampler::{PathSampler, SamplerParams};
-use super::session::{
-    draw, end_turn, limit_reached, push_record, At, Drawn, Event, Limits, PathState, Seq,
-    TokenRecord,
-};
+use super::session::{Event, Limits, PathState, Seq, TokenRecord};
 use super::stats::{RowStats, TopK};
+use super::turns::{draw, end_turn, limit_reached, push_record, At, Drawn};
 use super::utf8::Utf8Joiner;
 use super::LoadedModel;
 use crate::run::{CntpStep, CntpTrial, Finish, Tokens};

@@ -81,7 +81,7 @@ impl LiveRun {
         let Some(t) = self.turn_mut(r.path as usize, r.turn as usize) else {
             return;
         };
-        super::session::push_record(&mut t.tokens, r);
+        super::turns::push_record(&mut t.tokens, r);
         t.text.push_str(&r.text);
     }
 

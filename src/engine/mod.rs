@@ -13,6 +13,7 @@ pub mod sampler;
 mod session;
 pub mod stats;
 mod threads;
+mod turns;
 pub mod utf8;
 mod worker;
 
