@@ -80,6 +80,21 @@ pub fn suite_methods(questions: &[&TurnAnalysis]) -> Vec<SuiteMethod> {
 }
 
 /// Wilson's 95% score interval for `k` successes in `n` trials.
+/// Items grouped by a label (a run's decoding method), groups and items in
+/// order of first appearance.
+pub fn group_by_label<'a, T>(
+    items: impl IntoIterator<Item = (&'a str, T)>,
+) -> Vec<(String, Vec<T>)> {
+    let mut groups: Vec<(String, Vec<T>)> = Vec::new();
+    for (label, item) in items {
+        match groups.iter_mut().find(|g| g.0 == label) {
+            Some(g) => g.1.push(item),
+            None => groups.push((label.to_owned(), vec![item])),
+        }
+    }
+    groups
+}
+
 pub fn wilson_interval(k: usize, n: usize) -> Option<(f64, f64)> {
     if n == 0 {
         return None;
@@ -114,6 +129,18 @@ pub fn disagreements(questions: &[&TurnAnalysis]) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn groups_keep_first_appearance_order() {
+        let g = group_by_label([("plain", 1), ("cntp", 2), ("plain", 3)]);
+        assert_eq!(
+            g,
+            vec![
+                ("plain".to_string(), vec![1, 3]),
+                ("cntp".to_string(), vec![2])
+            ]
+        );
+    }
 
     #[test]
     fn wilson_interval_by_hand() {

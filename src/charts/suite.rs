@@ -6,7 +6,7 @@
 use super::model::{Axis, Chart, Figure, Mark, Series};
 use super::palette;
 use crate::analysis::curves::{accuracy_curves, DEFAULT_DRAWS, DEFAULT_SEED};
-use crate::analysis::suite::{suite_methods, wilson_interval};
+use crate::analysis::suite::{group_by_label, suite_methods, wilson_interval};
 use crate::analysis::{MethodParams, TurnAnalysis, METHODS};
 
 /// Questions sampled with one decoding method (`plain`, `cntp`, ...).
@@ -19,17 +19,13 @@ impl<'a> SuiteGroup<'a> {
     /// The turns of several runs grouped by decoding method (each run's
     /// `sampling.method`), groups in order of first appearance.
     pub fn by_method(runs: impl IntoIterator<Item = (&'a str, &'a [TurnAnalysis])>) -> Vec<Self> {
-        let mut groups: Vec<SuiteGroup> = Vec::new();
-        for (label, turns) in runs {
-            match groups.iter_mut().find(|g| g.label == label) {
-                Some(g) => g.questions.extend(turns),
-                None => groups.push(SuiteGroup {
-                    label: label.to_owned(),
-                    questions: turns.iter().collect(),
-                }),
-            }
-        }
-        groups
+        group_by_label(
+            runs.into_iter()
+                .flat_map(|(label, turns)| turns.iter().map(move |t| (label, t))),
+        )
+        .into_iter()
+        .map(|(label, questions)| SuiteGroup { label, questions })
+        .collect()
     }
 }
 

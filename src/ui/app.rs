@@ -588,24 +588,12 @@ impl App {
     /// The suite over the open runs: per decoding method, the (run, turn)
     /// of every question with a gold answer.
     pub fn suite_groups(&self) -> Vec<(String, Vec<(usize, usize)>)> {
-        let mut groups: Vec<(String, Vec<(usize, usize)>)> = Vec::new();
-        for (ri, r) in self.runs.iter().enumerate() {
-            let qs: Vec<(usize, usize)> = r
-                .turns
+        crate::analysis::suite::group_by_label(self.runs.iter().enumerate().flat_map(|(ri, r)| {
+            r.turns
                 .iter()
                 .filter(|t| t.gold.is_some())
-                .map(|t| (ri, t.turn))
-                .collect();
-            if qs.is_empty() {
-                continue;
-            }
-            let label = &r.run.sampling.method;
-            match groups.iter_mut().find(|g| &g.0 == label) {
-                Some(g) => g.1.extend(qs),
-                None => groups.push((label.clone(), qs)),
-            }
-        }
-        groups
+                .map(move |t| (r.run.sampling.method.as_str(), (ri, t.turn)))
+        }))
     }
 
     fn export_to(&mut self, figure: &str, format: Format, path: &Path, overwrite: bool) {
