@@ -30,8 +30,9 @@ const SCIPY_GTOL: f64 = 1e-5;
 /// k → ∞), and such fits improve a little on every iteration. SciPy, with
 /// its finite-difference gradients, needed at most 127 iterations on the
 /// real path sets of tests/data/rpc_scipy.json (median 42) and 152 on 2,805
-/// synthetic ones; past 60 none of our pruning decisions changed, so 100
-/// bounds the chase.
+/// synthetic ones. With a cap of 60, 80, 100, 200 or 15 000 our pruning
+/// agreed with SciPy's on 274, 273, 274, 274 and 274 of 330 real sets, so
+/// 100 bounds the chase.
 const MAX_ITERATIONS: usize = 100;
 
 fn ln_weibull(x: f64, k: f64, l: f64) -> f64 {
