@@ -437,15 +437,17 @@ impl<'de, T: Deserialize<'de> + Clone> Deserialize<'de> for Rows<T> {
             ) -> Result<Rows<T>, A::Error> {
                 let mut rows = Rows::new(0);
                 let mut first = true;
-                while let Some(row) = seq.next_element::<Vec<T>>()? {
+                // Each row is appended in place (no Vec per row: a run file
+                // holds one row per token in each of three columns).
+                while let Some(len) = seq.next_element_seed(AppendRow(&mut rows.data))? {
                     if first {
-                        rows.width = row.len();
+                        rows.width = len;
                         first = false;
                     }
-                    if row.len() != rows.width {
-                        rows.ragged.push((rows.n_rows, row.len()));
-                    } else {
-                        rows.data.extend(row);
+                    if len != rows.width {
+                        // Kept out of `data`, which holds only full-width rows.
+                        rows.data.truncate(rows.data.len() - len);
+                        rows.ragged.push((rows.n_rows, len));
                     }
                     rows.n_rows += 1;
                 }
@@ -453,6 +455,31 @@ impl<'de, T: Deserialize<'de> + Clone> Deserialize<'de> for Rows<T> {
             }
         }
         d.deserialize_seq(V(std::marker::PhantomData))
+    }
+}
+
+/// Deserializes one JSON array by appending its entries to a Vec; yields
+/// how many it appended.
+struct AppendRow<'a, T>(&'a mut Vec<T>);
+
+impl<'de, T: Deserialize<'de>> serde::de::DeserializeSeed<'de> for AppendRow<'_, T> {
+    type Value = usize;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for AppendRow<'_, T> {
+    type Value = usize;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
+        let start = self.0.len();
+        while let Some(v) = seq.next_element::<T>()? {
+            self.0.push(v);
+        }
+        Ok(self.0.len() - start)
     }
 }
 
@@ -477,5 +504,24 @@ impl Run {
             .flat_map(|p| &p.turns)
             .map(|t| t.tokens.len())
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_read_flat_and_keep_ragged_rows_out() {
+        let r: Rows<i32> = serde_json::from_str("[[1, 2], [3, 4], [5, 6]]").unwrap();
+        assert_eq!((r.len(), r.width(), r.row(1)), (3, 2, &[3, 4][..]));
+        assert_eq!(r.first_ragged(), None);
+        let r: Rows<i32> = serde_json::from_str("[[1, 2], [3], [4, 5, 6], [7, 8]]").unwrap();
+        assert_eq!(r.len(), 4);
+        assert_eq!(r.first_ragged(), Some((1, 1)));
+        assert_eq!(r.data, vec![1, 2, 7, 8]);
+        let r: Rows<i32> = serde_json::from_str("[]").unwrap();
+        assert!(r.is_empty());
+        assert!(serde_json::from_str::<Rows<i32>>("[[1, \"x\"]]").is_err());
     }
 }
