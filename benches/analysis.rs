@@ -3,44 +3,59 @@
 //! as targets. Memory is measured with a counting allocator.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::time::Instant;
 
 use reasonscope::analysis::{self, curves, methods, scores, AnalysisParams};
 use reasonscope::run::{parse_run_bytes, run_to_bytes, synthetic_run};
 
+/// Counts only while `COUNTING` is set (the single-threaded memory
+/// measurements): two atomic updates per allocation, contended between
+/// threads, would slow down the multi-threaded timings below.
 struct Counting;
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static CURRENT: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
+
+fn count(delta: isize) {
+    if COUNTING.load(Ordering::Relaxed) {
+        let now = CURRENT.fetch_add(delta, Ordering::Relaxed) + delta;
+        PEAK.fetch_max(now, Ordering::Relaxed);
+    }
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
         let p = unsafe { System.alloc(l) };
         if !p.is_null() {
-            let now = CURRENT.fetch_add(l.size(), Ordering::Relaxed) + l.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
+            count(l.size() as isize);
         }
         p
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
         unsafe { System.dealloc(p, l) };
-        CURRENT.fetch_sub(l.size(), Ordering::Relaxed);
+        count(-(l.size() as isize));
     }
     // Without this, every Vec growth would be alloc + copy + free: the
     // instrument would slow down what it measures.
     unsafe fn realloc(&self, p: *mut u8, l: Layout, new_size: usize) -> *mut u8 {
         let q = unsafe { System.realloc(p, l, new_size) };
         if !q.is_null() {
-            if new_size >= l.size() {
-                let now = CURRENT.fetch_add(new_size - l.size(), Ordering::Relaxed)
-                    + (new_size - l.size());
-                PEAK.fetch_max(now, Ordering::Relaxed);
-            } else {
-                CURRENT.fetch_sub(l.size() - new_size, Ordering::Relaxed);
-            }
+            count(new_size as isize - l.size() as isize);
         }
         q
     }
+}
+
+/// What `f` allocates at its peak, and what it still holds when it returns.
+fn measure_memory<T>(f: impl FnOnce() -> T) -> (T, usize, usize) {
+    CURRENT.store(0, Ordering::Relaxed);
+    PEAK.store(0, Ordering::Relaxed);
+    COUNTING.store(true, Ordering::Relaxed);
+    let out = f();
+    COUNTING.store(false, Ordering::Relaxed);
+    let held = CURRENT.load(Ordering::Relaxed).max(0) as usize;
+    (out, PEAK.load(Ordering::Relaxed).max(0) as usize, held)
 }
 
 #[global_allocator]
@@ -116,19 +131,15 @@ fn main() {
     drop(run);
     drop(turn);
 
-    let base = CURRENT.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
     let mut loaded = None;
-    let t_json = secs(|| loaded = Some(parse_run_bytes(&json).unwrap()));
-    let peak_json = PEAK.load(Ordering::Relaxed) - base;
-    let resident = CURRENT.load(Ordering::Relaxed) - base;
+    let (t_json, peak_json, resident) =
+        measure_memory(|| secs(|| loaded = Some(parse_run_bytes(&json).unwrap())));
     drop(loaded);
-    let base = CURRENT.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
-    let t_gz = secs(|| {
-        std::hint::black_box(parse_run_bytes(&gz).unwrap());
+    let (t_gz, peak_gz, _) = measure_memory(|| {
+        secs(|| {
+            std::hint::black_box(parse_run_bytes(&gz).unwrap());
+        })
     });
-    let peak_gz = PEAK.load(Ordering::Relaxed) - base;
     // Baseline: what a notebook does, parse into a generic JSON value.
     let t_value = secs(|| {
         std::hint::black_box(serde_json::from_slice::<serde_json::Value>(&json).unwrap());

@@ -82,6 +82,10 @@ pub fn parse_run_bytes(bytes: &[u8]) -> Result<Run, String> {
         }
     };
     validate(&run)?;
+    let mut run = run;
+    for turn in run.paths.iter_mut().flat_map(|p| p.turns.iter_mut()) {
+        turn.tokens.shrink_to_fit();
+    }
     Ok(run)
 }
 

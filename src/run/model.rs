@@ -320,6 +320,23 @@ impl Tokens {
         }
     }
 
+    /// Drop the spare capacity that growing the columns while parsing left
+    /// (up to half of each), so that a loaded run holds what it contains.
+    pub fn shrink_to_fit(&mut self) {
+        self.id.shrink_to_fit();
+        self.text.shrink_to_fit();
+        self.logprob.shrink_to_fit();
+        self.entropy.shrink_to_fit();
+        self.self_certainty.shrink_to_fit();
+        self.confidence.shrink_to_fit();
+        self.top_id.data.shrink_to_fit();
+        self.top_text.data.shrink_to_fit();
+        self.top_logprob.data.shrink_to_fit();
+        if let Some(kl) = &mut self.kl_ref {
+            kl.shrink_to_fit();
+        }
+    }
+
     /// Keep the first `n` tokens (used when forking a path at a token).
     pub fn truncate(&mut self, n: usize) {
         self.id.truncate(n);
@@ -439,10 +456,15 @@ impl<'de, T: Deserialize<'de> + Clone> Deserialize<'de> for Rows<T> {
                 let mut first = true;
                 // Each row is appended in place (no Vec per row: a run file
                 // holds one row per token in each of three columns).
-                while let Some(len) = seq.next_element_seed(AppendRow(&mut rows.data))? {
+                while let Some(len) =
+                    seq.next_element_seed(AppendRow(&mut rows.data, rows.width))?
+                {
                     if first {
                         rows.width = len;
                         first = false;
+                        // Grow in whole rows from here on, as appending a
+                        // parsed row would.
+                        rows.data.shrink_to_fit();
                     }
                     if len != rows.width {
                         // Kept out of `data`, which holds only full-width rows.
@@ -458,9 +480,10 @@ impl<'de, T: Deserialize<'de> + Clone> Deserialize<'de> for Rows<T> {
     }
 }
 
-/// Deserializes one JSON array by appending its entries to a Vec; yields
-/// how many it appended.
-struct AppendRow<'a, T>(&'a mut Vec<T>);
+/// Deserializes one JSON array by appending its entries to a Vec, with
+/// room reserved for the expected row width first; yields how many it
+/// appended.
+struct AppendRow<'a, T>(&'a mut Vec<T>, usize);
 
 impl<'de, T: Deserialize<'de>> serde::de::DeserializeSeed<'de> for AppendRow<'_, T> {
     type Value = usize;
@@ -476,6 +499,7 @@ impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for AppendRow<'_, T> {
     }
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
         let start = self.0.len();
+        self.0.reserve(self.1);
         while let Some(v) = seq.next_element::<T>()? {
             self.0.push(v);
         }
