@@ -6,7 +6,9 @@
 //! at different points of a degenerate fit; the test therefore asks for
 //! agreement on most sets, and that our fit is not worse than SciPy's where
 //! they differ. A fit stuck at a bound (the earlier change-of-variables
-//! optimiser) agreed on 67% of these sets and was worse than SciPy on 37%.
+//! optimiser) agreed on 67% of these sets and was worse than SciPy on 37%;
+//! projected L-BFGS agreed on 82% and was worse on 11%; the full-BFGS fit
+//! agrees on 85.7% and is worse on 6%.
 
 use reasonscope::analysis::rpc;
 
@@ -51,8 +53,8 @@ fn pruning_agrees_with_scipy_on_real_path_sets() {
     let (agree, worse) = (same as f64 / n, worse as f64 / n);
     println!("same pruning on {agree:.3} of sets; worse likelihood than SciPy on {worse:.3}");
     assert!(
-        agree >= 0.80,
+        agree >= 0.85,
         "pruning agrees with SciPy on only {agree:.3}"
     );
-    assert!(worse <= 0.15, "likelihood worse than SciPy's on {worse:.3}");
+    assert!(worse <= 0.08, "likelihood worse than SciPy's on {worse:.3}");
 }
