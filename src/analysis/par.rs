@@ -1,8 +1,13 @@
 //! Splitting independent work over the machine's cores, keeping order.
 
-/// `f` on consecutive chunks of `items` (one chunk per core), in threads;
-/// the results come back in chunk order. One chunk (no thread) when there is
-/// one core or one item.
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// `f` on consecutive chunks of `items`, in threads (one per core); the
+/// results come back in chunk order. The chunks are small (about eight per
+/// core) and handed out on demand, so a core that is slowed down (by
+/// costlier items, or by other programs on a shared machine) takes fewer
+/// instead of everyone waiting for its half. One chunk (no thread) when
+/// there is one core or one item.
 pub fn par_chunks<T: Sync, U: Send>(items: &[T], f: impl Fn(&[T]) -> U + Sync) -> Vec<U> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -10,18 +15,30 @@ pub fn par_chunks<T: Sync, U: Send>(items: &[T], f: impl Fn(&[T]) -> U + Sync) -
     if threads == 1 {
         return vec![f(items)];
     }
-    let chunk = items.len().div_ceil(threads);
-    let f = &f;
-    std::thread::scope(|s| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| s.spawn(move || f(part)))
+    let chunks: Vec<&[T]> = items.chunks(items.len().div_ceil(threads * 8)).collect();
+    let next = AtomicUsize::new(0);
+    let (f, chunks, next) = (&f, &chunks, &next);
+    let mut done: Vec<(usize, U)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(move || {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(part) = chunks.get(i) else { break };
+                        out.push((i, f(part)));
+                    }
+                    out
+                })
+            })
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().expect("a worker thread panicked"))
+            .flat_map(|h| h.join().expect("a worker thread panicked"))
             .collect()
-    })
+    });
+    done.sort_unstable_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, u)| u).collect()
 }
 
 /// `f` on every item, over the cores, in order.
