@@ -385,3 +385,25 @@ fn cntp_trials_count_as_tokens_spent() {
     let majority = suite.iter().find(|m| m.method == "majority").unwrap();
     assert_eq!(majority.tokens_total, run.total_tokens() + trials);
 }
+
+/// `reasonscope analyze` reads runs without their alternatives: every
+/// bundled run must analyse exactly as when read whole.
+#[test]
+fn runs_read_for_analysis_analyse_as_when_read_whole() {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_runs");
+    let params = reasonscope::analysis::AnalysisParams::default();
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let whole = reasonscope::run::read_run(&path).unwrap();
+        let lean = reasonscope::run::read_run_for_analysis(&path).unwrap();
+        assert_eq!(
+            reasonscope::analysis::analyze_run(&whole, &params),
+            reasonscope::analysis::analyze_run(&lean, &params),
+            "{}",
+            path.display()
+        );
+        n += 1;
+    }
+    assert!(n >= 5);
+}

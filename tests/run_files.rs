@@ -37,11 +37,18 @@ fn write_bytes(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> std::path::
     p
 }
 
+/// The error reading `path`; reading it for analysis only (alternatives
+/// not kept) must refuse it with the same message.
 fn err_of(path: &std::path::Path) -> String {
-    match read_run(path) {
+    let e = match read_run(path) {
         Ok(_) => panic!("{} was accepted", path.display()),
         Err(e) => e.to_string(),
+    };
+    match read_run_for_analysis(path) {
+        Ok(_) => panic!("{} was accepted when read for analysis", path.display()),
+        Err(a) => assert_eq!(a.to_string(), e, "read for analysis"),
     }
+    e
 }
 
 #[test]
@@ -284,4 +291,42 @@ fn empty_and_garbage_gzip() {
     let p = write_bytes(&dir, "g.json.gz", &gz.finish().unwrap());
     let e = err_of(&p);
     assert!(e.contains("neither gzip nor a JSON object"), "{e}");
+}
+
+#[test]
+fn read_for_analysis_keeps_everything_but_the_alternatives() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("a.json.gz");
+    write_run(&sample_run(), &p).unwrap();
+    let full = read_run(&p).unwrap();
+    let lean = read_run_for_analysis(&p).unwrap();
+    let (ft, lt) = (
+        &full.paths[0].turns[0].tokens,
+        &lean.paths[0].turns[0].tokens,
+    );
+    assert_eq!((ft.top_text.len(), ft.top_text.width()), (4, 3));
+    assert_eq!((lt.top_text.len(), lt.top_text.width()), (4, 3));
+    assert!(lt.top_text.values_skipped() && lt.top_text.row(1).is_empty());
+    assert!(!ft.top_text.values_skipped() && ft.top_text.row(1).len() == 3);
+    // Everything else is the same run.
+    let strip = |r: &Run| {
+        let mut r = r.clone();
+        for t in r.paths.iter_mut().flat_map(|p| p.turns.iter_mut()) {
+            let n = t.tokens.len();
+            t.tokens.top_id = Rows::new(0);
+            t.tokens.top_text = Rows::new(0);
+            t.tokens.top_logprob = Rows::new(0);
+            assert_eq!(t.tokens.len(), n);
+        }
+        r
+    };
+    assert_eq!(strip(&full), strip(&lean));
+    // Writing it back would lose the alternatives: refused.
+    let e = run_to_bytes(&lean, false).unwrap_err();
+    assert!(e.contains("not loaded"), "{e}");
+    // The mode ends with the read: the next plain read keeps them.
+    assert!(!read_run(&p).unwrap().paths[0].turns[0]
+        .tokens
+        .top_id
+        .values_skipped());
 }

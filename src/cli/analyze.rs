@@ -5,7 +5,7 @@ use anyhow::bail;
 
 use crate::analysis::report::{report, Report};
 use crate::analysis::AnalysisParams;
-use crate::run::{read_run, Run};
+use crate::run::{read_run_for_analysis, Run};
 
 /// Expand folders into the run files they hold (`.json`, `.json.gz`), sorted.
 pub fn expand_inputs(inputs: &[PathBuf]) -> Vec<PathBuf> {
@@ -36,14 +36,15 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> Vec<PathBuf> {
 /// Runs read (file name, run) and files that failed (file name, error).
 pub type Loaded = (Vec<(String, Run)>, Vec<(String, String)>);
 
-/// Load every input; bad files are reported and skipped.
+/// Load every input for analysis (alternatives checked, not kept: see
+/// `read_run_for_analysis`); bad files are reported and skipped.
 pub fn load_runs(inputs: &[PathBuf]) -> Loaded {
     let files = expand_inputs(inputs);
     // Files are independent: read them on every core, in order.
     let results = crate::analysis::par::par_map(&files, |f| {
         (
             f.display().to_string(),
-            read_run(f).map_err(|e| e.to_string()),
+            read_run_for_analysis(f).map_err(|e| e.to_string()),
         )
     });
     let mut good = Vec::new();

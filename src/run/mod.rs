@@ -8,7 +8,10 @@ mod suite;
 mod validate;
 
 pub use build::{one_token_turn, run_with_paths, synthetic_run, TokenValues, TurnBuilder};
-pub use io::{parse_run_bytes, read_run, run_to_bytes, write_atomic, write_run, RunError};
+pub use io::{
+    parse_run_bytes, read_run, read_run_for_analysis, run_to_bytes, write_atomic, write_run,
+    RunError,
+};
 pub use model::*;
 pub use suite::{parse_suite, read_suite, Question};
 pub use validate::validate;

@@ -366,6 +366,9 @@ pub struct Rows<T> {
     /// for every well-formed file.
     ragged: Vec<(usize, usize)>,
     n_rows: usize,
+    /// Read for analysis only: the rows were counted and measured but their
+    /// values not kept (see `read_run_for_analysis`).
+    values_skipped: bool,
 }
 
 impl<T: Clone> Rows<T> {
@@ -375,7 +378,13 @@ impl<T: Clone> Rows<T> {
             data: Vec::new(),
             ragged: Vec::new(),
             n_rows: 0,
+            values_skipped: false,
         }
+    }
+
+    /// Whether the values were left unread (a run read for analysis only).
+    pub fn values_skipped(&self) -> bool {
+        self.values_skipped
     }
 
     pub fn width(&self) -> usize {
@@ -395,9 +404,9 @@ impl<T: Clone> Rows<T> {
         self.ragged.first().copied()
     }
 
-    /// Row `i`; empty for a ragged row.
+    /// Row `i`; empty for a ragged row, or when the values were skipped.
     pub fn row(&self, i: usize) -> &[T] {
-        if !self.ragged.is_empty() {
+        if !self.ragged.is_empty() || self.values_skipped {
             return &[];
         }
         &self.data[i * self.width..(i + 1) * self.width]
@@ -423,6 +432,7 @@ impl<T: Clone> Rows<T> {
 impl<T: PartialEq> PartialEq for Rows<T> {
     fn eq(&self, other: &Self) -> bool {
         self.n_rows == other.n_rows
+            && self.values_skipped == other.values_skipped
             && self.data == other.data
             && self.ragged == other.ragged
             && (self.width == other.width || self.n_rows == 0)
@@ -431,7 +441,13 @@ impl<T: PartialEq> PartialEq for Rows<T> {
 
 impl<T: Serialize + Clone> Serialize for Rows<T> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeSeq;
+        use serde::ser::{Error, SerializeSeq};
+        if self.values_skipped {
+            // Writing it would lose the alternatives the file had.
+            return Err(S::Error::custom(
+                "the alternatives of this run were not loaded (read for analysis only)",
+            ));
+        }
         let mut seq = s.serialize_seq(Some(self.n_rows))?;
         for i in 0..self.n_rows {
             seq.serialize_element(self.row(i))?;
@@ -453,6 +469,20 @@ impl<'de, T: Deserialize<'de> + Clone> Deserialize<'de> for Rows<T> {
                 mut seq: A,
             ) -> Result<Rows<T>, A::Error> {
                 let mut rows = Rows::new(0);
+                if SKIP_ALTERNATIVES.get() {
+                    rows.values_skipped = true;
+                    // Count and measure the rows (validation checks their
+                    // shape) without converting or storing a value.
+                    while let Some(len) = seq.next_element_seed(CountRow)? {
+                        if rows.n_rows == 0 {
+                            rows.width = len;
+                        } else if len != rows.width {
+                            rows.ragged.push((rows.n_rows, len));
+                        }
+                        rows.n_rows += 1;
+                    }
+                    return Ok(rows);
+                }
                 let mut first = true;
                 // Each row is appended in place (no Vec per row: a run file
                 // holds one row per token in each of three columns).
@@ -477,6 +507,52 @@ impl<'de, T: Deserialize<'de> + Clone> Deserialize<'de> for Rows<T> {
             }
         }
         d.deserialize_seq(V(std::marker::PhantomData))
+    }
+}
+
+std::thread_local! {
+    /// Set while a run is read for analysis only: alternatives rows are then
+    /// counted, not stored (analysis never reads them; they are most of a
+    /// run file's values).
+    static SKIP_ALTERNATIVES: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// `f` with the alternatives rows (`top_id`, `top_text`, `top_logprob`) of
+/// every run it parses on this thread counted and measured, not stored.
+pub(crate) fn with_alternatives_skipped<R>(f: impl FnOnce() -> R) -> R {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            SKIP_ALTERNATIVES.set(false);
+        }
+    }
+    SKIP_ALTERNATIVES.set(true);
+    let _reset = Reset;
+    f()
+}
+
+/// Deserializes one JSON array without keeping its entries; yields their
+/// number.
+struct CountRow;
+
+impl<'de> serde::de::DeserializeSeed<'de> for CountRow {
+    type Value = usize;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for CountRow {
+    type Value = usize;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
+        let mut n = 0;
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+            n += 1;
+        }
+        Ok(n)
     }
 }
 
