@@ -344,8 +344,8 @@ fn rpc_select(cands: &[Candidate], subset: &[usize]) -> Pick {
         let xs: Vec<f64> = probs.iter().map(|p| p.1).collect();
         if let Some(m) = rpc::fit(&xs) {
             let mean = xs.iter().sum::<f64>() / xs.len() as f64;
-            for &(i, x) in &probs {
-                pruned[i] = m.posterior_high(x) < 0.5 && x < mean;
+            for (&(i, x), high) in probs.iter().zip(m.posteriors_high(&xs)) {
+                pruned[i] = high < 0.5 && x < mean;
             }
         }
     }

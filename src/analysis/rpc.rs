@@ -86,11 +86,28 @@ impl WeibullMixture {
 
     /// P(high component | x), the high component having the larger mean.
     pub fn posterior_high(&self, x: f64) -> f64 {
+        self.posterior_high_given(x, self.first_is_high())
+    }
+
+    /// P(high component | x) for each x (the means, two Γ evaluations, are
+    /// compared once rather than per point).
+    pub fn posteriors_high(&self, xs: &[f64]) -> Vec<f64> {
+        let first_high = self.first_is_high();
+        xs.iter()
+            .map(|&x| self.posterior_high_given(x, first_high))
+            .collect()
+    }
+
+    fn first_is_high(&self) -> bool {
+        let (m1, m2) = self.means();
+        m1 >= m2
+    }
+
+    fn posterior_high_given(&self, x: f64, first_high: bool) -> f64 {
         let a = self.w.ln() + ln_weibull(x, self.k1, self.l1);
         let b = (1.0 - self.w).ln() + ln_weibull(x, self.k2, self.l2);
         let p1 = (a - logaddexp(a, b)).exp();
-        let (m1, m2) = self.means();
-        if m1 >= m2 {
+        if first_high {
             p1
         } else {
             1.0 - p1
@@ -387,6 +404,26 @@ mod tests {
             (total - by_point).abs() < 1e-9 * by_point.abs(),
             "{total} vs {by_point}"
         );
+    }
+
+    #[test]
+    fn posteriors_of_many_points_equal_each_point_s() {
+        let xs = two_clusters();
+        for m in [
+            fit(&xs).unwrap(),
+            WeibullMixture::from_params(&[0.3, 2.0, 0.2, 5.0, 0.9]),
+            WeibullMixture::from_params(&[0.7, 5.0, 0.9, 2.0, 0.2]),
+        ] {
+            let each: Vec<f64> = xs.iter().map(|&x| m.posterior_high(x)).collect();
+            assert_eq!(m.posteriors_high(&xs), each);
+        }
+        // Whichever component is listed first, the high one has the larger
+        // mean: swapping them gives the same posteriors.
+        let a = WeibullMixture::from_params(&[0.3, 2.0, 0.2, 5.0, 0.9]);
+        let b = WeibullMixture::from_params(&[0.7, 5.0, 0.9, 2.0, 0.2]);
+        for (pa, pb) in a.posteriors_high(&xs).iter().zip(b.posteriors_high(&xs)) {
+            assert!((pa - pb).abs() < 1e-12, "{pa} {pb}");
+        }
     }
 
     #[test]
