@@ -198,11 +198,25 @@ fn main() {
             ));
         });
     });
+    // Baseline in the same minutes (this machine's speed drifts): what a
+    // notebook does to the same folder before any analysis, inflate each
+    // file and parse it into generic JSON values, on one core.
+    let t_generic = secs(|| {
+        for q in 0..200u64 {
+            let gz = std::fs::read(dir.join(format!("q{q:03}.json.gz"))).unwrap();
+            let mut json = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut json)
+                .unwrap();
+            std::hint::black_box(serde_json::from_slice::<serde_json::Value>(&json).unwrap());
+        }
+    });
     let _ = std::fs::remove_dir_all(&dir);
     println!(
-        "suite of {n_runs} runs × 16 paths: load + analyze {:>6.2} s (target < 2 s: {:.2}× of target)",
+        "suite of {n_runs} runs × 16 paths: load + analyze {:>6.2} s (target < 2 s: {:.2}× of target; generic load of the same files {:.2} s: {:.2}×)",
         t_suite,
-        t_suite / 2.0
+        t_suite / 2.0,
+        t_generic,
+        t_suite / t_generic
     );
     println!(
         "  of which: load {t_load:.2} s, per-run analysis {t_runs:.2} s, suite metrics and curves {t_curves:.2} s"
