@@ -48,7 +48,76 @@ fn main() {
             worst / 16.0
         );
     }
+    suite_folder_frames();
     live_sampling_frames();
+}
+
+/// The Suite view over a folder of 200 runs × 16 paths (the suite
+/// benchmark's size): time to open the folder, frame times while the suite
+/// figure (curves with every RPC fit) is computed in the background, then
+/// once it is drawn.
+fn suite_folder_frames() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for q in 0..200u64 {
+        let run = synthetic_run(16, 256, 1000 + q);
+        write_run(&run, &dir.path().join(format!("q{q:03}.json.gz"))).expect("write run");
+    }
+    let folder = vec![dir.path().to_path_buf()];
+    let t0 = Instant::now();
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .build_eframe(move |_cc| App::new(Settings::default(), &folder));
+    let mut loading = Vec::new();
+    while !(h.state().opening.is_empty() && h.state().runs.len() == 200) {
+        assert!(t0.elapsed().as_secs() < 300, "the folder did not open");
+        let t = Instant::now();
+        h.step();
+        loading.push(t.elapsed().as_secs_f64() * 1e3);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let opened = t0.elapsed().as_secs_f64();
+    h.state_mut().push(AppCommand::SetView(View::Suite));
+    let mut computing = Vec::new();
+    let t1 = Instant::now();
+    loop {
+        let t = Instant::now();
+        h.step();
+        computing.push(t.elapsed().as_secs_f64() * 1e3);
+        if !h.state().figure_pending("suite") {
+            break;
+        }
+        assert!(t1.elapsed().as_secs() < 300, "the suite figure never came");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let figure_s = t1.elapsed().as_secs_f64();
+    h.step();
+    let steady: Vec<f64> = (0..100)
+        .map(|_| {
+            let t = Instant::now();
+            h.step();
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    let stats = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (v[v.len() / 2], v[v.len() - 1], v.len())
+    };
+    let (lm, lw, ln) = stats(loading);
+    let (cm, cw, cn) = stats(computing);
+    let (sm, sw, _) = stats(steady);
+    println!("Suite, folder of 200 runs × 16 paths:");
+    println!(
+        "  opening ({opened:.1} s)           median {lm:>6.2} ms   worst {lw:>6.2} ms   ({:.2}× the 16 ms budget, {ln} frames)",
+        lw / 16.0
+    );
+    println!(
+        "  figure computing ({figure_s:.1} s)  median {cm:>6.2} ms   worst {cw:>6.2} ms   ({:.2}× the 16 ms budget, {cn} frames)",
+        cw / 16.0
+    );
+    println!(
+        "  drawn                    median {sm:>6.2} ms   worst {sw:>6.2} ms   ({:.2}× the 16 ms budget, 100 frames)",
+        sw / 16.0
+    );
 }
 
 /// Frame time while the real default model samples N = 16 paths (the

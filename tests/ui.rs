@@ -320,3 +320,56 @@ fn the_paths_view_marks_cntp_steps_and_shows_their_trials() {
     );
     assert!(content(&h, "kept"));
 }
+
+#[test]
+fn a_folder_opens_in_one_job_with_one_progress_line_and_one_chart_job() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("suite");
+    std::fs::create_dir(&dir).unwrap();
+    let sample =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_runs/apples-3turns-n16.json.gz");
+    for i in 0..40 {
+        std::fs::copy(&sample, dir.join(format!("q{i:02}.json.gz"))).unwrap();
+    }
+    let mut h = harness(&[]);
+    // A folder from the recent list (or anywhere) opens as a folder.
+    h.state_mut().push(AppCommand::Open(dir.clone()));
+    let mut frames_while_opening = 0;
+    let start = std::time::Instant::now();
+    loop {
+        h.step();
+        let app = h.state();
+        // (The app starts on the bundled sample run.)
+        let folder_runs = app.runs.iter().filter(|r| r.name.starts_with('q')).count();
+        if app.opening.is_empty() && folder_runs == 40 {
+            break;
+        }
+        assert!(start.elapsed().as_secs() < 120, "the folder did not open");
+        if let Some((done, total)) = app.opening_progress() {
+            frames_while_opening += 1;
+            assert_eq!(total, 40);
+            assert!(done < total);
+            // No chart job over a half-open folder.
+            assert!(!app.figure_pending("suite"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(frames_while_opening > 0, "never saw the folder opening");
+    // The folder is remembered, not each of its files.
+    let recent = &h.state().settings.recent;
+    assert_eq!(recent.first(), Some(&dir));
+    assert!(!recent.iter().any(|p| p.starts_with(&dir) && p != &dir));
+    // Once every run is in, the chart is computed once.
+    h.run_steps(2);
+    assert!(h.state().figure_pending("suite"));
+    assert!(
+        common::ui::step_until_shown(&mut h, 120, "Accuracy per selection method"),
+        "the suite chart did not appear"
+    );
+    // A disagreement link opens its run (the list lays out only the rows in view).
+    let name = "q00.json.gz · turn 1";
+    h.get_by_label(name).click();
+    h.run_steps(3);
+    assert_eq!(h.state().settings.view, View::Methods);
+    assert_eq!(h.state().runs[h.state().active].name, "q00.json.gz");
+}

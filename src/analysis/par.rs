@@ -2,6 +2,36 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+std::thread_local! {
+    /// Set on a background thread of the app: its parallel work leaves one
+    /// core to the thread that draws the frames.
+    static LEAVE_ONE_CORE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn cores_to_use() -> usize {
+    let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if LEAVE_ONE_CORE.get() {
+        (n - 1).max(1)
+    } else {
+        n
+    }
+}
+
+/// Run `f` (on this thread) with every parallel split inside it using one
+/// core less than the machine has: for work in the background of the GUI,
+/// which would otherwise take every core from the frames.
+pub fn leaving_one_core<R>(f: impl FnOnce() -> R) -> R {
+    let before = LEAVE_ONE_CORE.replace(true);
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            LEAVE_ONE_CORE.set(self.0);
+        }
+    }
+    let _restore = Restore(before);
+    f()
+}
+
 /// `f` on consecutive chunks of `items`, in threads (one per core); the
 /// results come back in chunk order. The chunks are small (about eight per
 /// core) and handed out on demand, so a core that is slowed down (by
@@ -9,9 +39,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// instead of everyone waiting for its half. One chunk (no thread) when
 /// there is one core or one item.
 pub fn par_chunks<T: Sync, U: Send>(items: &[T], f: impl Fn(&[T]) -> U + Sync) -> Vec<U> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, items.len().max(1));
+    let threads = cores_to_use().clamp(1, items.len().max(1));
     if threads == 1 {
         return vec![f(items)];
     }
@@ -62,6 +90,24 @@ mod tests {
         );
         let sums = par_chunks(&v, |p| p.iter().sum::<u64>());
         assert_eq!(sums.iter().sum::<u64>(), 1000 * 1001 / 2);
+        // Leaving a core: the same results, with fewer threads.
+        let threads = |v: &[u64]| {
+            let ids = std::sync::Mutex::new(std::collections::HashSet::new());
+            let out = par_map(v, |x| {
+                ids.lock().unwrap().insert(std::thread::current().id());
+                x * 2
+            });
+            (out, ids.into_inner().unwrap().len())
+        };
+        let (all, used_all) = threads(&v);
+        let (fewer, used_fewer) = leaving_one_core(|| threads(&v));
+        assert_eq!(all, fewer);
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert!(
+            used_all <= n && used_fewer == (n - 1).max(1),
+            "{used_all} {used_fewer}"
+        );
+        assert!(!LEAVE_ONE_CORE.get(), "the mode ends with the call");
         assert_eq!(par_map(&Vec::<u8>::new(), |x| *x), Vec::<u8>::new());
     }
 }

@@ -139,7 +139,9 @@ pub struct App {
     pub opening: Vec<PathBuf>,
     /// Files of the last opened folder, in order: runs from it keep this
     /// order whatever order their background loads finish in.
-    folder_order: Vec<PathBuf>,
+    folder_order: HashMap<PathBuf, usize>,
+    /// Files queued for opening since `opening` was last empty (progress).
+    opening_total: usize,
     jobs_tx: crossbeam_channel::Sender<JobDone>,
     jobs_rx: crossbeam_channel::Receiver<JobDone>,
     /// The Branches view's trie and layout, with the key they were built for.
@@ -182,7 +184,8 @@ impl App {
             pending_figures: Default::default(),
             analysing: false,
             opening: Vec::new(),
-            folder_order: Vec::new(),
+            folder_order: HashMap::new(),
+            opening_total: 0,
             jobs_tx,
             jobs_rx,
             tree: None,
@@ -286,10 +289,7 @@ impl App {
     fn add_run(&mut self, r: OpenRun) {
         // A run of the folder being opened goes before the folder's later
         // files already open.
-        let rank = |p: &Option<PathBuf>| {
-            p.as_ref()
-                .and_then(|p| self.folder_order.iter().position(|f| f == p))
-        };
+        let rank = |p: &Option<PathBuf>| p.as_ref().and_then(|p| self.folder_order.get(p).copied());
         let at = match rank(&r.path) {
             Some(k) => self
                 .runs
@@ -333,6 +333,11 @@ impl App {
             return None;
         }
         if id == "suite" {
+            if !self.opening.is_empty() {
+                // Not for a folder still opening: one job when all are in,
+                // rather than one per run landing.
+                return None;
+            }
             // Accuracy curves over a whole suite take seconds: always a job.
             if self.pending_figures.insert(key.clone()) {
                 self.spawn_figure(id, key);
@@ -342,6 +347,13 @@ impl App {
         let f = std::sync::Arc::new(self.build_figure(id)?);
         self.figures.insert(key, f.clone());
         Some(f)
+    }
+
+    /// Runs opened and queued since the opening began, while some are
+    /// still being read.
+    pub fn opening_progress(&self) -> Option<(usize, usize)> {
+        let total = self.opening_total.max(self.opening.len());
+        (!self.opening.is_empty()).then(|| (total - self.opening.len(), total))
     }
 
     pub fn figure_pending(&self, id: &str) -> bool {
@@ -369,7 +381,11 @@ impl App {
         let spawned = std::thread::Builder::new()
             .name("reasonscope-figure".into())
             .spawn(move || {
-                let figure = compute_figure(&req, &run, &turns, &suite);
+                // A suite figure splits its curves over the cores: leave
+                // one to the frames.
+                let figure = crate::analysis::par::leaving_one_core(|| {
+                    compute_figure(&req, &run, &turns, &suite)
+                });
                 let _ = tx.send(JobDone::Figure { key, figure });
                 if let Some(c) = ctx {
                     c.request_repaint();
@@ -390,9 +406,37 @@ impl App {
             ));
             return;
         }
-        self.folder_order = files.clone();
-        for f in &files {
-            self.open_async(f);
+        self.folder_order = files.iter().cloned().zip(0..).collect();
+        self.settings.remember(dir);
+        // One background job reads the folder, over every core but the one
+        // that draws the frames (a thread per file would take them all).
+        let fresh: Vec<PathBuf> = files
+            .iter()
+            .filter(|f| !self.opening.contains(f))
+            .cloned()
+            .collect();
+        self.opening.extend(fresh.iter().cloned());
+        self.opening_total += fresh.len();
+        let (tx, ctx, params) = (
+            self.jobs_tx.clone(),
+            self.ctx.clone(),
+            self.settings.params(),
+        );
+        let spawned = std::thread::Builder::new()
+            .name("reasonscope-open".into())
+            .spawn(move || {
+                crate::analysis::par::leaving_one_core(|| {
+                    crate::analysis::par::par_map(&fresh, |p| {
+                        load_in_background(p, &params, &tx, ctx.as_ref())
+                    })
+                });
+            });
+        if spawned.is_err() {
+            // No thread: open here instead.
+            for f in &files {
+                self.opening.retain(|p| p != f);
+                self.open(f);
+            }
         }
         self.settings.view = View::Suite;
         self.info(format!(
@@ -409,6 +453,7 @@ impl App {
             return;
         }
         self.opening.push(path.to_path_buf());
+        self.opening_total += 1;
         let (p, tx, ctx, params) = (
             path.to_path_buf(),
             self.jobs_tx.clone(),
@@ -417,19 +462,7 @@ impl App {
         );
         let spawned = std::thread::Builder::new()
             .name("reasonscope-open".into())
-            .spawn(move || {
-                let result = read_run(&p).map(|run| {
-                    let turns = crate::analysis::analyze_run(&run, &params);
-                    (run, turns)
-                });
-                let _ = tx.send(JobDone::Opened {
-                    path: p,
-                    result: result.map_err(|e| e.to_string()),
-                });
-                if let Some(c) = ctx {
-                    c.request_repaint();
-                }
-            });
+            .spawn(move || load_in_background(&p, &params, &tx, ctx.as_ref()));
         if spawned.is_err() {
             // No thread: open here instead.
             self.opening.retain(|p| p != path);
@@ -472,6 +505,9 @@ impl App {
                 }
                 JobDone::Opened { path, result } => {
                     self.opening.retain(|p| p != &path);
+                    if self.opening.is_empty() {
+                        self.opening_total = 0;
+                    }
                     match result {
                         Ok((run, turns)) => {
                             let name = super::live::file_label(&path);
@@ -484,7 +520,10 @@ impl App {
                                 std::sync::Arc::new(turns),
                                 &params,
                             ));
-                            self.settings.remember(&path);
+                            // A folder's runs: the folder is in the recent list.
+                            if !self.folder_order.contains_key(&path) {
+                                self.settings.remember(&path);
+                            }
                             self.info(format!("opened {} ({n} paths)", path.display()));
                         }
                         Err(e) => self.error(e),
@@ -612,6 +651,7 @@ impl App {
         let cmds = std::mem::take(&mut self.commands);
         for c in cmds {
             match c {
+                AppCommand::Open(p) if p.is_dir() => self.open_folder(&p),
                 AppCommand::Open(p) => self.open_async(&p),
                 AppCommand::OpenDialog => {
                     if let Some(files) = rfd::FileDialog::new()
@@ -1263,9 +1303,17 @@ impl App {
 
     fn status_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
-            for p in &self.opening {
+            if let [p] = self.opening.as_slice() {
                 ui.add(egui::Spinner::new());
                 ui.label(format!("opening {}", super::live::file_label(p)));
+                ui.separator();
+            } else if let Some((done, total)) = self.opening_progress() {
+                ui.add(egui::Spinner::new());
+                ui.add(
+                    egui::ProgressBar::new(done as f32 / total as f32)
+                        .desired_width(160.0)
+                        .text(format!("opening runs: {done} of {total}")),
+                );
                 ui.separator();
             }
             if let Some(l) = &self.live {
@@ -1422,6 +1470,26 @@ impl eframe::App for App {
 
 /// A run's decoding method and its analysis, as suite figures read them.
 type SuiteInput = (String, std::sync::Arc<Vec<crate::analysis::TurnAnalysis>>);
+
+/// Read and analyse one run file off the GUI thread and hand it to the app.
+fn load_in_background(
+    p: &Path,
+    params: &crate::analysis::AnalysisParams,
+    tx: &crossbeam_channel::Sender<JobDone>,
+    ctx: Option<&egui::Context>,
+) {
+    let result = read_run(p).map(|run| {
+        let turns = crate::analysis::analyze_run(&run, params);
+        (run, turns)
+    });
+    let _ = tx.send(JobDone::Opened {
+        path: p.to_path_buf(),
+        result: result.map_err(|e| e.to_string()),
+    });
+    if let Some(c) = ctx {
+        c.request_repaint();
+    }
+}
 
 /// The one place the app turns a request into a figure (in a job or not).
 fn compute_figure(

@@ -5,7 +5,9 @@
 use eframe::egui;
 
 use super::{export_buttons, figure_ui};
-use crate::analysis::suite::{disagreements, suite_methods};
+use std::sync::Arc;
+
+use crate::analysis::suite::{disagreements, suite_methods, SuiteMethod};
 use crate::analysis::TurnAnalysis;
 use crate::ui::app::{App, AppCommand};
 use crate::ui::state::View;
@@ -32,73 +34,147 @@ pub fn suite_ui(app: &mut App, ui: &mut egui::Ui) {
         );
         return;
     }
-    let runs: Vec<(String, std::sync::Arc<Vec<TurnAnalysis>>)> = app
-        .runs
-        .iter()
-        .map(|r| (r.name.clone(), r.turns.clone()))
-        .collect();
+    let tables = suite_tables(app, ui, groups);
     egui::ScrollArea::vertical().show(ui, |ui| {
-        for (label, qs) in &groups {
-            let questions: Vec<&TurnAnalysis> = qs.iter().map(|&(r, t)| &runs[r].1[t]).collect();
+        for g in tables.groups.iter() {
             ui.add_space(4.0);
             ui.strong(format!(
-                "Decoding method {label}: {} question(s) with gold",
-                questions.len()
+                "Decoding method {}: {} question(s) with gold",
+                g.label, g.n_questions
             ));
-            let methods = suite_methods(&questions);
-            super::suite_methods_table(ui, ("suite-table", label), &methods);
-            let split = disagreements(&questions);
-            if !split.is_empty() {
+            super::suite_methods_table(ui, ("suite-table", &g.label), &g.methods);
+            if !g.split.is_empty() {
                 ui.add_space(4.0);
                 egui::CollapsingHeader::new(format!(
                     "{} question(s) where the methods disagree",
-                    split.len()
+                    g.split.len()
                 ))
-                .id_salt(("disagree", label))
+                .id_salt(("disagree", &g.label))
                 .default_open(true)
-                .show(ui, |ui| {
-                    egui::Grid::new(("disagree-grid", label))
-                        .striped(true)
-                        .show(ui, |ui| {
-                            ui.strong("question");
-                            ui.strong("gold");
-                            ui.strong("answers (method: answer)");
-                            ui.end_row();
-                            for &k in split.iter().take(100) {
-                                let (ri, t) = qs[k];
-                                let q = questions[k];
-                                let name = format!("{} · turn {}", runs[ri].0, t + 1);
-                                if ui
-                                    .link(name)
-                                    .on_hover_text("Open this run's Methods view")
-                                    .clicked()
-                                {
-                                    app.push(AppCommand::Activate(ri));
-                                    app.push(AppCommand::SetTurn(t));
-                                    app.push(AppCommand::SetView(View::Methods));
-                                }
-                                ui.label(q.gold.as_deref().unwrap_or("–"));
-                                let a: Vec<String> = q
-                                    .methods
-                                    .iter()
-                                    .map(|m| {
-                                        format!(
-                                            "{}: {}",
-                                            m.method,
-                                            m.answer.as_deref().unwrap_or("none")
-                                        )
-                                    })
-                                    .collect();
-                                ui.label(a.join("  "));
-                                ui.end_row();
-                            }
-                        });
-                });
+                .show(ui, |ui| disagreement_rows(app, ui, g));
             }
         }
         ui.add_space(8.0);
-        if let Some(fig) = super::ready_figure(app, ui, "suite") {
+        if let Some((done, total)) = app.opening_progress() {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label(format!(
+                    "opening runs: {done} of {total}; the charts are drawn once all are open"
+                ));
+            });
+        } else if let Some(fig) = super::ready_figure(app, ui, "suite") {
             figure_ui(ui, &fig, theme::PLOT_HEIGHT);
         }
     });
+}
+
+/// One decoding method's tables, computed once per set of open analyses.
+struct GroupTables {
+    label: String,
+    n_questions: usize,
+    methods: Vec<SuiteMethod>,
+    /// Questions where the methods disagree: (run, turn), link text, gold,
+    /// each method's answer.
+    split: Vec<((usize, usize), String, String, String)>,
+}
+
+/// The Suite view's tables and the analyses they were computed from (held,
+/// so that a replaced analysis never shares an address with a cached one).
+#[derive(Clone)]
+struct SuiteTables {
+    inputs: Vec<(String, Arc<Vec<TurnAnalysis>>)>,
+    groups: Arc<Vec<GroupTables>>,
+}
+
+/// The tables for the open runs: cached in egui's memory and recomputed
+/// only when a run is opened, closed or re-analysed (a folder of hundreds
+/// of runs would otherwise redo them on every frame).
+fn suite_tables(
+    app: &App,
+    ui: &egui::Ui,
+    groups: Vec<(String, Vec<(usize, usize)>)>,
+) -> SuiteTables {
+    let id = egui::Id::unique("suite-tables");
+    let inputs: Vec<(String, Arc<Vec<TurnAnalysis>>)> = app
+        .runs
+        .iter()
+        .map(|r| (r.run.sampling.method.clone(), r.turns.clone()))
+        .collect();
+    let cached: Option<SuiteTables> = ui.data(|d| d.get_temp(id));
+    if let Some(c) = cached.filter(|c| {
+        c.inputs.len() == inputs.len()
+            && c.inputs
+                .iter()
+                .zip(&inputs)
+                .all(|(a, b)| a.0 == b.0 && Arc::ptr_eq(&a.1, &b.1))
+    }) {
+        return c;
+    }
+    let names: Vec<&str> = app.runs.iter().map(|r| r.name.as_str()).collect();
+    let groups = groups
+        .into_iter()
+        .map(|(label, qs)| {
+            let questions: Vec<&TurnAnalysis> = qs.iter().map(|&(r, t)| &inputs[r].1[t]).collect();
+            let split = disagreements(&questions)
+                .into_iter()
+                .map(|k| {
+                    let (ri, t) = qs[k];
+                    let q = questions[k];
+                    let answers: Vec<String> = q
+                        .methods
+                        .iter()
+                        .map(|m| format!("{}: {}", m.method, m.answer.as_deref().unwrap_or("none")))
+                        .collect();
+                    (
+                        (ri, t),
+                        format!("{} · turn {}", names[ri], t + 1),
+                        q.gold.clone().unwrap_or_else(|| "–".into()),
+                        answers.join("  "),
+                    )
+                })
+                .collect();
+            GroupTables {
+                n_questions: questions.len(),
+                methods: suite_methods(&questions),
+                label,
+                split,
+            }
+        })
+        .collect();
+    let tables = SuiteTables {
+        inputs,
+        groups: Arc::new(groups),
+    };
+    ui.data_mut(|d| d.insert_temp(id, tables.clone()));
+    tables
+}
+
+/// The disagreement list, in its own scroll area that lays out only the
+/// rows in view (a suite may have hundreds).
+fn disagreement_rows(app: &mut App, ui: &mut egui::Ui, g: &GroupTables) {
+    let row_height = ui.text_style_height(&egui::TextStyle::Body) + ui.spacing().item_spacing.y;
+    ui.horizontal(|ui| {
+        ui.strong("question · gold · answers (method: answer)");
+    });
+    egui::ScrollArea::vertical()
+        .id_salt(("disagree-rows", &g.label))
+        .max_height(row_height * 12.0)
+        .auto_shrink([false, true])
+        .show_rows(ui, row_height, g.split.len(), |ui, range| {
+            for ((ri, t), name, gold, answers) in &g.split[range] {
+                ui.horizontal(|ui| {
+                    if ui
+                        .link(name)
+                        .on_hover_text("Open this run's Methods view")
+                        .clicked()
+                    {
+                        app.push(AppCommand::Activate(*ri));
+                        app.push(AppCommand::SetTurn(*t));
+                        app.push(AppCommand::SetView(View::Methods));
+                    }
+                    ui.label(egui::RichText::new(gold).strong());
+                    ui.label(answers);
+                });
+            }
+        });
 }
