@@ -356,8 +356,8 @@ impl Tokens {
 
 /// A list of equal-width rows stored flat (row-major). In JSON it is an
 /// array of arrays. Rows of another width are accepted when reading (they are
-/// then padded per row by `widths`) so that validation, not the parser,
-/// reports the problem with its field path.
+/// left out of the data and noted in `ragged`) so that validation, not the
+/// parser, reports the problem with its field path.
 #[derive(Debug, Clone, Default)]
 pub struct Rows<T> {
     width: usize,
