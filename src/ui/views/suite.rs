@@ -68,14 +68,20 @@ pub fn suite_ui(app: &mut App, ui: &mut egui::Ui) {
     });
 }
 
+/// A question where the methods disagree: (run, turn), link text, gold,
+/// each method's answer.
+type DisagreementRow = ((usize, usize), String, String, String);
+
 /// One decoding method's tables, computed once per set of open analyses.
 struct GroupTables {
     label: String,
     n_questions: usize,
     methods: Vec<SuiteMethod>,
-    /// Questions where the methods disagree: (run, turn), link text, gold,
-    /// each method's answer.
-    split: Vec<((usize, usize), String, String, String)>,
+    /// The questions where the methods disagree.
+    split: Vec<DisagreementRow>,
+    /// Widths of the link and gold columns (their longest text), so that the
+    /// rows line up as a table.
+    widths: (f32, f32),
 }
 
 /// The Suite view's tables and the analyses they were computed from (held,
@@ -115,7 +121,7 @@ fn suite_tables(
         .into_iter()
         .map(|(label, qs)| {
             let questions: Vec<&TurnAnalysis> = qs.iter().map(|&(r, t)| &inputs[r].1[t]).collect();
-            let split = disagreements(&questions)
+            let split: Vec<DisagreementRow> = disagreements(&questions)
                 .into_iter()
                 .map(|k| {
                     let (ri, t) = qs[k];
@@ -133,11 +139,13 @@ fn suite_tables(
                     )
                 })
                 .collect();
+            let widths = column_widths(ui, &split);
             GroupTables {
                 n_questions: questions.len(),
                 methods: suite_methods(&questions),
                 label,
                 split,
+                widths,
             }
         })
         .collect();
@@ -149,30 +157,62 @@ fn suite_tables(
     tables
 }
 
+/// The widest link text and gold answer of `split`, as laid out in the
+/// body font (once per cache fill).
+fn column_widths(ui: &egui::Ui, split: &[DisagreementRow]) -> (f32, f32) {
+    let font = egui::TextStyle::Body.resolve(ui.style());
+    let width = |text: &str| {
+        ui.ctx().fonts_mut(|f| {
+            f.layout_no_wrap(text.to_owned(), font.clone(), egui::Color32::WHITE)
+                .size()
+                .x
+        })
+    };
+    split
+        .iter()
+        .fold((0.0f32, 0.0f32), |(n, g), (_, name, gold, _)| {
+            (n.max(width(name)), g.max(width(gold)))
+        })
+}
+
 /// The disagreement list, in its own scroll area that lays out only the
 /// rows in view (a suite may have hundreds).
 fn disagreement_rows(app: &mut App, ui: &mut egui::Ui, g: &GroupTables) {
     let row_height = ui.text_style_height(&egui::TextStyle::Body) + ui.spacing().item_spacing.y;
     ui.horizontal(|ui| {
-        ui.strong("question · gold · answers (method: answer)");
+        ui.strong("question, gold answer, and each method's answer");
     });
     egui::ScrollArea::vertical()
         .id_salt(("disagree-rows", &g.label))
         .max_height(row_height * 12.0)
         .auto_shrink([false, true])
         .show_rows(ui, row_height, g.split.len(), |ui, range| {
+            let cell = |ui: &mut egui::Ui, w: f32, add: &mut dyn FnMut(&mut egui::Ui)| {
+                ui.allocate_ui_with_layout(
+                    egui::vec2(w, row_height),
+                    egui::Layout::left_to_right(egui::Align::Center),
+                    |ui| {
+                        ui.set_min_width(w);
+                        add(ui);
+                    },
+                );
+            };
             for ((ri, t), name, gold, answers) in &g.split[range] {
                 ui.horizontal(|ui| {
-                    if ui
-                        .link(name)
-                        .on_hover_text("Open this run's Methods view")
-                        .clicked()
-                    {
-                        app.push(AppCommand::Activate(*ri));
-                        app.push(AppCommand::SetTurn(*t));
-                        app.push(AppCommand::SetView(View::Methods));
-                    }
-                    ui.label(egui::RichText::new(gold).strong());
+                    cell(ui, g.widths.0, &mut |ui| {
+                        if ui
+                            .link(name)
+                            .on_hover_text("Open this run's Methods view")
+                            .clicked()
+                        {
+                            app.push(AppCommand::Activate(*ri));
+                            app.push(AppCommand::SetTurn(*t));
+                            app.push(AppCommand::SetView(View::Methods));
+                        }
+                    });
+                    cell(ui, g.widths.1, &mut |ui| {
+                        ui.label(egui::RichText::new(gold).strong());
+                    });
                     ui.label(answers);
                 });
             }
