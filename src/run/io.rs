@@ -38,9 +38,10 @@ pub fn read_run(path: &Path) -> Result<Run, RunError> {
 /// Read a run for analysis only (`reasonscope analyze`, suites): the same
 /// checks as `read_run`, except that the alternatives (`top_id`,
 /// `top_text`, `top_logprob`) are checked for shape but not kept, since no
-/// score or method reads them. They are five sixths of a run file's values,
-/// so this reads a file in about half the time and holds a quarter of the
-/// memory. Such a run cannot be written back (serializing it fails).
+/// score or method reads them. They are five sixths of a run file's values:
+/// with 5 alternatives per token, a file reads in about two thirds of the
+/// time (inflating included) and a token takes 44 bytes instead of 204.
+/// Such a run cannot be written back (serializing it fails).
 pub fn read_run_for_analysis(path: &Path) -> Result<Run, RunError> {
     super::model::with_alternatives_skipped(|| read_run(path))
 }
