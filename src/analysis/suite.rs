@@ -79,7 +79,6 @@ pub fn suite_methods(questions: &[&TurnAnalysis]) -> Vec<SuiteMethod> {
         .collect()
 }
 
-/// Wilson's 95% score interval for `k` successes in `n` trials.
 /// Items grouped by a label (a run's decoding method), groups and items in
 /// order of first appearance.
 pub fn group_by_label<'a, T>(
@@ -95,6 +94,7 @@ pub fn group_by_label<'a, T>(
     groups
 }
 
+/// Wilson's 95% score interval for `k` successes in `n` trials.
 pub fn wilson_interval(k: usize, n: usize) -> Option<(f64, f64)> {
     if n == 0 {
         return None;

@@ -72,7 +72,7 @@ pub fn parse_run_bytes(bytes: &[u8]) -> Result<Run, String> {
     // and parsed again with path tracking, only to name the field of the
     // first problem. A file that parses has its header checked from the
     // parsed fields: the same messages without a second pass over the text.
-    let run: Run = match serde_json::from_slice::<Run>(&json) {
+    let mut run: Run = match serde_json::from_slice::<Run>(&json) {
         Ok(run) => {
             check_format_version(
                 Some(serde_json::Value::from(run.format.as_str())),
@@ -83,17 +83,16 @@ pub fn parse_run_bytes(bytes: &[u8]) -> Result<Run, String> {
         Err(_) => {
             check_header(&json)?;
             let de = &mut serde_json::Deserializer::from_slice(&json);
-            let e = match serde_path_to_error::deserialize::<_, Run>(de) {
-                Ok(run) => return validate(&run).map(|()| run),
-                Err(e) => e,
-            };
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            return Err(describe_json_error(&path, &inner));
+            match serde_path_to_error::deserialize::<_, Run>(de) {
+                Ok(run) => run,
+                Err(e) => {
+                    let path = e.path().to_string();
+                    return Err(describe_json_error(&path, &e.into_inner()));
+                }
+            }
         }
     };
     validate(&run)?;
-    let mut run = run;
     for turn in run.paths.iter_mut().flat_map(|p| p.turns.iter_mut()) {
         turn.tokens.shrink_to_fit();
     }

@@ -469,36 +469,28 @@ impl<'de, T: Deserialize<'de> + Clone> Deserialize<'de> for Rows<T> {
                 mut seq: A,
             ) -> Result<Rows<T>, A::Error> {
                 let mut rows = Rows::new(0);
-                if SKIP_ALTERNATIVES.get() {
-                    rows.values_skipped = true;
-                    // Count and measure the rows (validation checks their
-                    // shape) without converting or storing a value.
-                    while let Some(len) = seq.next_element_seed(CountRow)? {
-                        if rows.n_rows == 0 {
-                            rows.width = len;
-                        } else if len != rows.width {
-                            rows.ragged.push((rows.n_rows, len));
-                        }
-                        rows.n_rows += 1;
-                    }
-                    return Ok(rows);
-                }
-                let mut first = true;
-                // Each row is appended in place (no Vec per row: a run file
-                // holds one row per token in each of three columns).
-                while let Some(len) =
-                    seq.next_element_seed(AppendRow(&mut rows.data, rows.width))?
-                {
-                    if first {
+                // Read for analysis only: rows are counted and measured
+                // (validation checks their shape), their values not kept.
+                rows.values_skipped = SKIP_ALTERNATIVES.get();
+                loop {
+                    // Each kept row is appended in place (no Vec per row: a
+                    // run file holds one row per token in each of three
+                    // columns).
+                    let len = if rows.values_skipped {
+                        seq.next_element_seed(CountRow)?
+                    } else {
+                        seq.next_element_seed(AppendRow(&mut rows.data, rows.width))?
+                    };
+                    let Some(len) = len else { break };
+                    if rows.n_rows == 0 {
                         rows.width = len;
-                        first = false;
                         // Grow in whole rows from here on, as appending a
                         // parsed row would.
                         rows.data.shrink_to_fit();
-                    }
-                    if len != rows.width {
-                        // Kept out of `data`, which holds only full-width rows.
-                        rows.data.truncate(rows.data.len() - len);
+                    } else if len != rows.width {
+                        // Kept out of `data`, which holds only full-width
+                        // rows (and nothing when values are skipped).
+                        rows.data.truncate(rows.data.len().saturating_sub(len));
                         rows.ragged.push((rows.n_rows, len));
                     }
                     rows.n_rows += 1;
@@ -520,14 +512,13 @@ std::thread_local! {
 /// `f` with the alternatives rows (`top_id`, `top_text`, `top_logprob`) of
 /// every run it parses on this thread counted and measured, not stored.
 pub(crate) fn with_alternatives_skipped<R>(f: impl FnOnce() -> R) -> R {
-    struct Reset;
-    impl Drop for Reset {
+    struct Restore(bool);
+    impl Drop for Restore {
         fn drop(&mut self) {
-            SKIP_ALTERNATIVES.set(false);
+            SKIP_ALTERNATIVES.set(self.0);
         }
     }
-    SKIP_ALTERNATIVES.set(true);
-    let _reset = Reset;
+    let _restore = Restore(SKIP_ALTERNATIVES.replace(true));
     f()
 }
 

@@ -137,8 +137,8 @@ pub struct App {
     analysing: bool,
     /// Files being read and analysed in the background.
     pub opening: Vec<PathBuf>,
-    /// Files of the last opened folder, in order: runs from it keep this
-    /// order whatever order their background loads finish in.
+    /// Files of the last opened folder and their rank in it: runs from it
+    /// keep this order whatever order their background loads finish in.
     folder_order: HashMap<PathBuf, usize>,
     /// Files queued for opening since `opening` was last empty (progress).
     opening_total: usize,
@@ -422,18 +422,19 @@ impl App {
             self.ctx.clone(),
             self.settings.params(),
         );
+        let job = fresh.clone();
         let spawned = std::thread::Builder::new()
             .name("reasonscope-open".into())
             .spawn(move || {
                 crate::analysis::par::leaving_one_core(|| {
-                    crate::analysis::par::par_map(&fresh, |p| {
+                    crate::analysis::par::par_map(&job, |p| {
                         load_in_background(p, &params, &tx, ctx.as_ref())
                     })
                 });
             });
         if spawned.is_err() {
             // No thread: open here instead.
-            for f in &files {
+            for f in &fresh {
                 self.opening.retain(|p| p != f);
                 self.open(f);
             }
@@ -617,7 +618,7 @@ impl App {
     }
 
     /// Every open run's decoding method and analysis (suite figures).
-    fn suite_inputs(&self) -> Vec<SuiteInput> {
+    pub(crate) fn suite_inputs(&self) -> Vec<SuiteInput> {
         self.runs
             .iter()
             .map(|r| (r.run.sampling.method.clone(), r.turns.clone()))
@@ -1469,7 +1470,7 @@ impl eframe::App for App {
 }
 
 /// A run's decoding method and its analysis, as suite figures read them.
-type SuiteInput = (String, std::sync::Arc<Vec<crate::analysis::TurnAnalysis>>);
+pub(crate) type SuiteInput = (String, std::sync::Arc<Vec<crate::analysis::TurnAnalysis>>);
 
 /// Read and analyse one run file off the GUI thread and hand it to the app.
 fn load_in_background(

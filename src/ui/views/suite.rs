@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::analysis::suite::{disagreements, suite_methods, SuiteMethod};
 use crate::analysis::TurnAnalysis;
-use crate::ui::app::{App, AppCommand};
+use crate::ui::app::{App, AppCommand, SuiteInput};
 use crate::ui::state::View;
 use crate::ui::theme;
 
@@ -25,8 +25,8 @@ pub fn suite_ui(app: &mut App, ui: &mut egui::Ui) {
             app.push(AppCommand::OpenFolderDialog);
         }
     });
-    let groups = app.suite_groups();
-    if groups.is_empty() {
+    let tables = suite_tables(app, ui);
+    if tables.groups.is_empty() {
         ui.label(
             "No open run has a gold answer. Open a folder of runs made by \
              `reasonscope suite --questions assets/suites/arithmetic-50.jsonl -o DIR/` \
@@ -34,7 +34,6 @@ pub fn suite_ui(app: &mut App, ui: &mut egui::Ui) {
         );
         return;
     }
-    let tables = suite_tables(app, ui, groups);
     egui::ScrollArea::vertical().show(ui, |ui| {
         for g in tables.groups.iter() {
             ui.add_space(4.0);
@@ -86,38 +85,30 @@ struct GroupTables {
 
 /// The Suite view's tables and the analyses they were computed from (held,
 /// so that a replaced analysis never shares an address with a cached one).
-#[derive(Clone)]
 struct SuiteTables {
-    inputs: Vec<(String, Arc<Vec<TurnAnalysis>>)>,
-    groups: Arc<Vec<GroupTables>>,
+    inputs: Vec<SuiteInput>,
+    groups: Vec<GroupTables>,
 }
 
 /// The tables for the open runs: cached in egui's memory and recomputed
 /// only when a run is opened, closed or re-analysed (a folder of hundreds
 /// of runs would otherwise redo them on every frame).
-fn suite_tables(
-    app: &App,
-    ui: &egui::Ui,
-    groups: Vec<(String, Vec<(usize, usize)>)>,
-) -> SuiteTables {
+fn suite_tables(app: &App, ui: &egui::Ui) -> Arc<SuiteTables> {
     let id = egui::Id::unique("suite-tables");
-    let inputs: Vec<(String, Arc<Vec<TurnAnalysis>>)> = app
-        .runs
-        .iter()
-        .map(|r| (r.run.sampling.method.clone(), r.turns.clone()))
-        .collect();
-    let cached: Option<SuiteTables> = ui.data(|d| d.get_temp(id));
+    let cached: Option<Arc<SuiteTables>> = ui.data(|d| d.get_temp(id));
     if let Some(c) = cached.filter(|c| {
-        c.inputs.len() == inputs.len()
+        c.inputs.len() == app.runs.len()
             && c.inputs
                 .iter()
-                .zip(&inputs)
-                .all(|(a, b)| a.0 == b.0 && Arc::ptr_eq(&a.1, &b.1))
+                .zip(&app.runs)
+                .all(|(a, r)| a.0 == r.run.sampling.method && Arc::ptr_eq(&a.1, &r.turns))
     }) {
         return c;
     }
+    let inputs = app.suite_inputs();
     let names: Vec<&str> = app.runs.iter().map(|r| r.name.as_str()).collect();
-    let groups = groups
+    let groups = app
+        .suite_groups()
         .into_iter()
         .map(|(label, qs)| {
             let questions: Vec<&TurnAnalysis> = qs.iter().map(|&(r, t)| &inputs[r].1[t]).collect();
@@ -149,10 +140,7 @@ fn suite_tables(
             }
         })
         .collect();
-    let tables = SuiteTables {
-        inputs,
-        groups: Arc::new(groups),
-    };
+    let tables = Arc::new(SuiteTables { inputs, groups });
     ui.data_mut(|d| d.insert_temp(id, tables.clone()));
     tables
 }
