@@ -112,6 +112,18 @@ pub struct Figure {
     pub columns: usize,
 }
 
+impl Figure {
+    /// Whether its charts show legends (the app and every export draw the
+    /// same): only where they stay readable.
+    pub fn shows_legends(&self) -> bool {
+        self.charts.len() <= 2
+            && self
+                .charts
+                .iter()
+                .all(|c| c.series.iter().filter(|s| s.legend).count() <= 12)
+    }
+}
+
 impl Chart {
     /// Data bounds over every series ((x0, x1), (y0, y1)), honouring fixed ranges.
     pub fn bounds(&self) -> ((f64, f64), (f64, f64)) {

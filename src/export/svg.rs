@@ -341,11 +341,7 @@ pub fn figure_svg(fig: &Figure) -> String {
         r##"<text x="12" y="26" font-size="16" font-weight="bold" fill="#111">{}</text>"##,
         escape(&fig.title)
     );
-    let legend = fig.charts.len() <= 2
-        && fig
-            .charts
-            .iter()
-            .all(|c| c.series.iter().filter(|s| s.legend).count() <= 12);
+    let legend = fig.shows_legends();
     for (i, c) in fig.charts.iter().enumerate() {
         let (col, row) = (i % cols, i / cols);
         chart_svg(

@@ -87,12 +87,7 @@ pub fn figure_ui(
 ) -> Vec<super::plot::PlotResponse> {
     let cols = fig.columns.max(1);
     let width = (ui.available_width() / cols as f32 - 8.0).max(120.0);
-    // Legends only where they stay readable.
-    let legend = fig.charts.len() <= 2
-        && fig
-            .charts
-            .iter()
-            .all(|c| c.series.iter().filter(|s| s.legend).count() <= 12);
+    let legend = fig.shows_legends();
     let mut out = Vec::new();
     for (r, row) in fig.charts.chunks(cols).enumerate() {
         ui.horizontal(|ui| {
