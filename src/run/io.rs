@@ -40,7 +40,8 @@ pub fn read_run(path: &Path) -> Result<Run, RunError> {
 /// `top_text`, `top_logprob`) are checked for shape but not kept, since no
 /// score or method reads them. They are five sixths of a run file's values:
 /// with 5 alternatives per token, a file reads in about two thirds of the
-/// time (inflating included) and a token takes 44 bytes instead of 204.
+/// time (inflating included) and, by the column types' sizes, a token
+/// takes 44 bytes instead of 204.
 /// Such a run cannot be written back (serializing it fails).
 pub fn read_run_for_analysis(path: &Path) -> Result<Run, RunError> {
     super::model::with_alternatives_skipped(|| read_run(path))
