@@ -128,12 +128,20 @@ pub fn paths_ui(app: &mut App, ui: &mut egui::Ui) {
             if inverted(stat) { lo } else { hi }
         ));
         ui.separator();
-        ui.label(egui::RichText::new("red underline").color(theme::uncertain_underline().color))
-            .on_hover_text("SRGen uncertain point");
-        ui.label(egui::RichText::new("green underline").color(theme::candidate_underline().color))
-            .on_hover_text("End of a step stating a candidate answer");
-        ui.label(egui::RichText::new("orange underline").color(theme::marker_underline().color))
-            .on_hover_text("Reflection marker (wait, actually, ...)");
+        ui.label("underlines:");
+        ui.label(
+            egui::RichText::new("red: uncertain point").color(theme::uncertain_underline().color),
+        )
+        .on_hover_text("SRGen uncertain point");
+        ui.label(
+            egui::RichText::new("green: candidate answer")
+                .color(theme::candidate_underline().color),
+        )
+        .on_hover_text("End of a step stating a candidate answer");
+        ui.label(
+            egui::RichText::new("orange: reflection marker").color(theme::marker_underline().color),
+        )
+        .on_hover_text("Reflection marker (wait, actually, ...)");
     });
 
     if let Some((sp, st)) = app.selected_token.filter(|s| shown.contains(&s.0)) {
