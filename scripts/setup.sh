@@ -22,3 +22,5 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 scripts/fetch-model.sh
+# The real llama-server that the remote-backend tests start (built once).
+scripts/build-llama-server.sh >/dev/null

@@ -58,14 +58,54 @@ struct SamplingOpts {
     /// Compute threads (default: chosen from the machine).
     #[arg(long)]
     threads: Option<u32>,
+    #[command(flatten)]
+    server: ServerOpts,
     /// No progress output.
     #[arg(long, short = 'q')]
     quiet: bool,
 }
 
+/// Sampling through an OpenAI-compatible server instead of a local model.
+#[derive(clap::Args)]
+struct ServerOpts {
+    /// Sample through this server's API (base URL, e.g. http://127.0.0.1:8080/v1)
+    /// instead of a local GGUF model.
+    #[arg(long, conflicts_with = "model")]
+    server: Option<String>,
+    /// The served model (default: the only one the server lists).
+    #[arg(long, requires = "server")]
+    server_model: Option<String>,
+    /// Name of the environment variable holding the API key (never stored).
+    #[arg(long, requires = "server")]
+    api_key_env: Option<String>,
+    /// Requests in flight at once (default: the server's slots, else 8).
+    #[arg(long, requires = "server")]
+    concurrency: Option<u32>,
+    /// Seconds to wait to connect and for the first byte of each answer.
+    #[arg(long, default_value_t = 60.0, requires = "server")]
+    timeout: f64,
+}
+
+impl ServerOpts {
+    /// The backend: this server, or the local `model`.
+    fn backend(&self, model: PathBuf) -> reasonscope::engine::Backend {
+        match &self.server {
+            Some(url) => reasonscope::engine::Backend::Server(reasonscope::engine::ServerSpec {
+                url: url.clone(),
+                model: self.server_model.clone(),
+                api_key_env: self.api_key_env.clone(),
+                concurrency: self.concurrency,
+                timeout: std::time::Duration::from_secs_f64(self.timeout.clamp(0.1, 86_400.0)),
+            }),
+            None => reasonscope::engine::Backend::Local(model),
+        }
+    }
+}
+
 impl SamplingOpts {
-    fn model(&self) -> PathBuf {
-        self.model.clone().unwrap_or_else(cli::default_model_path)
+    fn backend(&self) -> reasonscope::engine::Backend {
+        self.server
+            .backend(self.model.clone().unwrap_or_else(cli::default_model_path))
     }
 
     fn request(&self) -> reasonscope::engine::SampleRequest {
@@ -95,7 +135,7 @@ impl SamplingOpts {
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Cmd {
-    /// Sample N reasoning paths from a GGUF model and write a run file.
+    /// Sample N reasoning paths from a GGUF model (or a server) and write a run file.
     Sample {
         /// The (first) user message.
         #[arg(long)]
@@ -165,6 +205,8 @@ enum Cmd {
         n_paths: u32,
         #[arg(long)]
         model: Option<PathBuf>,
+        #[command(flatten)]
+        server: ServerOpts,
         #[arg(short = 'o', long)]
         output: PathBuf,
         #[arg(long)]
@@ -238,7 +280,7 @@ fn main() {
         }) => cli::conversation_from_args(system, prompt, turns, conversation.as_deref(), gold)
             .and_then(|(conversation, gold)| {
                 cli::sample(&cli::SampleArgs {
-                    model: sampling.model(),
+                    backend: sampling.backend(),
                     request: reasonscope::engine::SampleRequest {
                         conversation,
                         gold,
@@ -262,7 +304,7 @@ fn main() {
             output,
             sampling,
         }) => cli::suite(&cli::SuiteArgs {
-            model: sampling.model(),
+            backend: sampling.backend(),
             questions,
             output,
             template: sampling.request(),
@@ -290,6 +332,7 @@ fn main() {
             token,
             n_paths,
             model,
+            server,
             output,
             threads,
             quiet,
@@ -299,7 +342,7 @@ fn main() {
             turn.saturating_sub(1),
             token,
             n_paths,
-            model.unwrap_or_else(cli::default_model_path),
+            server.backend(model.unwrap_or_else(cli::default_model_path)),
             &output,
             threads,
             quiet,

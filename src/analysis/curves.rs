@@ -158,6 +158,10 @@ pub fn accuracy_curves(
         }
         let nq = qs.len() as f64;
         for (m, id) in METHODS.iter().enumerate() {
+            // A method a run cannot compute draws no line (not a zero line).
+            if !super::suite::available_everywhere(id, &qs) {
+                continue;
+            }
             let per_draw: Vec<f64> = acc[m].iter().map(|a| a / nq).collect();
             let mean = per_draw.iter().sum::<f64>() / draws as f64;
             let var = per_draw.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / draws as f64;

@@ -24,6 +24,51 @@ pub const METHODS: [&str; 10] = [
     "shortest",
 ];
 
+/// Why method `id` cannot be computed on a run whose statistics came from
+/// `source` (methods.md, "Statistics from top-k logprobs"); `None`: it can.
+pub fn unavailable(id: &str, source: crate::run::Source) -> Option<&'static str> {
+    use crate::run::Source;
+    match (source, id) {
+        (Source::Full, _) => None,
+        (Source::TopK, "self_certainty") => {
+            Some("needs the full distribution (only the top-k logprobs were returned)")
+        }
+        (Source::TopK, "borda") => {
+            Some("ranks paths by self-certainty, which needs the full distribution")
+        }
+        (Source::TopK, _) => None,
+        (Source::Text, "first" | "majority" | "shortest") => None,
+        (Source::Text, _) => Some("needs logprobs; this run holds text only"),
+    }
+}
+
+/// What a run's statistics are when they are not all exact.
+pub fn stats_note(run: &crate::run::Run) -> Option<String> {
+    use crate::run::Source;
+    let st = run.stats_source();
+    let from = run
+        .remote
+        .as_ref()
+        .map(|r| r.server.clone())
+        .or_else(|| run.import.as_ref().map(|i| format!("an import ({})", i.from)))
+        .unwrap_or_else(|| "the source".into());
+    match st.source {
+        Source::Full => None,
+        Source::TopK => Some(format!(
+            "statistics from the top {} logprobs returned by {from}: entropy is a lower bound{}, confidence exact, self-certainty unavailable",
+            st.k.unwrap_or(0),
+            if run.paths.iter().flat_map(|p| &p.turns).any(|t| t.tokens.entropy_hi.is_some()) {
+                " (upper bound in entropy_hi)"
+            } else {
+                " (no upper bound: vocabulary size unknown)"
+            }
+        )),
+        Source::Text => Some(format!(
+            "text only ({from}): no logprobs, so only first, majority and shortest are computed"
+        )),
+    }
+}
+
 /// Whether a method's per-answer values rank lower first (`shortest`
 /// reports the fewest tokens per answer).
 pub fn lower_is_better(id: &str) -> bool {

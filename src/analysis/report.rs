@@ -107,6 +107,9 @@ pub struct MethodReport {
     pub confidence: Option<f64>,
     pub correct: Option<bool>,
     pub votes: BTreeMap<String, f64>,
+    /// Why the method could not be computed on this run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<&'static str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -187,6 +190,7 @@ pub fn turn_report(t: &TurnAnalysis) -> TurnReport {
                 confidence: finite(m.confidence),
                 correct: m.correct,
                 votes: m.votes.iter().cloned().collect(),
+                unavailable: m.unavailable,
             })
             .collect(),
         forks: t

@@ -107,12 +107,12 @@ pub fn uncertain_points(entropy: &[f32]) -> Vec<usize> {
 
 /// Every per-path score of one turn's tokens, with DeepConf window `w`.
 pub fn path_scores(t: &Tokens, w: usize) -> PathScores {
-    let n = t.len();
     let mean_logprob = mean(&t.logprob);
-    let tail = &t.confidence[n.saturating_sub(w.max(1))..];
+    // Columns a source could not give are empty: their scores are None.
+    let tail = &t.confidence[t.confidence.len().saturating_sub(w.max(1))..];
     let (lowest, bottom) = deepconf_groups(&t.confidence, w);
     PathScores {
-        n_tokens: n,
+        n_tokens: t.len(),
         mean_logprob,
         perplexity: mean_logprob.map(|m| (-m).exp()),
         path_prob: mean_logprob.map(f64::exp),

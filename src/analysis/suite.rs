@@ -35,6 +35,14 @@ pub struct SuiteMethod {
     pub reliability: Option<Vec<Bin>>,
 }
 
+/// Whether method `id` could be computed on every one of these questions
+/// (a suite that mixes top-k or text-only runs leaves out what they lack).
+pub fn available_everywhere(id: &str, questions: &[&TurnAnalysis]) -> bool {
+    questions
+        .iter()
+        .all(|q| q.method(id).is_some_and(|o| o.unavailable.is_none()))
+}
+
 /// Per-method metrics over the questions that have gold answers. A question
 /// where a method gives no answer counts as wrong with confidence 0.
 pub fn suite_methods(questions: &[&TurnAnalysis]) -> Vec<SuiteMethod> {
@@ -45,6 +53,7 @@ pub fn suite_methods(questions: &[&TurnAnalysis]) -> Vec<SuiteMethod> {
         .collect();
     METHODS
         .iter()
+        .filter(|&&id| available_everywhere(id, &qs))
         .map(|&id| {
             let mut pairs = Vec::with_capacity(qs.len());
             let mut correct = 0usize;

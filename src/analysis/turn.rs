@@ -44,6 +44,9 @@ pub struct MethodOutcome {
     pub correct: Option<bool>,
     /// Answer → vote or weight, in order of first appearance.
     pub votes: Vec<(String, f64)>,
+    /// Why the method could not be computed on this run (its statistics'
+    /// source lacks what it needs); then it has no answer.
+    pub unavailable: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -115,6 +118,19 @@ pub fn outcome(
             .iter()
             .map(|&(c, v)| (classes[c].clone(), v))
             .collect(),
+        unavailable: None,
+    }
+}
+
+/// The row of a method that cannot be computed: no answer, no verdict.
+fn unavailable_outcome(method: &'static str, why: &'static str) -> MethodOutcome {
+    MethodOutcome {
+        method,
+        answer: None,
+        confidence: None,
+        correct: None,
+        votes: Vec::new(),
+        unavailable: Some(why),
     }
 }
 
@@ -163,15 +179,17 @@ pub fn analyze_turn(run: &Run, t: usize, params: &AnalysisParams) -> TurnAnalysi
         });
     }
     let all: Vec<usize> = (0..candidates.len()).collect();
+    let source = run.stats_source().source;
     let methods = METHODS
         .iter()
-        .map(|&m| {
-            outcome(
+        .map(|&m| match methods::unavailable(m, source) {
+            Some(why) => unavailable_outcome(m, why),
+            None => outcome(
                 m,
                 &methods::select(m, &candidates, &all, &params.methods),
                 &classes,
                 gold.as_deref(),
-            )
+            ),
         })
         .collect();
     let trie: Vec<TriePath> = turns

@@ -128,12 +128,19 @@ pub fn table(rep: &Report, runs: &[(String, Run)]) -> String {
             if let Some(q) = q {
                 let _ = writeln!(s, "   {}", clip(&q.content.replace('\n', " "), 94));
             }
+            if let Some(note) = crate::analysis::methods::stats_note(run) {
+                let _ = writeln!(s, "   {note}");
+            }
             let _ = writeln!(
                 s,
                 "\n{:<18} {:>10} {:>6} {:>7}  votes",
                 "method", "answer", "conf", "correct"
             );
             for m in &t.methods {
+                if let Some(why) = m.unavailable {
+                    let _ = writeln!(s, "{:<18} — unavailable: {}", m.method, clip(why, 80));
+                    continue;
+                }
                 let mut votes: Vec<(&String, &f64)> = m.votes.iter().collect();
                 votes.sort_by(|a, b| b.1.total_cmp(a.1));
                 if crate::analysis::methods::lower_is_better(m.method) {

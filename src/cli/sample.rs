@@ -4,13 +4,13 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::engine::{DecodingMethod, EngineConfig, Event, LiveRun, SampleRequest, Worker};
+use crate::engine::{Backend, DecodingMethod, EngineConfig, Event, LiveRun, SampleRequest, Worker};
 use crate::run::{write_run, Message, Role, Run};
 
 /// Arguments of `reasonscope sample` (parsed by main.rs).
 #[derive(Debug, Clone)]
 pub struct SampleArgs {
-    pub model: PathBuf,
+    pub backend: Backend,
     pub request: SampleRequest,
     pub output: PathBuf,
     pub threads: Option<u32>,
@@ -137,8 +137,13 @@ pub fn sample(args: &SampleArgs) -> anyhow::Result<Run> {
     check_output(&args.output)?;
     let req = args.request.clone();
     crate::engine::validate_request(&req)?;
+    if let Backend::Server(_) = &args.backend {
+        if let Some(why) = crate::engine::remote::refusal(&req) {
+            bail!(why);
+        }
+    }
     let drive = Drive {
-        model: args.model.clone(),
+        backend: args.backend.clone(),
         threads: args.threads,
         kv_unified: args.kv_unified,
         quiet: args.quiet,
@@ -181,7 +186,7 @@ fn finish_output(run: &Run, output: &Path, drive: &Drive, quiet: bool) -> anyhow
 
 /// How a CLI command drives the engine: model, threads, progress, autosave.
 pub struct Drive {
-    pub model: PathBuf,
+    pub backend: Backend,
     pub threads: Option<u32>,
     pub kv_unified: bool,
     pub quiet: bool,
@@ -215,10 +220,13 @@ impl Drive {
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
         );
-        bar.set_prefix("loading model");
+        bar.set_prefix(match self.backend {
+            Backend::Local(_) => "loading model",
+            Backend::Server(_) => "connecting",
+        });
         bar.enable_steady_tick(std::time::Duration::from_millis(200));
         let cancel_requested = cancel_hook("keeping every token sampled so far");
-        worker.load_model(&self.model)?;
+        worker.open(&self.backend)?;
         let mut live = LiveRun::default();
         let mut last_save = Instant::now();
         let mut sent = false;
@@ -295,7 +303,7 @@ pub fn fork(
     turn: usize,
     token: usize,
     m: u32,
-    model: PathBuf,
+    backend: Backend,
     output: &Path,
     threads: Option<u32>,
     quiet: bool,
@@ -308,6 +316,9 @@ pub fn fork(
             run.paths.len()
         );
     }
+    let Backend::Local(model) = &backend else {
+        bail!("forking over a server is not available yet: fork with a local model (--model)");
+    };
     let model_file = model
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -319,7 +330,7 @@ pub fn fork(
         );
     }
     let drive = Drive {
-        model,
+        backend: backend.clone(),
         threads,
         kv_unified: run.engine.as_ref().is_some_and(|e| e.kv_unified),
         quiet,

@@ -9,14 +9,14 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::engine::{EngineConfig, Event, SampleRequest, Worker};
+use crate::engine::{Backend, EngineConfig, Event, SampleRequest, Worker};
 use crate::run::{read_run, read_suite, write_run, AnswerSpec, Question};
 
 /// Arguments of `reasonscope suite`: the questions, the output folder and
 /// the sampling settings every question gets (`template.conversation` and
 /// `gold` are replaced per question).
 pub struct SuiteArgs {
-    pub model: PathBuf,
+    pub backend: Backend,
     pub questions: PathBuf,
     pub output: PathBuf,
     pub template: SampleRequest,
@@ -52,8 +52,13 @@ fn request_for(template: &SampleRequest, q: &Question) -> SampleRequest {
 pub fn suite(args: &SuiteArgs) -> anyhow::Result<SuiteOutcome> {
     let questions = read_suite(&args.questions).map_err(anyhow::Error::msg)?;
     for q in &questions {
-        crate::engine::validate_request(&request_for(&args.template, q))
-            .with_context(|| format!("question {}", q.id))?;
+        let req = request_for(&args.template, q);
+        crate::engine::validate_request(&req).with_context(|| format!("question {}", q.id))?;
+        if let (Backend::Server(_), Some(why)) =
+            (&args.backend, crate::engine::remote::refusal(&req))
+        {
+            bail!("question {}: {why}", q.id);
+        }
     }
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("cannot create the folder {}", args.output.display()))?;
@@ -113,7 +118,7 @@ pub fn suite(args: &SuiteArgs) -> anyhow::Result<SuiteOutcome> {
     let cancel_requested = super::sample::cancel_hook(
         "the question being sampled is not written; finished ones are kept",
     );
-    worker.load_model(&args.model)?;
+    worker.open(&args.backend)?;
     wait_for_model(&worker)?;
     bar.set_prefix("sampling");
     for q in pending {

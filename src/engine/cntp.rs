@@ -8,9 +8,10 @@ use llama_cpp_2::context::LlamaContext;
 
 use super::method::ends_trial;
 use super::sampler::{PathSampler, SamplerParams};
-use super::session::{Event, Limits, PathState, Seq, TokenRecord};
+use super::events::{Event, TokenRecord};
+use super::session::{Limits, PathState, Seq};
 use super::stats::{RowStats, TopK};
-use super::turns::{draw, end_turn, limit_reached, push_record, At, Drawn};
+use super::turns::{draw, end_turn, limit_reached, At, Drawn};
 use super::utf8::Utf8Joiner;
 use super::LoadedModel;
 use crate::run::{CntpStep, CntpTrial, Finish, Tokens};
@@ -168,7 +169,7 @@ pub(super) fn step_trial(
         }
         Drawn::Token(rec) => {
             t.logprob_sum += f64::from(rec.logprob);
-            push_record(&mut t.tokens, &rec);
+            rec.push_to(&mut t.tokens);
             t.text.push_str(&rec.text);
             t.seq.tokens.push(rec.id);
             let n_done = position + t.tokens.len();
@@ -265,7 +266,7 @@ pub(super) fn resolve(
     };
     p.joiner = kept.joiner;
     for rec in kept.records {
-        push_record(&mut p.tokens, &rec);
+        rec.push_to(&mut p.tokens);
         p.text.push_str(&rec.text);
         emit(Event::Token(Box::new(rec)));
     }

@@ -31,6 +31,9 @@ pub enum EngineError {
     Template(String),
     #[error("llama.cpp failed to decode: {0}")]
     Decode(String),
+    /// Talking to a server failed (the message names the URL, never a key).
+    #[error("{0}")]
+    Remote(String),
     #[error("the engine thread is gone")]
     WorkerGone,
 }

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::session::{Event, TokenRecord};
+use super::events::{Event, TokenRecord};
 use crate::run::{Finish, Run, Timing, Tokens, Turn};
 
 #[derive(Debug, Clone, Default)]
@@ -81,7 +81,7 @@ impl LiveRun {
         let Some(t) = self.turn_mut(r.path as usize, r.turn as usize) else {
             return;
         };
-        super::turns::push_record(&mut t.tokens, r);
+        r.push_to(&mut t.tokens);
         t.text.push_str(&r.text);
     }
 

@@ -5,10 +5,13 @@
 mod cntp;
 pub mod conversation;
 mod error;
+pub mod events;
 pub mod live;
 pub mod method;
 mod model;
 mod prompt;
+pub mod remote;
+mod request;
 pub mod sampler;
 mod session;
 pub mod stats;
@@ -23,9 +26,9 @@ pub use method::DecodingMethod;
 pub use model::{available_memory, backend_name, LoadedModel};
 pub use prompt::plain as plain_template;
 pub use sampler::SamplerParams;
-pub use session::{
-    direct_logits, fork, prompt_tokens, sample, validate_request, EngineConfig, Event,
-    SampleRequest, TokenRecord,
-};
+pub use events::{Event, TokenRecord};
+pub use request::{validate_request, SampleRequest};
+pub use session::{direct_logits, fork, prompt_tokens, sample, EngineConfig};
 pub use threads::default_threads;
-pub use worker::{Command, Waker, Worker};
+pub use remote::ServerSpec;
+pub use worker::{Backend, Command, Waker, Worker};

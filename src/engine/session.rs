@@ -7,7 +7,6 @@ use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use compact_str::CompactString;
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::token::LlamaToken;
@@ -15,6 +14,8 @@ use llama_cpp_2::token::LlamaToken;
 use super::cntp;
 use super::conversation::{self, TurnContext};
 use super::error::EngineError;
+use super::events::Event;
+use super::request::{validate_request, SampleRequest};
 use super::method::{
     cntp_trials, lowest_group_confidence, percentile, window_mean, DecodingMethod,
     CNTP_ENTROPY_HIGH, CNTP_ENTROPY_LOW, CNTP_PUNCTUATION, DEEPCONF_PERCENTILE,
@@ -26,66 +27,9 @@ use super::stats::{kl_divergence, log_sum_exp, row_stats, TopK, CONFIDENCE_K};
 use super::turns::{end_turn, ms, next_turn, release_finished, step, Turns};
 use super::utf8::Utf8Joiner;
 use crate::run::{
-    self, AnswerSpec, DecodingRecord, EngineInfo, Finish, Message, Run, Sampling, Timing, Tokens,
+    self, DecodingRecord, EngineInfo, Finish, Message, Run, Sampling, Timing, Tokens,
     Turn,
 };
-
-/// What to sample.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SampleRequest {
-    pub conversation: Vec<Message>,
-    pub n_paths: u32,
-    pub sampler: SamplerParams,
-    /// Path i uses seed + i.
-    pub seed: u64,
-    pub max_tokens: u32,
-    pub top_logprobs: u32,
-    pub gold: Option<Vec<Option<String>>>,
-    pub title: Option<String>,
-    pub answer: Option<AnswerSpec>,
-    /// Measure kl_ref against this reference context from turn 2 on.
-    pub drift_reference: Option<run::DriftReference>,
-    pub method: DecodingMethod,
-}
-
-impl SampleRequest {
-    /// A one-turn request (optional system message, one user message); gold,
-    /// title and answer extraction are left unset.
-    pub fn single_turn(
-        system: Option<&str>,
-        user: &str,
-        n_paths: u32,
-        sampler: SamplerParams,
-        seed: u64,
-        max_tokens: u32,
-        top_logprobs: u32,
-    ) -> Self {
-        let mut conversation = Vec::new();
-        if let Some(sys) = system.filter(|s| !s.trim().is_empty()) {
-            conversation.push(Message {
-                role: run::Role::System,
-                content: sys.to_owned(),
-            });
-        }
-        conversation.push(Message {
-            role: run::Role::User,
-            content: user.to_owned(),
-        });
-        SampleRequest {
-            conversation,
-            n_paths,
-            sampler,
-            seed,
-            max_tokens,
-            top_logprobs,
-            gold: None,
-            title: None,
-            answer: None,
-            drift_reference: None,
-            method: DecodingMethod::Plain,
-        }
-    }
-}
 
 /// How llama.cpp is driven.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,59 +55,6 @@ impl Default for EngineConfig {
             reuse_history: true,
         }
     }
-}
-
-/// One sampled token as streamed to listeners.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TokenRecord {
-    pub path: u32,
-    pub turn: u32,
-    pub index: u32,
-    pub id: i32,
-    pub text: CompactString,
-    pub logprob: f32,
-    pub entropy: f32,
-    pub self_certainty: f32,
-    pub confidence: f32,
-    pub top_id: Vec<i32>,
-    pub top_text: Vec<CompactString>,
-    pub top_logprob: Vec<f32>,
-    /// KL(p_context ‖ p_reference) at this position, when drift is measured.
-    pub kl_ref: Option<f32>,
-}
-
-/// What the engine reports while it works.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    ModelLoading {
-        progress: f32,
-    },
-    ModelLoaded {
-        info: run::ModelInfo,
-    },
-    /// The run as it starts: settings and conversation, paths with no turns.
-    RunStarted {
-        skeleton: Box<Run>,
-    },
-    PathStarted {
-        path: u32,
-        seed: u64,
-    },
-    Token(Box<TokenRecord>),
-    /// A path ended a turn; `done` when it will answer no further turn.
-    PathFinished {
-        path: u32,
-        turn: u32,
-        finish: Finish,
-        n_tokens: u32,
-        done: bool,
-    },
-    RunFinished {
-        run: Box<Run>,
-    },
-    Error {
-        message: String,
-    },
 }
 
 /// One llama.cpp sequence: the tokens it stands for, the first `decoded` of
@@ -214,81 +105,6 @@ const N_BATCH: u32 = 512;
 /// Template tokens a turn adds around its user message (end of the previous
 /// answer, role markers), a generous bound used to size the KV cache.
 const TURN_OVERHEAD: usize = 32;
-
-pub fn validate_request(req: &SampleRequest) -> Result<(), EngineError> {
-    let bad = |m: &str| Err(EngineError::InvalidRequest(m.to_owned()));
-    if req.n_paths == 0 || req.n_paths > 256 {
-        return bad("the number of paths must be between 1 and 256");
-    }
-    if req.max_tokens == 0 {
-        return bad("max tokens must be at least 1");
-    }
-    if !(0.0..=1.0).contains(&req.sampler.top_p) || !(0.0..=1.0).contains(&req.sampler.min_p) {
-        return bad("top-p and min-p must lie in [0, 1]");
-    }
-    if !req.sampler.temperature.is_finite() || req.sampler.temperature < 0.0 {
-        return bad("temperature must be a finite number ≥ 0");
-    }
-    if req.top_logprobs > 100 {
-        return bad("at most 100 alternatives can be stored per token");
-    }
-    let n_turns = req
-        .conversation
-        .iter()
-        .filter(|m| m.role == run::Role::User)
-        .count();
-    if n_turns == 0 {
-        return bad("the conversation needs a user message");
-    }
-    if req.conversation.first().map(|m| m.role) != Some(run::Role::System)
-        && req.conversation.first().map(|m| m.role) != Some(run::Role::User)
-    {
-        return bad("the conversation must start with a system or user message");
-    }
-    if let Some(gold) = &req.gold {
-        if gold.len() != n_turns {
-            return Err(EngineError::InvalidRequest(format!(
-                "{} gold answers for {n_turns} user messages: give one per turn",
-                gold.len()
-            )));
-        }
-    }
-    if req.method != DecodingMethod::Plain {
-        if n_turns > 1 {
-            return bad("decoding-time methods (cntp, ffs, deepconf-online) sample one turn: give one user message");
-        }
-        if let DecodingMethod::DeepConfOnline { warmup, window } = req.method {
-            if warmup == 0 || window == 0 {
-                return bad("deepconf-online needs at least one warm-up path and a window of at least one token");
-            }
-        }
-        if let DecodingMethod::Cntp { max_trials } = req.method {
-            if !(1..=16).contains(&max_trials) {
-                return bad("cntp takes 1 to 16 trials");
-            }
-            // Every trial has its own sequence; llama.cpp allows 256.
-            if req.n_paths * max_trials > 256 {
-                return Err(EngineError::InvalidRequest(format!(
-                    "cntp with {max_trials} trials runs {max_trials} sequences per path: at most {} paths",
-                    256 / max_trials
-                )));
-            }
-        }
-    }
-    if req.drift_reference.is_some() {
-        if n_turns < 2 {
-            return bad(
-                "drift is measured from the second turn on: give at least two user messages",
-            );
-        }
-        if req.n_paths > 128 {
-            return bad(
-                "with a drift reference at most 128 paths fit (each has a reference sequence)",
-            );
-        }
-    }
-    Ok(())
-}
 
 /// Sample a run. Cancellation (checked between decodes) keeps every token
 /// sampled so far; those paths finish as `cancelled`.
@@ -1168,6 +984,9 @@ fn build_run(
             n_batch,
             llama_cpp: "llama-cpp-2 0.1.160".into(),
         }),
+        stats: None,
+        remote: None,
+        import: None,
         paths,
     }
 }

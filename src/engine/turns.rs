@@ -12,7 +12,9 @@ use super::conversation;
 use super::error::EngineError;
 use super::model::LoadedModel;
 use super::sampler::PathSampler;
-use super::session::{decode_err, Event, Limits, PathState, SampleRequest, TokenRecord};
+use super::events::{Event, TokenRecord};
+use super::request::SampleRequest;
+use super::session::{decode_err, Limits, PathState};
 use super::stats::{RowStats, TopK};
 use super::utf8::Utf8Joiner;
 use crate::run::{Finish, Timing, Tokens, Turn};
@@ -74,7 +76,8 @@ pub(super) fn draw(
         text,
         logprob: logprob as f32,
         entropy: stats.entropy as f32,
-        self_certainty: stats.self_certainty as f32,
+        entropy_hi: None,
+        self_certainty: Some(stats.self_certainty as f32),
         confidence: stats.confidence as f32,
         top_id: alts.iter().map(|a| a.1).collect(),
         top_text: alts
@@ -144,7 +147,7 @@ pub(super) fn step(
         Drawn::Token(rec) => rec,
     };
     let tok = rec.id;
-    push_record(&mut p.tokens, &rec);
+    rec.push_to(&mut p.tokens);
     p.text.push_str(&rec.text);
     emit(Event::Token(Box::new(rec)));
     // The token is part of the context from now on (decoded next batch).
@@ -154,22 +157,6 @@ pub(super) fn step(
     }
     if let Some(f) = limit_reached(p.tokens.len(), next_pos, limits) {
         end_turn(p, f, clock);
-    }
-}
-
-/// Append one token's values to a turn's columns.
-pub(crate) fn push_record(t: &mut Tokens, r: &TokenRecord) {
-    t.id.push(r.id);
-    t.text.push(r.text.clone());
-    t.logprob.push(r.logprob);
-    t.entropy.push(r.entropy);
-    t.self_certainty.push(r.self_certainty);
-    t.confidence.push(r.confidence);
-    t.top_id.push_row(&r.top_id);
-    t.top_text.push_row(&r.top_text);
-    t.top_logprob.push_row(&r.top_logprob);
-    if let Some(k) = r.kl_ref {
-        t.kl_ref.get_or_insert_with(Vec::new).push(k);
     }
 }
 

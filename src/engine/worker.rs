@@ -12,11 +12,16 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 
 use super::error::EngineError;
 use super::model::LoadedModel;
-use super::session::{sample, EngineConfig, Event, SampleRequest};
+use super::events::Event;
+use super::request::SampleRequest;
+use super::remote::{self, Server, ServerSpec};
+use super::session::{sample, EngineConfig};
 
 pub enum Command {
     /// Load (or replace) the model; it stays loaded between runs.
     LoadModel(PathBuf),
+    /// Sample through a server instead (replaces a loaded model).
+    Connect(Box<ServerSpec>),
     Sample(Box<SampleRequest>),
     /// Continue `path` of `run` from its first `token` tokens with `m` new paths.
     Fork {
@@ -33,6 +38,23 @@ pub enum Command {
 }
 
 pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
+/// What samples: a local GGUF model or a server.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Backend {
+    Local(PathBuf),
+    Server(ServerSpec),
+}
+
+impl Backend {
+    /// For messages: the model file or the server's URL (no credentials).
+    pub fn describe(&self) -> String {
+        match self {
+            Backend::Local(p) => p.display().to_string(),
+            Backend::Server(s) => super::remote::http::redact(&s.url),
+        }
+    }
+}
 
 /// Handle to the worker thread.
 pub struct Worker {
@@ -72,6 +94,18 @@ impl Worker {
 
     pub fn load_model(&self, path: impl Into<PathBuf>) -> Result<(), EngineError> {
         self.send(Command::LoadModel(path.into()))
+    }
+
+    /// Load the model or reach the server; `ModelLoaded` (or `Error`) follows.
+    pub fn open(&self, backend: &Backend) -> Result<(), EngineError> {
+        match backend {
+            Backend::Local(p) => self.load_model(p),
+            Backend::Server(s) => self.connect(s.clone()),
+        }
+    }
+
+    pub fn connect(&self, spec: ServerSpec) -> Result<(), EngineError> {
+        self.send(Command::Connect(Box::new(spec)))
     }
 
     pub fn sample(&self, req: SampleRequest) -> Result<(), EngineError> {
@@ -137,12 +171,28 @@ fn worker_loop(
         }
     };
     let mut model: Option<LoadedModel> = None;
+    let mut server: Option<Server> = None;
     while let Ok(cmd) = commands.recv() {
         match cmd {
             Command::Shutdown => break,
             Command::Cancel => {}
+            Command::Connect(spec) => {
+                model = None;
+                server = None;
+                emit(Event::ModelLoading { progress: 0.0 });
+                match remote::connect(&spec) {
+                    Ok(s) => {
+                        emit(Event::ModelLoaded {
+                            info: s.model_info(),
+                        });
+                        server = Some(s);
+                    }
+                    Err(e) => emit(Event::Error { message: e.0 }),
+                }
+            }
             Command::LoadModel(path) => {
                 model = None;
+                server = None;
                 let tx = events.clone();
                 let progress: Box<dyn FnMut(f32) + Send> = Box::new(move |p| {
                     let _ = tx.try_send(Event::ModelLoading { progress: p });
@@ -161,6 +211,14 @@ fn worker_loop(
             }
             Command::Sample(req) => {
                 cancel.store(false, Ordering::Relaxed);
+                if let Some(s) = server.as_ref() {
+                    if let Err(e) = remote::sample(s, &req, cancel, &mut emit) {
+                        emit(Event::Error {
+                            message: e.to_string(),
+                        });
+                    }
+                    continue;
+                }
                 let Some(m) = model.as_ref() else {
                     emit(Event::Error {
                         message: "no model is loaded".into(),
@@ -181,6 +239,12 @@ fn worker_loop(
                 m: n,
             } => {
                 cancel.store(false, Ordering::Relaxed);
+                if server.is_some() {
+                    emit(Event::Error {
+                        message: "forking over a server is not available yet: fork with a local model (--model)".into(),
+                    });
+                    continue;
+                }
                 let Some(m) = model.as_ref() else {
                     emit(Event::Error {
                         message: "no model is loaded".into(),

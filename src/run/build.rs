@@ -109,6 +109,14 @@ pub fn run_with_paths(prompt: &str, gold: Option<&str>, width: u32, paths: Vec<V
         engine: None,
         drift_reference: None,
         decoding: None,
+        stats: None,
+        remote: None,
+        // Made in code, not sampled: recorded as an import of nothing.
+        import: Some(ImportInfo {
+            from: "synthetic".into(),
+            file: "synthetic".into(),
+            record: None,
+        }),
         paths: paths
             .into_iter()
             .enumerate()

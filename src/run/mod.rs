@@ -5,6 +5,7 @@ mod build;
 mod io;
 mod model;
 mod suite;
+pub mod topk;
 mod validate;
 
 pub use build::{one_token_turn, run_with_paths, synthetic_run, TokenValues, TurnBuilder};

@@ -38,7 +38,76 @@ pub struct Run {
     /// What a decoding-time method did (project field; absent for `plain`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decoding: Option<DecodingRecord>,
+    /// Where the per-token statistics came from; absent = the full
+    /// distribution (in-process: every statistic exact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<StatsSource>,
+    /// The server that sampled the run (`model.backend` = "remote").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteInfo>,
+    /// The file the run was imported from (`model.backend` = "import").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import: Option<ImportInfo>,
     pub paths: Vec<Path>,
+}
+
+/// `stats.source`: how much of each next-token distribution the run saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    Full,
+    TopK,
+    Text,
+}
+
+/// `stats.distribution`: which distribution the returned logprobs describe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Distribution {
+    Raw,
+    TemperatureScaled,
+    PostSampling,
+    Unknown,
+}
+
+/// The run's `stats` object (run-format.md, v1 additions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsSource {
+    pub source: Source,
+    /// Candidates returned per position (top-k runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distribution: Option<Distribution>,
+}
+
+impl StatsSource {
+    pub const FULL: StatsSource = StatsSource {
+        source: Source::Full,
+        k: None,
+        distribution: None,
+    };
+}
+
+/// The run's `remote` object: never holds credentials.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemoteInfo {
+    /// `llama-server`, `vllm`, `sglang` or `openai-compatible`.
+    pub server: String,
+    /// Base URL, without user, password or key.
+    pub url: String,
+    pub model: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// The run's `import` object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportInfo {
+    pub from: String,
+    pub file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<u64>,
 }
 
 /// The record of a decoding-time method (methods.md): its parameters and
@@ -290,15 +359,110 @@ pub struct Timing {
 pub struct Tokens {
     pub id: Vec<i32>,
     pub text: Vec<CompactString>,
-    pub logprob: Vec<f32>,
-    pub entropy: Vec<f32>,
-    pub self_certainty: Vec<f32>,
-    pub confidence: Vec<f32>,
+    /// The statistics columns below are absent where the run's source could
+    /// not give them (`stats`); an absent column reads as empty.
+    #[serde(default = "Column::absent", skip_serializing_if = "Column::is_absent")]
+    pub logprob: Column<f32>,
+    /// Exact entropy, or its lower bound in a top-k run.
+    #[serde(default = "Column::absent", skip_serializing_if = "Column::is_absent")]
+    pub entropy: Column<f32>,
+    #[serde(default = "Column::absent", skip_serializing_if = "Column::is_absent")]
+    pub self_certainty: Column<f32>,
+    #[serde(default = "Column::absent", skip_serializing_if = "Column::is_absent")]
+    pub confidence: Column<f32>,
+    #[serde(default = "Rows::absent", skip_serializing_if = "Rows::is_absent")]
     pub top_id: Rows<i32>,
+    #[serde(default = "Rows::absent", skip_serializing_if = "Rows::is_absent")]
     pub top_text: Rows<CompactString>,
+    #[serde(default = "Rows::absent", skip_serializing_if = "Rows::is_absent")]
     pub top_logprob: Rows<f32>,
+    /// Top-k runs: an upper bound of the entropy (methods.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entropy_hi: Option<Vec<f32>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kl_ref: Option<Vec<f32>>,
+}
+
+/// A statistics column a run may lack: `absent()` when the file had none
+/// (it then reads as an empty slice and is not written back).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column<T>(Option<Vec<T>>);
+
+impl<T> Default for Column<T> {
+    /// Present and empty (a column being filled).
+    fn default() -> Self {
+        Column(Some(Vec::new()))
+    }
+}
+
+impl<T> Column<T> {
+    pub fn absent() -> Self {
+        Column(None)
+    }
+
+    pub fn is_absent(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// Append a value; `None` marks the column absent (a source that cannot
+    /// give it). Mixing both leaves a length that validation refuses.
+    pub fn push_opt(&mut self, v: Option<T>) {
+        match (v, &mut self.0) {
+            (Some(v), Some(col)) => col.push(v),
+            (Some(v), None) => self.0 = Some(vec![v]),
+            (None, Some(col)) if col.is_empty() => self.0 = None,
+            (None, _) => {}
+        }
+    }
+
+    pub fn push(&mut self, v: T) {
+        self.push_opt(Some(v));
+    }
+
+    pub fn truncate(&mut self, n: usize) {
+        if let Some(c) = &mut self.0 {
+            c.truncate(n);
+        }
+    }
+
+    pub fn shrink_to_fit(&mut self) {
+        if let Some(c) = &mut self.0 {
+            c.shrink_to_fit();
+        }
+    }
+}
+
+impl<T> From<Vec<T>> for Column<T> {
+    fn from(v: Vec<T>) -> Self {
+        Column(Some(v))
+    }
+}
+
+impl<T> std::ops::Deref for Column<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        self.0.as_deref().unwrap_or(&[])
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Column<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<T: Serialize> Serialize for Column<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.as_deref().unwrap_or(&[]).serialize(s)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Column<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::deserialize(d).map(|v| Column(Some(v)))
+    }
 }
 
 impl Tokens {
@@ -335,6 +499,9 @@ impl Tokens {
         if let Some(kl) = &mut self.kl_ref {
             kl.shrink_to_fit();
         }
+        if let Some(hi) = &mut self.entropy_hi {
+            hi.shrink_to_fit();
+        }
     }
 
     /// Keep the first `n` tokens (used when forking a path at a token).
@@ -350,6 +517,9 @@ impl Tokens {
         self.top_logprob.truncate_rows(n);
         if let Some(kl) = &mut self.kl_ref {
             kl.truncate(n);
+        }
+        if let Some(hi) = &mut self.entropy_hi {
+            hi.truncate(n);
         }
     }
 }
@@ -369,6 +539,8 @@ pub struct Rows<T> {
     /// Read for analysis only: the rows were counted and measured but their
     /// values not kept (see `read_run_for_analysis`).
     values_skipped: bool,
+    /// The file had no such column (a text-only run); not written back.
+    absent: bool,
 }
 
 impl<T: Clone> Rows<T> {
@@ -379,7 +551,19 @@ impl<T: Clone> Rows<T> {
             ragged: Vec::new(),
             n_rows: 0,
             values_skipped: false,
+            absent: false,
         }
+    }
+
+    pub fn absent() -> Self {
+        Rows {
+            absent: true,
+            ..Rows::new(0)
+        }
+    }
+
+    pub fn is_absent(&self) -> bool {
+        self.absent
     }
 
     /// Whether the values were left unread (a run read for analysis only).
@@ -417,6 +601,21 @@ impl<T: Clone> Rows<T> {
         debug_assert_eq!(row.len(), self.width);
         self.data.extend_from_slice(row);
         self.n_rows += 1;
+        self.absent = false;
+    }
+
+    /// Keep the first `width` entries of every row (a narrower run).
+    pub fn narrow(&mut self, width: usize) {
+        if width >= self.width || !self.ragged.is_empty() || self.values_skipped {
+            return;
+        }
+        let old = self.width;
+        let mut out = Vec::with_capacity(self.n_rows * width);
+        for i in 0..self.n_rows {
+            out.extend_from_slice(&self.data[i * old..i * old + width]);
+        }
+        self.data = out;
+        self.width = width;
     }
 
     pub fn truncate_rows(&mut self, n: usize) {
@@ -435,6 +634,7 @@ impl<T: PartialEq> PartialEq for Rows<T> {
             && self.values_skipped == other.values_skipped
             && self.data == other.data
             && self.ragged == other.ragged
+            && self.absent == other.absent
             && (self.width == other.width || self.n_rows == 0)
     }
 }
@@ -581,6 +781,11 @@ impl Run {
             .iter()
             .filter(|m| m.role == Role::User)
             .count()
+    }
+
+    /// Where the statistics came from (absent `stats`: the full distribution).
+    pub fn stats_source(&self) -> StatsSource {
+        self.stats.unwrap_or(StatsSource::FULL)
     }
 
     /// The gold answer of turn `t`, when known.

@@ -1,7 +1,7 @@
 //! Structural checks a parsed run must pass; the message names the field
 //! path of the first problem, e.g. `paths[3].turns[0].tokens.logprob: length 211, expected 212`.
 
-use super::model::{Role, Rows, Run, Tokens};
+use super::model::{Role, Rows, Run, Source, StatsSource, Tokens};
 
 pub fn validate(run: &Run) -> Result<(), String> {
     let n_turns = run.n_turns();
@@ -41,6 +41,28 @@ pub fn validate(run: &Run) -> Result<(), String> {
     {
         return Err("conversation[0].role: expected system or user".into());
     }
+    let stats = run.stats.unwrap_or(StatsSource::FULL);
+    match (run.model.backend.as_str(), stats.source) {
+        ("remote", _) if run.remote.is_none() => {
+            return Err("remote: missing (model.backend is \"remote\")".into())
+        }
+        ("import", _) if run.import.is_none() => {
+            return Err("import: missing (model.backend is \"import\")".into())
+        }
+        ("remote" | "import", _) => {}
+        (b, Source::TopK | Source::Text) => {
+            return Err(format!(
+                "stats.source: {:?} needs model.backend \"remote\" or \"import\", not {b:?}",
+                source_name(stats.source)
+            ))
+        }
+        _ => {}
+    }
+    if let Some(remote) = &run.remote {
+        if remote.url.contains('@') {
+            return Err("remote.url: must not hold credentials".into());
+        }
+    }
     let width = run.sampling.top_logprobs as usize;
     for (i, path) in run.paths.iter().enumerate() {
         let at = format!("paths[{i}]");
@@ -73,7 +95,7 @@ pub fn validate(run: &Run) -> Result<(), String> {
         }
         for (t, turn) in path.turns.iter().enumerate() {
             let at = format!("{at}.turns[{t}]");
-            check_tokens(&turn.tokens, width, &format!("{at}.tokens"))?;
+            check_tokens(&turn.tokens, width, stats.source, &format!("{at}.tokens"))?;
             let joined_len: usize = turn.tokens.text.iter().map(|s| s.len()).sum();
             if joined_len != turn.text.len() || !concat_equals(&turn.tokens.text, &turn.text) {
                 return Err(format!(
@@ -99,22 +121,78 @@ fn concat_equals(pieces: &[compact_str::CompactString], text: &str) -> bool {
     rest.is_empty()
 }
 
-fn check_tokens(tok: &Tokens, width: usize, at: &str) -> Result<(), String> {
+fn source_name(s: Source) -> &'static str {
+    match s {
+        Source::Full => "full",
+        Source::TopK => "top-k",
+        Source::Text => "text",
+    }
+}
+
+/// Which statistics columns a run of this source has: (column, present).
+/// Run-format.md: a column the source cannot give is absent, never zeros.
+fn expected_columns(tok: &Tokens, source: Source) -> [(&'static str, bool, bool); 7] {
+    let scores = source != Source::Text;
+    [
+        ("logprob", tok.logprob.is_absent(), scores),
+        ("entropy", tok.entropy.is_absent(), scores),
+        ("self_certainty", tok.self_certainty.is_absent(), source == Source::Full),
+        ("confidence", tok.confidence.is_absent(), scores),
+        ("top_id", tok.top_id.is_absent(), scores),
+        ("top_text", tok.top_text.is_absent(), scores),
+        ("top_logprob", tok.top_logprob.is_absent(), scores),
+    ]
+}
+
+fn check_tokens(tok: &Tokens, width: usize, source: Source, at: &str) -> Result<(), String> {
     let n = tok.id.len();
+    for (name, absent, wanted) in expected_columns(tok, source) {
+        // An empty turn of a full run may have been written without them.
+        if absent && wanted && n > 0 {
+            return Err(format!("{at}.{name}: missing"));
+        }
+        if !absent && !wanted && n > 0 {
+            return Err(format!(
+                "{at}.{name}: present, but stats.source {:?} cannot give it",
+                source_name(source)
+            ));
+        }
+    }
     let lens = [
-        ("text", tok.text.len()),
-        ("logprob", tok.logprob.len()),
-        ("entropy", tok.entropy.len()),
-        ("self_certainty", tok.self_certainty.len()),
-        ("confidence", tok.confidence.len()),
-        ("top_id", tok.top_id.len()),
-        ("top_text", tok.top_text.len()),
-        ("top_logprob", tok.top_logprob.len()),
+        ("text", tok.text.len(), false),
+        ("logprob", tok.logprob.len(), tok.logprob.is_absent()),
+        ("entropy", tok.entropy.len(), tok.entropy.is_absent()),
+        ("self_certainty", tok.self_certainty.len(), tok.self_certainty.is_absent()),
+        ("confidence", tok.confidence.len(), tok.confidence.is_absent()),
+        ("top_id", tok.top_id.len(), tok.top_id.is_absent()),
+        ("top_text", tok.top_text.len(), tok.top_text.is_absent()),
+        ("top_logprob", tok.top_logprob.len(), tok.top_logprob.is_absent()),
     ];
-    for (name, len) in lens {
-        if len != n {
+    for (name, len, absent) in lens {
+        if len != n && !absent {
             return Err(format!("{at}.{name}: length {len}, expected {n}"));
         }
+    }
+    match (&tok.entropy_hi, source) {
+        (Some(_), Source::Full | Source::Text) => {
+            return Err(format!(
+                "{at}.entropy_hi: present, but stats.source {:?} has no entropy bounds",
+                source_name(source)
+            ))
+        }
+        (Some(hi), _) => {
+            if hi.len() != n {
+                return Err(format!("{at}.entropy_hi: length {}, expected {n}", hi.len()));
+            }
+            check_finite(hi, &format!("{at}.entropy_hi"))?;
+            if let Some(i) = (0..n).find(|&i| hi[i] + 1e-4 < tok.entropy[i]) {
+                return Err(format!(
+                    "{at}.entropy_hi[{i}]: {} is below the lower bound entropy[{i}] = {}",
+                    hi[i], tok.entropy[i]
+                ));
+            }
+        }
+        _ => {}
     }
     if let Some(kl) = &tok.kl_ref {
         if kl.len() != n {

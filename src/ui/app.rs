@@ -150,6 +150,8 @@ pub struct App {
     screenshot: Option<(PathBuf, u32)>,
     pub worker: Option<crate::engine::Worker>,
     pub model: super::live::ModelState,
+    /// The model list of the server URL in the New run panel.
+    pub server_models: super::live::ServerModels,
     pub live: Option<super::live::LiveSession>,
     pub panel_open: bool,
     /// An autosave left by a run that did not finish (crash or kill).
@@ -191,6 +193,7 @@ impl App {
             tree: None,
             worker: None,
             model: super::live::ModelState::None,
+            server_models: Default::default(),
             live: None,
             panel_open: false,
             recover: Some(super::live::autosave_file()).filter(|p| p.exists()),
@@ -795,8 +798,9 @@ impl App {
         }
     }
 
-    /// The engine worker, started on first use; loads `model` unless loaded.
-    fn engine_with(&mut self, model: &Path) -> Option<&crate::engine::Worker> {
+    /// The engine worker, started on first use; loads the model (or
+    /// reaches the server) unless it already did.
+    fn engine_with(&mut self, backend: &crate::engine::Backend) -> Option<&crate::engine::Worker> {
         if self.worker.is_none() {
             let ctx = self.ctx.clone().unwrap_or_default();
             match super::live::spawn_worker(&ctx) {
@@ -807,21 +811,18 @@ impl App {
                 }
             }
         }
-        let loaded = matches!(&self.model, super::live::ModelState::Loaded { path, .. } | super::live::ModelState::Loading { path, .. } if path == model);
+        let loaded = matches!(&self.model, super::live::ModelState::Loaded { backend: b, .. } | super::live::ModelState::Loading { backend: b, .. } if b == backend);
         if !loaded {
             let w = self.worker.as_ref()?;
-            if let Err(e) = w.load_model(model) {
+            if let Err(e) = w.open(backend) {
                 self.error(e.to_string());
                 return None;
             }
             self.model = super::live::ModelState::Loading {
-                path: model.to_path_buf(),
+                backend: backend.clone(),
                 progress: 0.0,
             };
-            let form = &mut self.settings.form;
-            form.recent_models.retain(|p| p != model);
-            form.recent_models.insert(0, model.to_path_buf());
-            form.recent_models.truncate(8);
+            self.settings.form.remember(backend);
         }
         self.worker.as_ref()
     }
@@ -836,8 +837,14 @@ impl App {
             self.error(e.to_string());
             return;
         }
-        let model = self.settings.form.model.clone();
-        let Some(w) = self.engine_with(&model) else {
+        let backend = self.settings.form.backend();
+        if let crate::engine::Backend::Server(_) = &backend {
+            if let Some(why) = crate::engine::remote::refusal(&req) {
+                self.error(why);
+                return;
+            }
+        }
+        let Some(w) = self.engine_with(&backend) else {
             return;
         };
         if let Err(e) = w.sample(req.clone()) {
@@ -860,8 +867,12 @@ impl App {
         let Some(r) = self.run() else { return };
         let run = (*r.run).clone();
         let target = self.active;
-        let model = self.settings.form.model.clone();
-        let Some(w) = self.engine_with(&model) else {
+        let backend = self.settings.form.backend();
+        if let crate::engine::Backend::Server(_) = &backend {
+            self.error("forking over a server is not available yet: choose a local model in the New run panel");
+            return;
+        }
+        let Some(w) = self.engine_with(&backend) else {
             return;
         };
         if let Err(e) = w.fork(run.clone(), path, turn, token, m) {
@@ -892,19 +903,19 @@ impl App {
                     }
                 }
                 Event::ModelLoaded { info } => {
-                    let path = match &self.model {
-                        super::live::ModelState::Loading { path, .. } => path.clone(),
-                        _ => self.settings.form.model.clone(),
+                    let backend = match &self.model {
+                        super::live::ModelState::Loading { backend, .. } => backend.clone(),
+                        _ => self.settings.form.backend(),
                     };
                     self.model = super::live::ModelState::Loaded {
-                        path,
+                        backend,
                         name: info.name.clone(),
                     };
                 }
                 Event::Error { message } => {
-                    if let super::live::ModelState::Loading { path, .. } = &self.model {
+                    if let super::live::ModelState::Loading { backend, .. } = &self.model {
                         self.model = super::live::ModelState::Failed {
-                            path: path.clone(),
+                            backend: backend.clone(),
                             error: message.clone(),
                         };
                     }

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{EngineConfig, Event, LiveRun, SampleRequest, SamplerParams, Worker};
+use crate::engine::{
+    Backend, EngineConfig, Event, LiveRun, SampleRequest, SamplerParams, ServerSpec, Worker,
+};
 use crate::run::{write_run, AnswerSpec, DriftReference, Message, Role, Run};
 
 /// Seconds between autosaves of a live run (the issue allows losing at most 5).
@@ -23,6 +25,15 @@ pub const REANALYZE_EVERY: Duration = Duration::from_millis(250);
 pub struct RunForm {
     pub model: PathBuf,
     pub recent_models: Vec<PathBuf>,
+    /// Sample through a server instead of the local model.
+    pub use_server: bool,
+    /// The server's base URL (…/v1) and the served model chosen.
+    pub server_url: String,
+    pub server_model: String,
+    /// Environment variable holding the server's API key (the key itself
+    /// is never stored).
+    pub api_key_env: String,
+    pub recent_servers: Vec<String>,
     pub system: String,
     pub user: String,
     pub n_paths: u32,
@@ -86,6 +97,11 @@ impl Default for RunForm {
         RunForm {
             model: crate::cli::default_model_path(),
             recent_models: Vec::new(),
+            use_server: false,
+            server_url: "http://127.0.0.1:8080/v1".into(),
+            server_model: String::new(),
+            api_key_env: String::new(),
+            recent_servers: Vec::new(),
             system: String::new(),
             user: "Tom has 3 apples and buys 5 more. How many apples does he have?".into(),
             n_paths: 8,
@@ -109,6 +125,39 @@ impl Default for RunForm {
 }
 
 impl RunForm {
+    /// What samples: the local model or the server.
+    pub fn backend(&self) -> Backend {
+        if self.use_server {
+            Backend::Server(self.server_spec())
+        } else {
+            Backend::Local(self.model.clone())
+        }
+    }
+
+    pub fn server_spec(&self) -> ServerSpec {
+        ServerSpec {
+            model: Some(self.server_model.trim().to_owned()).filter(|m| !m.is_empty()),
+            api_key_env: Some(self.api_key_env.trim().to_owned()).filter(|v| !v.is_empty()),
+            ..ServerSpec::new(self.server_url.trim())
+        }
+    }
+
+    /// Remember a backend that was used (most recent first).
+    pub fn remember(&mut self, b: &Backend) {
+        match b {
+            Backend::Local(p) => {
+                self.recent_models.retain(|q| q != p);
+                self.recent_models.insert(0, p.clone());
+                self.recent_models.truncate(8);
+            }
+            Backend::Server(s) => {
+                self.recent_servers.retain(|u| u != &s.url);
+                self.recent_servers.insert(0, s.url.clone());
+                self.recent_servers.truncate(8);
+            }
+        }
+    }
+
     pub fn request(&self) -> SampleRequest {
         let sampler = SamplerParams {
             temperature: self.temperature,
@@ -209,9 +258,57 @@ impl RunForm {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ModelState {
     None,
-    Loading { path: PathBuf, progress: f32 },
-    Loaded { path: PathBuf, name: String },
-    Failed { path: PathBuf, error: String },
+    Loading { backend: Backend, progress: f32 },
+    Loaded { backend: Backend, name: String },
+    Failed { backend: Backend, error: String },
+}
+
+/// The models a server lists, fetched in the background when its URL is
+/// entered in the New run panel.
+#[derive(Default)]
+pub struct ServerModels {
+    /// The URL the list is (being) fetched for.
+    pub url: String,
+    pub result: std::sync::Arc<std::sync::Mutex<Option<Result<Vec<String>, String>>>>,
+}
+
+impl ServerModels {
+    /// Fetch the list for `spec` unless it is already fetched or fetching.
+    pub fn fetch(&mut self, spec: &ServerSpec, ctx: &eframe::egui::Context) {
+        if self.url == spec.url {
+            return;
+        }
+        self.url = spec.url.clone();
+        let slot = std::sync::Arc::new(std::sync::Mutex::new(None));
+        self.result = slot.clone();
+        let spec = ServerSpec {
+            timeout: Duration::from_secs(10),
+            ..spec.clone()
+        };
+        let ctx = ctx.clone();
+        let _ = std::thread::Builder::new()
+            .name("reasonscope-models".into())
+            .spawn(move || {
+                let r = crate::engine::remote::model_ids(&spec).map_err(|e| e.0);
+                if let Ok(mut s) = slot.lock() {
+                    *s = Some(r);
+                }
+                ctx.request_repaint();
+            });
+    }
+
+    /// `None` while fetching (or never fetched).
+    pub fn get(&self) -> Option<Result<Vec<String>, String>> {
+        self.result.lock().ok().and_then(|r| r.clone())
+    }
+}
+
+/// For labels: the model file's name, or the server's URL.
+pub fn backend_label(b: &Backend) -> String {
+    match b {
+        Backend::Local(p) => file_label(p),
+        Backend::Server(s) => crate::engine::remote::http::redact(&s.url),
+    }
 }
 
 /// A run being sampled (or forked) right now.

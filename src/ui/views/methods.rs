@@ -21,9 +21,14 @@ pub fn methods_ui(app: &mut App, ui: &mut egui::Ui) {
         ui.add(egui::DragValue::new(&mut app.settings.window).range(1..=8192))
             .labelled_by(l.id);
     });
+    let note = app.run().and_then(|r| crate::analysis::methods::stats_note(&r.run));
     let Some(t) = app.shared_turn() else {
         return;
     };
+    if let Some(note) = note {
+        ui.label(egui::RichText::new(note).italics())
+            .on_hover_text("methods.md, \"Statistics from top-k logprobs\": a method never uses a value the source could not give");
+    }
     egui::ScrollArea::vertical().show(ui, |ui| {
         egui::Grid::new("methods-table")
             .striped(true)
@@ -40,6 +45,14 @@ pub fn methods_ui(app: &mut App, ui: &mut egui::Ui) {
                 ui.end_row();
                 for m in &t.methods {
                     ui.monospace(m.method);
+                    if let Some(why) = m.unavailable {
+                        ui.weak("unavailable");
+                        ui.label("");
+                        ui.label("");
+                        ui.weak(why);
+                        ui.end_row();
+                        continue;
+                    }
                     ui.label(m.answer.as_deref().unwrap_or("none"));
                     ui.label(fmt_opt(m.confidence, 3));
                     let (txt, col) = match m.correct {

@@ -36,32 +36,8 @@ pub fn new_run_ui(app: &mut App, ui: &mut egui::Ui) {
     });
     egui::ScrollArea::vertical().show(ui, |ui| {
         ui.add_enabled_ui(!sampling, |ui| {
+            source_ui(ui, app);
             let form = &mut app.settings.form;
-            let l = ui.label("Model (GGUF)");
-            let mut model = form.model.display().to_string();
-            if ui.add(egui::TextEdit::singleline(&mut model).desired_width(f32::INFINITY)).labelled_by(l.id).on_hover_text("Path of the GGUF model file").changed() {
-                form.model = model.into();
-            }
-            ui.horizontal(|ui| {
-                if ui.button("Browse...").on_hover_text("Choose a GGUF file").clicked() {
-                    if let Some(p) = rfd::FileDialog::new().add_filter("GGUF model", &["gguf"]).pick_file() {
-                        form.model = p;
-                    }
-                }
-                if ui.button("Default model").on_hover_text("SmolLM2-135M-Instruct (make model)").clicked() {
-                    form.model = crate::cli::default_model_path();
-                }
-                if !form.recent_models.is_empty() {
-                    ui.menu_button("Recent", |ui| {
-                        for p in form.recent_models.clone() {
-                            if ui.button(p.display().to_string()).clicked() {
-                                form.model = p;
-                                ui.close();
-                            }
-                        }
-                    });
-                }
-            });
             let l = ui.label("System message (optional)");
             ui.add(egui::TextEdit::multiline(&mut form.system).desired_rows(2).desired_width(f32::INFINITY)).labelled_by(l.id);
             let l = ui.label(if form.follow_ups.is_empty() { "User message" } else { "User message (turn 1)" });
@@ -109,16 +85,26 @@ pub fn new_run_ui(app: &mut App, ui: &mut egui::Ui) {
         });
         match &app.model {
             ModelState::None => {
-                ui.label("The model loads on the first Start.");
+                ui.label(if app.settings.form.use_server { "The server is reached on the first Start." } else { "The model loads on the first Start." });
             }
-            ModelState::Loading { path, progress } => {
-                ui.add(egui::ProgressBar::new(*progress).text(format!("loading {}", crate::ui::live::file_label(path))));
+            ModelState::Loading { backend, progress } => {
+                let what = crate::ui::live::backend_label(backend);
+                ui.add(egui::ProgressBar::new(*progress).text(match backend {
+                    crate::engine::Backend::Local(_) => format!("loading {what}"),
+                    crate::engine::Backend::Server(_) => format!("connecting to {what}"),
+                }));
             }
-            ModelState::Loaded { name, .. } => {
-                ui.label(format!("model loaded: {name}"));
+            ModelState::Loaded { name, backend } => {
+                ui.label(match backend {
+                    crate::engine::Backend::Local(_) => format!("model loaded: {name}"),
+                    crate::engine::Backend::Server(_) => format!("server ready: {name} at {}", crate::ui::live::backend_label(backend)),
+                });
             }
-            ModelState::Failed { error, .. } => {
-                ui.colored_label(theme::error_color(app.settings.dark), format!("model failed to load: {error}"));
+            ModelState::Failed { error, backend } => {
+                ui.colored_label(theme::error_color(app.settings.dark), match backend {
+                    crate::engine::Backend::Local(_) => format!("model failed to load: {error}"),
+                    crate::engine::Backend::Server(_) => format!("server not usable: {error}"),
+                });
             }
         }
         if let Some(l) = &app.live {
@@ -206,4 +192,106 @@ fn follow_ups_ui(ui: &mut egui::Ui, form: &mut crate::ui::live::RunForm) {
             .labelled_by(l.id);
         }
     }
+}
+
+/// A local GGUF model: path, Browse, default, recent.
+fn local_model_ui(ui: &mut egui::Ui, form: &mut crate::ui::live::RunForm) {
+            let l = ui.label("Model (GGUF)");
+            let mut model = form.model.display().to_string();
+            if ui.add(egui::TextEdit::singleline(&mut model).desired_width(f32::INFINITY)).labelled_by(l.id).on_hover_text("Path of the GGUF model file").changed() {
+                form.model = model.into();
+            }
+            ui.horizontal(|ui| {
+                if ui.button("Browse...").on_hover_text("Choose a GGUF file").clicked() {
+                    if let Some(p) = rfd::FileDialog::new().add_filter("GGUF model", &["gguf"]).pick_file() {
+                        form.model = p;
+                    }
+                }
+                if ui.button("Default model").on_hover_text("SmolLM2-135M-Instruct (make model)").clicked() {
+                    form.model = crate::cli::default_model_path();
+                }
+                if !form.recent_models.is_empty() {
+                    ui.menu_button("Recent", |ui| {
+                        for p in form.recent_models.clone() {
+                            if ui.button(p.display().to_string()).clicked() {
+                                form.model = p;
+                                ui.close();
+                            }
+                        }
+                    });
+                }
+            });
+}
+
+/// Where the paths are sampled: a local GGUF model or a server.
+fn source_ui(ui: &mut egui::Ui, app: &mut App) {
+    let form = &mut app.settings.form;
+    ui.horizontal(|ui| {
+        ui.selectable_value(&mut form.use_server, false, "Local GGUF")
+            .on_hover_text("Sample in this process with llama.cpp: every statistic exact");
+        ui.selectable_value(&mut form.use_server, true, "Server (OpenAI API)")
+            .on_hover_text("Sample through llama-server, vLLM, SGLang or another OpenAI-compatible server: entropy becomes a bound, self-certainty is unavailable");
+    });
+    if !form.use_server {
+        local_model_ui(ui, form);
+        return;
+    }
+    let l = ui.label("Server URL (base, e.g. http://127.0.0.1:8080/v1)");
+    let r = ui
+        .add(egui::TextEdit::singleline(&mut form.server_url).desired_width(f32::INFINITY))
+        .labelled_by(l.id)
+        .on_hover_text("The API's base URL; its model list is fetched when you leave the field");
+    let fetch_now = r.lost_focus();
+    ui.horizontal(|ui| {
+        let l = ui.label("API key variable");
+        ui.add(egui::TextEdit::singleline(&mut form.api_key_env).desired_width(140.0).hint_text("none"))
+            .labelled_by(l.id)
+            .on_hover_text("Name of an environment variable that holds the API key (the key is never stored)");
+        if !form.recent_servers.is_empty() {
+            ui.menu_button("Recent", |ui| {
+                for u in form.recent_servers.clone() {
+                    if ui.button(&u).clicked() {
+                        form.server_url = u;
+                        ui.close();
+                    }
+                }
+            });
+        }
+    });
+    let spec = form.server_spec();
+    let refetch = ui.button("Fetch models").on_hover_text("Ask the server which models it serves").clicked();
+    if refetch {
+        app.server_models.url.clear();
+    }
+    if (fetch_now || refetch || app.server_models.url.is_empty()) && !spec.url.trim().is_empty() {
+        let ctx = ui.ctx().clone();
+        app.server_models.fetch(&spec, &ctx);
+    }
+    let form = &mut app.settings.form;
+    match app.server_models.get() {
+        None => {
+            ui.label("asking the server for its models...");
+        }
+        Some(Err(e)) => {
+            ui.colored_label(theme::error_color(app.settings.dark), e);
+        }
+        Some(Ok(models)) => {
+            if form.server_model.is_empty() || !models.contains(&form.server_model) {
+                if let [one] = models.as_slice() {
+                    form.server_model = one.clone();
+                }
+            }
+            let l = ui.label("Served model");
+            egui::ComboBox::from_id_salt("server-model")
+                .selected_text(if form.server_model.is_empty() { "choose a model" } else { form.server_model.as_str() })
+                .show_ui(ui, |ui| {
+                    for m in models {
+                        ui.selectable_value(&mut form.server_model, m.clone(), m);
+                    }
+                })
+                .response
+                .labelled_by(l.id);
+        }
+    }
+    ui.label(egui::RichText::new("Over a server: entropy is a lower bound (with an upper bound when the vocabulary size is known), confidence is exact from the top 20, self-certainty and Borda are unavailable; fork, drift and decoding-time methods need a local model.").small().weak());
 }

@@ -1,0 +1,481 @@
+//! Sampling N paths through a server: one streamed chat completion per
+//! path and turn (seed + i for path i), at most `concurrency` in flight,
+//! tokens forwarded as they arrive so that views fill live. A path that
+//! fails keeps every token it received and finishes `error`; Stop keeps
+//! everything and finishes the open paths `cancelled`.
+
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use compact_str::CompactString;
+use crossbeam_channel::{unbounded, Sender};
+use serde_json::{json, Value};
+
+use super::chunk::{parse_chunk, StreamToken};
+use super::server::{Server, ServerKind};
+use crate::engine::error::EngineError;
+use crate::engine::events::{Event, TokenRecord};
+use crate::engine::method::DecodingMethod;
+use crate::engine::request::{validate_request, SampleRequest};
+use crate::engine::utf8::Utf8Joiner;
+use crate::run::topk::{self, CONFIDENCE_K};
+use crate::run::{
+    Finish, Message, Path, PromptInfo, Role, Run, Sampling, Source, StatsSource, Timing, Tokens,
+    Turn,
+};
+
+/// Largest single SSE event accepted (a chunk holds a few tokens with 20
+/// candidates each: a few KiB).
+const MAX_EVENT: usize = 4 << 20;
+
+/// What a path thread tells the coordinating thread.
+enum Msg {
+    Event(Event),
+    Done {
+        path: usize,
+        turns: Vec<Turn>,
+        prompt_tokens: Option<u32>,
+    },
+}
+
+/// What of a request this server cannot do, worded for the user.
+pub fn refusal(req: &SampleRequest) -> Option<String> {
+    if req.drift_reference.is_some() {
+        return Some("drift (kl_ref) needs two full next-token distributions per token; a server returns only the top candidates: measure drift with a local model (--model)".into());
+    }
+    match req.method {
+        DecodingMethod::Plain => None,
+        other => Some(format!(
+            "the decoding-time method {} is not available over a server yet: sample it with a local model (--model)",
+            other.id()
+        )),
+    }
+}
+
+/// Sample `req` through `server`; events as the local engine sends them.
+pub fn sample(
+    server: &Server,
+    req: &SampleRequest,
+    cancel: &AtomicBool,
+    emit: &mut dyn FnMut(Event),
+) -> Result<(), EngineError> {
+    validate_request(req)?;
+    if let Some(why) = refusal(req) {
+        return Err(EngineError::InvalidRequest(why));
+    }
+    let clock = Instant::now();
+    let k = CONFIDENCE_K as u32;
+    let width = req.top_logprobs.min(k);
+    let mut run = skeleton(server, req, width);
+    emit(Event::RunStarted {
+        skeleton: Box::new(run.clone()),
+    });
+    let n = req.n_paths as usize;
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = unbounded::<Msg>();
+    let mut prompt_tokens = None;
+    std::thread::scope(|s| {
+        for _ in 0..(server.concurrency as usize).min(n) {
+            let tx = tx.clone();
+            let next = &next;
+            s.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    break;
+                }
+                let job = PathJob {
+                    server,
+                    req,
+                    index: i,
+                    width: width as usize,
+                    k,
+                    clock,
+                    cancel,
+                    tx: &tx,
+                };
+                let (turns, prompt_tokens) = job.run();
+                let _ = tx.send(Msg::Done {
+                    path: i,
+                    turns,
+                    prompt_tokens,
+                });
+            });
+        }
+        drop(tx);
+        for msg in rx {
+            match msg {
+                Msg::Event(e) => emit(e),
+                Msg::Done {
+                    path,
+                    turns,
+                    prompt_tokens: pt,
+                } => {
+                    if path == 0 || prompt_tokens.is_none() {
+                        prompt_tokens = prompt_tokens.or(pt);
+                    }
+                    run.paths[path].turns = turns;
+                }
+            }
+        }
+    });
+    run.prompt = Some(PromptInfo {
+        template: "chat".into(),
+        note: Some(format!(
+            "rendered by {} with the served model's own chat template",
+            server.kind.id()
+        )),
+        n_tokens: prompt_tokens.unwrap_or(0),
+    });
+    emit(Event::RunFinished { run: Box::new(run) });
+    Ok(())
+}
+
+/// The run as it starts: settings, conversation, `stats` and `remote`.
+fn skeleton(server: &Server, req: &SampleRequest, width: u32) -> Run {
+    Run {
+        format: crate::run::FORMAT.into(),
+        version: crate::run::VERSION,
+        created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        title: req.title.clone(),
+        model: server.model_info(),
+        sampling: Sampling {
+            n_paths: req.n_paths,
+            temperature: req.sampler.temperature,
+            top_k: req.sampler.top_k,
+            top_p: req.sampler.top_p,
+            min_p: req.sampler.min_p,
+            seed: req.seed,
+            max_tokens: req.max_tokens,
+            top_logprobs: width,
+            method: "plain".into(),
+        },
+        conversation: req.conversation.clone(),
+        gold: req.gold.clone(),
+        answer: req.answer.clone(),
+        prompt: None,
+        engine: None,
+        drift_reference: None,
+        decoding: None,
+        stats: Some(StatsSource {
+            source: Source::TopK,
+            k: Some(CONFIDENCE_K as u32),
+            distribution: Some(server.kind.distribution()),
+        }),
+        remote: Some(server.remote_info()),
+        import: None,
+        paths: (0..req.n_paths)
+            .map(|i| Path {
+                index: i,
+                seed: req.seed + u64::from(i),
+                fork: None,
+                turns: Vec::new(),
+            })
+            .collect(),
+    }
+}
+
+/// The messages for turn `turn` of a path: the conversation up to that
+/// user message, with the path's own earlier answers in between.
+pub fn turn_messages(conversation: &[Message], answers: &[Turn], turn: usize) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut users = 0;
+    for m in conversation {
+        match m.role {
+            Role::System => out.push(json!({"role": "system", "content": m.content})),
+            Role::User => {
+                if users > turn {
+                    break;
+                }
+                out.push(json!({"role": "user", "content": m.content}));
+                if users < turn {
+                    let text = answers.get(users).map(|t| t.text.as_str()).unwrap_or("");
+                    out.push(json!({"role": "assistant", "content": text}));
+                }
+                users += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The request body for one path's turn, in this server's best shape.
+pub fn request_body(
+    server: &Server,
+    req: &SampleRequest,
+    messages: Vec<Value>,
+    seed: u64,
+    k: u32,
+) -> Value {
+    let mut body = json!({
+        "model": server.model,
+        "messages": messages,
+        "stream": true,
+        "stream_options": {"include_usage": true},
+        "max_tokens": req.max_tokens,
+        "temperature": req.sampler.temperature,
+        "top_p": req.sampler.top_p,
+        "seed": seed,
+        "logprobs": true,
+        "top_logprobs": k,
+    });
+    let o = body.as_object_mut().expect("an object");
+    match server.kind {
+        ServerKind::LlamaServer => {
+            o.insert("top_k".into(), json!(req.sampler.top_k));
+            o.insert("min_p".into(), json!(req.sampler.min_p));
+            o.insert("cache_prompt".into(), json!(true));
+        }
+        ServerKind::Vllm => {
+            o.insert("top_k".into(), json!(if req.sampler.top_k == 0 { -1 } else { req.sampler.top_k as i64 }));
+            o.insert("min_p".into(), json!(req.sampler.min_p));
+            o.insert("return_tokens_as_token_ids".into(), json!(true));
+        }
+        ServerKind::Sglang => {
+            o.insert("top_k".into(), json!(if req.sampler.top_k == 0 { -1 } else { req.sampler.top_k as i64 }));
+            o.insert("min_p".into(), json!(req.sampler.min_p));
+        }
+        // OpenAI and unknown servers refuse fields they do not know.
+        ServerKind::OpenAiCompatible => {}
+    }
+    body
+}
+
+struct PathJob<'a> {
+    server: &'a Server,
+    req: &'a SampleRequest,
+    index: usize,
+    width: usize,
+    k: u32,
+    clock: Instant,
+    cancel: &'a AtomicBool,
+    tx: &'a Sender<Msg>,
+}
+
+/// One turn as it streams in.
+struct TurnState {
+    tokens: Tokens,
+    text: String,
+    joiner: Utf8Joiner,
+    start_ms: f64,
+    streamed_text: String,
+}
+
+impl PathJob<'_> {
+    fn send(&self, e: Event) {
+        let _ = self.tx.send(Msg::Event(e));
+    }
+
+    fn ms(&self) -> f64 {
+        self.clock.elapsed().as_secs_f64() * 1000.0
+    }
+
+    /// Every turn of the path; stops at the first turn that does not end
+    /// with `stop` or `length`.
+    fn run(&self) -> (Vec<Turn>, Option<u32>) {
+        let seed = self.req.seed + self.index as u64;
+        self.send(Event::PathStarted {
+            path: self.index as u32,
+            seed,
+        });
+        let n_turns = self
+            .req
+            .conversation
+            .iter()
+            .filter(|m| m.role == Role::User)
+            .count();
+        let mut turns: Vec<Turn> = Vec::new();
+        let mut prompt_tokens = None;
+        for t in 0..n_turns {
+            let (turn, pt) = self.turn(t, &turns, seed);
+            if t == 0 {
+                prompt_tokens = pt;
+            }
+            let finish = turn.finish;
+            let done = t + 1 == n_turns || !matches!(finish, Finish::Stop | Finish::Length);
+            self.send(Event::PathFinished {
+                path: self.index as u32,
+                turn: t as u32,
+                finish,
+                n_tokens: turn.tokens.len() as u32,
+                done,
+            });
+            turns.push(turn);
+            if done {
+                break;
+            }
+        }
+        (turns, prompt_tokens)
+    }
+
+    fn turn(&self, t: usize, earlier: &[Turn], seed: u64) -> (Turn, Option<u32>) {
+        let mut st = TurnState {
+            tokens: Tokens::with_width(self.width),
+            text: String::new(),
+            joiner: Utf8Joiner::default(),
+            start_ms: self.ms(),
+            streamed_text: String::new(),
+        };
+        let mut prompt_tokens = None;
+        let outcome = self.stream(t, earlier, seed, &mut st, &mut prompt_tokens);
+        let finish = match outcome {
+            Ok(f) => f,
+            Err(message) => {
+                self.send(Event::Error {
+                    message: format!("path {}: {message}", self.index),
+                });
+                Finish::Error
+            }
+        };
+        // Bytes of a character that never completed go to the last token.
+        let rest = st.joiner.finish();
+        if !rest.is_empty() {
+            if let Some(last) = st.tokens.text.last_mut() {
+                last.push_str(&rest);
+                st.text.push_str(&rest);
+            }
+        }
+        let turn = Turn {
+            text: st.text,
+            finish,
+            tokens: st.tokens,
+            timing: Timing {
+                start_ms: st.start_ms,
+                end_ms: self.ms(),
+            },
+        };
+        (turn, prompt_tokens)
+    }
+
+    /// Stream one turn into `st`; the finish, or why it failed.
+    fn stream(
+        &self,
+        t: usize,
+        earlier: &[Turn],
+        seed: u64,
+        st: &mut TurnState,
+        prompt_tokens: &mut Option<u32>,
+    ) -> Result<Finish, String> {
+        let messages = turn_messages(&self.req.conversation, earlier, t);
+        let body = request_body(self.server, self.req, messages, seed, self.k);
+        let url = self.server.http.url("/chat/completions", false);
+        if self.cancel.load(Ordering::Relaxed) {
+            return Ok(Finish::Cancelled);
+        }
+        let resp = self.server.http.post(&url, &body).map_err(|e| e.0)?;
+        let mut reader = resp.into_body().into_reader();
+        let mut parser = sse_parse::SseParser::new();
+        let mut buf = vec![0u8; 16 << 10];
+        let mut finish: Option<Finish> = None;
+        let mut saw_done = false;
+        loop {
+            if self.cancel.load(Ordering::Relaxed) {
+                // Dropping the reader closes the connection: the server
+                // stops generating.
+                return Ok(Finish::Cancelled);
+            }
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) => return Err(format!("the stream broke off: {e}")),
+            };
+            parser.feed(&buf[..n]);
+            while let Some(ev) = parser.next_event() {
+                if ev.data.len() > MAX_EVENT {
+                    return Err(format!("a streamed event is larger than {} MiB", MAX_EVENT >> 20));
+                }
+                let data = ev.data.trim();
+                if data.is_empty() {
+                    continue;
+                }
+                if data == "[DONE]" {
+                    saw_done = true;
+                    continue;
+                }
+                let chunk = parse_chunk(data)?;
+                if chunk.prompt_tokens.is_some() {
+                    *prompt_tokens = chunk.prompt_tokens;
+                }
+                st.streamed_text.push_str(&chunk.text);
+                for tok in &chunk.tokens {
+                    self.token(t, tok, st)?;
+                }
+                if let Some(r) = chunk.finish_reason {
+                    finish = Some(match r.as_str() {
+                        "length" => Finish::Length,
+                        _ => Finish::Stop,
+                    });
+                }
+            }
+        }
+        if st.tokens.is_empty() && !st.streamed_text.is_empty() {
+            return Err(format!(
+                "the server returned text but no logprobs: {}",
+                self.server.kind.logprobs_hint()
+            ));
+        }
+        match finish {
+            Some(f) => Ok(f),
+            None if saw_done => Ok(Finish::Stop),
+            None => Err("the stream ended before the server said the answer was finished (the server stopped or the connection was cut)".into()),
+        }
+    }
+
+    /// Record one streamed token: statistics from its candidates, text
+    /// through the UTF-8 joiner.
+    fn token(&self, t: usize, tok: &StreamToken, st: &mut TurnState) -> Result<(), String> {
+        let mut cands = tok.top.clone();
+        topk::normalize(&mut cands);
+        let lps: Vec<f32> = cands.iter().map(|c| c.logprob).collect();
+        let stats = topk::position_stats(&lps, self.server.n_vocab).ok_or_else(|| {
+            format!(
+                "token {} came with no usable candidates (top_logprobs empty or all −∞)",
+                st.tokens.len()
+            )
+        })?;
+        if cands.len() < self.width {
+            return Err(format!(
+                "the server returned {} candidates for token {}, {} were asked for",
+                cands.len(),
+                st.tokens.len(),
+                self.width
+            ));
+        }
+        let alts = &cands[..self.width];
+        let logprob = if tok.logprob.is_finite() && tok.logprob > topk::CLAMP_FLOOR {
+            tok.logprob
+        } else {
+            return Err(format!(
+                "token {}: the sampled token's logprob is {} (clamped or missing)",
+                st.tokens.len(),
+                tok.logprob
+            ));
+        };
+        let text = CompactString::from(st.joiner.push(&tok.bytes));
+        let rec = TokenRecord {
+            path: self.index as u32,
+            turn: t as u32,
+            index: st.tokens.len() as u32,
+            id: tok.id,
+            text,
+            logprob,
+            entropy: stats.entropy_lo,
+            entropy_hi: stats.entropy_hi,
+            self_certainty: None,
+            confidence: stats.confidence,
+            top_id: alts.iter().map(|c| c.id).collect(),
+            top_text: alts.iter().map(|c| c.text.clone()).collect(),
+            // A clamped candidate (read as −∞) is stored as vLLM's clamp
+            // value: JSON has no −∞, and readers take it back as −∞.
+            top_logprob: alts
+                .iter()
+                .map(|c| if c.logprob.is_finite() { c.logprob } else { -9999.0 })
+                .collect(),
+            kl_ref: None,
+        };
+        rec.push_to(&mut st.tokens);
+        st.text.push_str(&rec.text);
+        self.send(Event::Token(Box::new(rec)));
+        Ok(())
+    }
+}

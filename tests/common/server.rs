@@ -1,0 +1,205 @@
+//! The real llama-server (built by scripts/build-llama-server.sh from the
+//! llama.cpp sources in the llama-cpp-python sdist), started on 127.0.0.1
+//! with a free port and the default model, stopped by its process id.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct LlamaServer {
+    child: Child,
+    pub port: u16,
+}
+
+pub fn binary() -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache/llama-server");
+    assert!(
+        p.is_file(),
+        "llama-server is missing at {}; run scripts/build-llama-server.sh (make test does)",
+        p.display()
+    );
+    p
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+impl LlamaServer {
+    /// Start it with `slots` parallel slots of `ctx_per_slot` tokens each
+    /// and wait until /health answers 200.
+    pub fn start(slots: u32, ctx_per_slot: u32) -> Self {
+        let port = free_port();
+        let child = Command::new(binary())
+            .args(["-m"])
+            .arg(crate::common::model_path())
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["-np", &slots.to_string()])
+            .args(["-c", &(slots * ctx_per_slot).to_string()])
+            .args(["-t", "2", "--no-webui"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("llama-server starts");
+        let server = LlamaServer { child, port };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline {
+            if http_get(port, "/health").is_some_and(|(s, _)| s == 200) {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("llama-server did not become ready on port {port}");
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/v1", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kill it now (SIGKILL by pid), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = Command::new("kill").args(["-9", &self.pid().to_string()]).status();
+        let _ = self.child.wait();
+    }
+
+    /// POST a JSON body to the server's root; (status, body).
+    pub fn post(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        let text = body.to_string();
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connects");
+        write!(
+            s,
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+            text.len()
+        )
+        .unwrap();
+        let (status, body) = read_response(s);
+        (status, serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null))
+    }
+}
+
+impl Drop for LlamaServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn read_response(s: TcpStream) -> (u16, Vec<u8>) {
+    let mut r = BufReader::new(s);
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap_or(0);
+    let status = line.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let mut len = None;
+    let mut chunked = false;
+    loop {
+        line.clear();
+        if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        let l = line.to_ascii_lowercase();
+        if let Some(v) = l.strip_prefix("content-length:") {
+            len = v.trim().parse::<usize>().ok();
+        }
+        if l.starts_with("transfer-encoding:") && l.contains("chunked") {
+            chunked = true;
+        }
+    }
+    let mut body = Vec::new();
+    if chunked {
+        loop {
+            line.clear();
+            r.read_line(&mut line).unwrap_or(0);
+            let n = usize::from_str_radix(line.trim(), 16).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            let mut chunk = vec![0; n + 2];
+            r.read_exact(&mut chunk).unwrap();
+            body.extend_from_slice(&chunk[..n]);
+        }
+    } else if let Some(n) = len {
+        body.resize(n, 0);
+        r.read_exact(&mut body).unwrap();
+    } else {
+        r.read_to_end(&mut body).unwrap_or(0);
+    }
+    (status, body)
+}
+
+/// GET `path` from 127.0.0.1:`port`; None when nothing answers.
+pub fn http_get(port: u16, path: &str) -> Option<(u16, Vec<u8>)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
+    Some(read_response(s))
+}
+
+/// A local listener that answers each connection with the next canned
+/// response (raw bytes, written then the connection closed): for the fault
+/// cases a real server does not produce (garbage, cut streams, 503s).
+pub struct Scripted {
+    pub port: u16,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Scripted {
+    pub fn start(responses: Vec<Vec<u8>>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let thread = std::thread::spawn(move || {
+            for resp in responses {
+                let Ok((mut s, _)) = listener.accept() else { return };
+                // Read the request head (and a body, if any) before answering.
+                let mut buf = [0u8; 65536];
+                let _ = s.set_read_timeout(Some(Duration::from_millis(300)));
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(&resp);
+                let _ = s.flush();
+            }
+        });
+        Scripted {
+            port,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/v1", self.port)
+    }
+}
+
+impl Drop for Scripted {
+    fn drop(&mut self) {
+        // Unblock a pending accept.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// An HTTP response with a JSON (or any) body.
+pub fn response(status: &str, content_type: &str, body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// A streamed response cut off after `body` (no Content-Length, no end).
+pub fn cut_stream(body: &str) -> Vec<u8> {
+    format!("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n{body}")
+        .into_bytes()
+}
+
+pub const MODELS: &str = r#"{"object":"list","data":[{"id":"scripted","object":"model","owned_by":"someone"}]}"#;
