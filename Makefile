@@ -31,6 +31,7 @@ bench: setup
 	$(CARGO) bench --bench analysis
 	$(CARGO) bench --bench ui_frames
 	$(CARGO) bench --bench engine
+	$(CARGO) bench --bench remote
 
 # A screenshot of the real window under Xvfb (README image).
 screenshot: build

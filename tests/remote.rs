@@ -89,9 +89,37 @@ fn check_topk_run(run: &Run) {
     // The file round-trips with its absent columns still absent.
     let bytes = run::run_to_bytes(run, false).unwrap();
     let back = run::parse_run_bytes(&bytes).unwrap();
-    assert_eq!(&back, run);
+    if &back != run {
+        let (a, b) = (serde_json::to_value(run).unwrap(), serde_json::to_value(&back).unwrap());
+        panic!("the run changed on a round trip: {}", first_diff(&a, &b, "run"));
+    }
     let text = String::from_utf8(bytes).unwrap();
     assert!(!text.contains("self_certainty"));
+}
+
+fn first_diff(a: &serde_json::Value, b: &serde_json::Value, at: &str) -> String {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for (k, v) in x {
+                match y.get(k) {
+                    Some(w) if w == v => {}
+                    Some(w) => return first_diff(v, w, &format!("{at}.{k}")),
+                    None => return format!("{at}.{k} missing after"),
+                }
+            }
+            format!("{at}: keys differ")
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (v, w)) in x.iter().zip(y).enumerate() {
+                if v != w {
+                    return first_diff(v, w, &format!("{at}[{i}]"));
+                }
+            }
+            format!("{at}: equal as JSON (differs in memory only)")
+        }
+        _ => format!("{at}: {a} vs {b}"),
+    }
 }
 
 #[test]
@@ -115,6 +143,11 @@ fn n_paths_through_llama_server_with_topk_statistics() {
     let dc = a[0].method("deepconf_low").unwrap();
     assert!(dc.unavailable.is_none() && dc.answer.is_some() || a[0].answers.is_empty());
 }
+
+/// Measured on this machine: the largest difference between llama-server's
+/// returned logprobs and the local engine's was 7.6e-5 nats (the same ggml
+/// kernels, batched differently); the tests allow 1e-3.
+const TOL: f64 = 1e-3;
 
 /// Top-20 logprobs from llama-server vs the local engine's full vocabulary
 /// on the same prompt tokens and the same sampled tokens (teacher-forced).
@@ -161,23 +194,21 @@ fn server_logprobs_match_the_local_full_distribution() {
         assert_eq!(t.top_id.row(i)[0] as usize, order[0], "token {i}: same most probable token");
         let conf_local = -order[..20].iter().map(|&k| logp[k]).sum::<f64>() / 20.0;
         assert!(
-            (f64::from(t.confidence[i]) - conf_local).abs() < 0.02,
+            (f64::from(t.confidence[i]) - conf_local).abs() < TOL,
             "token {i}: confidence {} vs local {conf_local}",
             t.confidence[i]
         );
         let hi = t.entropy_hi.as_ref().unwrap()[i];
         assert!(
-            f64::from(t.entropy[i]) <= exact_h + 0.01 && exact_h <= f64::from(hi) + 0.01,
+            f64::from(t.entropy[i]) <= exact_h + TOL && exact_h <= f64::from(hi) + TOL,
             "token {i}: exact entropy {exact_h} outside [{}, {hi}]",
             t.entropy[i]
         );
-        assert!((f64::from(t.logprob[i]) - logp[t.id[i] as usize]).abs() < 0.02);
+        assert!((f64::from(t.logprob[i]) - logp[t.id[i] as usize]).abs() < TOL);
         ids.push(t.id[i]);
     }
-    // Measured on this machine: the largest difference was well under 0.02
-    // nats (llama-server and our engine run the same ggml kernels, but batch
-    // differently).
-    assert!(worst < 0.02, "largest logprob difference {worst}");
+    eprintln!("largest |server − local| logprob over the top 20: {worst:.2e} nats");
+    assert!(worst < TOL, "largest logprob difference {worst}");
 }
 
 #[test]
@@ -304,13 +335,62 @@ fn the_key_is_read_from_the_environment_and_never_stored() {
 #[test]
 fn drift_and_decoding_methods_are_refused_with_the_reason() {
     let req = SampleRequest {
-        method: reasonscope::engine::DecodingMethod::Ffs,
+        method: reasonscope::engine::DecodingMethod::Cntp { max_trials: 4 },
         ..common::request("x", 2, 4, 1)
     };
     let why = reasonscope::engine::remote::refusal(&req).unwrap();
-    assert!(why.contains("ffs") && why.contains("--model"));
+    assert!(why.contains("cntp") && why.contains("--model"));
     let mut req = common::request("x", 2, 4, 1);
     req.conversation.push(Message { role: Role::User, content: "y".into() });
     req.drift_reference = Some(run::DriftReference::NoHistory);
     assert!(reasonscope::engine::remote::refusal(&req).unwrap().contains("full next-token distributions"));
+}
+
+#[test]
+fn ffs_stops_every_path_once_one_finishes() {
+    let srv = LlamaServer::start(8, 512);
+    let req = SampleRequest {
+        method: reasonscope::engine::DecodingMethod::Ffs,
+        ..common::request("What is 2 + 2? Answer with a number only.", 6, 200, 21)
+    };
+    let out = sample_with(spec(&srv.url()), req, |_, _| {});
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    let run = out.run.unwrap();
+    run::validate(&run).unwrap();
+    assert_eq!(run.sampling.method, "ffs");
+    let winner = run.decoding.as_ref().unwrap().ffs.as_ref().unwrap().winner.expect("a path finished");
+    let w = &run.paths[winner as usize].turns[0];
+    assert_eq!(w.finish, run::Finish::Stop);
+    // Every other path either finished too (a tie in time) or was stopped.
+    for p in &run.paths {
+        let f = p.turns[0].finish;
+        assert!(matches!(f, run::Finish::Stop | run::Finish::Cancelled), "{f:?}");
+    }
+}
+
+#[test]
+fn deepconf_online_stops_later_paths_below_the_warmup_threshold() {
+    let srv = LlamaServer::start(4, 512);
+    let req = SampleRequest {
+        method: reasonscope::engine::DecodingMethod::DeepConfOnline { warmup: 3, window: 8 },
+        ..common::request(common::PROMPT, 8, 64, 31)
+    };
+    let out = sample_with(spec(&srv.url()), req, |_, _| {});
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    let run = out.run.unwrap();
+    run::validate(&run).unwrap();
+    let rec = run.decoding.as_ref().unwrap().deepconf_online.as_ref().unwrap();
+    let threshold = rec.threshold.expect("warm-up paths produced tokens");
+    // The threshold is the 10th percentile of the warm-up paths' lowest
+    // group confidence, recomputed here from the run.
+    let lows: Vec<f64> = run.paths[..3]
+        .iter()
+        .filter_map(|p| reasonscope::engine::method::lowest_group_confidence(&p.turns[0].tokens.confidence, 8))
+        .collect();
+    assert_eq!(Some(threshold), reasonscope::engine::method::percentile(&lows, 10.0));
+    for s in &rec.stops {
+        assert!(s.path >= 3 && s.window_mean < threshold);
+        let t = &run.paths[s.path as usize].turns[0];
+        assert_eq!((t.finish, t.tokens.len() as u32), (run::Finish::Cancelled, s.token));
+    }
 }

@@ -330,3 +330,76 @@ fn read_for_analysis_keeps_everything_but_the_alternatives() {
         .top_id
         .values_skipped());
 }
+
+/// A run as a server returns it: top-20 statistics, no self-certainty.
+fn topk_run() -> serde_json::Value {
+    let mut v = serde_json::to_value(sample_run()).unwrap();
+    v["model"]["backend"] = "remote".into();
+    v["stats"] = serde_json::json!({"source": "top-k", "k": 20, "distribution": "raw"});
+    v["remote"] = serde_json::json!({"server": "llama-server", "url": "http://127.0.0.1:8080/v1", "model": "m"});
+    for p in v["paths"].as_array_mut().unwrap() {
+        let tok = &mut p["turns"][0]["tokens"];
+        let n = tok["id"].as_array().unwrap().len();
+        tok.as_object_mut().unwrap().remove("self_certainty");
+        let lo: Vec<f64> = tok["entropy"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+        tok["entropy_hi"] = lo.iter().map(|x| x + 0.5).collect::<Vec<_>>().into();
+        assert_eq!(lo.len(), n);
+    }
+    v
+}
+
+#[test]
+fn topk_and_text_runs_hold_only_what_their_source_gives() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = topk_run();
+    let p = write_bytes(&dir, "topk.json", ok.to_string().as_bytes());
+    let run = read_run(&p).unwrap();
+    assert!(run.paths[0].turns[0].tokens.self_certainty.is_absent());
+    // Written back, absent columns stay absent.
+    let q = dir.path().join("back.json");
+    write_run(&run, &q).unwrap();
+    assert_eq!(read_run(&q).unwrap(), run);
+    assert!(!std::fs::read_to_string(&q).unwrap().contains("self_certainty"));
+
+    let refused = |name: &str, v: serde_json::Value, want: &str| {
+        let p = write_bytes(&dir, name, v.to_string().as_bytes());
+        let e = err_of(&p);
+        assert!(e.contains(want), "{name}: {e}");
+    };
+    let mut v = ok.clone();
+    v["paths"][0]["turns"][0]["tokens"]["self_certainty"] = serde_json::json!([0.0, 0.0, 0.0, 0.0]);
+    refused("sc.json", v, "paths[0].turns[0].tokens.self_certainty: present, but stats.source \"top-k\" cannot give it");
+    let mut v = ok.clone();
+    v["paths"][0]["turns"][0]["tokens"]["entropy_hi"][1] = serde_json::json!(0.0);
+    refused("hi.json", v, "paths[0].turns[0].tokens.entropy_hi[1]");
+    let mut v = ok.clone();
+    v.as_object_mut().unwrap().remove("remote");
+    refused("noremote.json", v, "remote: missing");
+    let mut v = ok.clone();
+    v["model"]["backend"] = "cpu".into();
+    refused("cpu.json", v, "stats.source");
+    let mut v = ok.clone();
+    v["remote"]["url"] = "http://u:p@h/v1".into();
+    refused("cred.json", v, "remote.url");
+    let mut v = ok.clone();
+    v["paths"][1]["turns"][0]["tokens"].as_object_mut().unwrap().remove("confidence");
+    refused("noconf.json", v, "paths[1].turns[0].tokens.confidence: missing");
+
+    // Text only: ids and texts, nothing else.
+    let mut v = ok.clone();
+    v["stats"] = serde_json::json!({"source": "text"});
+    for p in v["paths"].as_array_mut().unwrap() {
+        let tok = p["turns"][0]["tokens"].as_object_mut().unwrap();
+        for c in ["logprob", "entropy", "confidence", "top_id", "top_text", "top_logprob", "entropy_hi"] {
+            tok.remove(c);
+        }
+    }
+    let p = write_bytes(&dir, "text.json", v.to_string().as_bytes());
+    let run = read_run(&p).unwrap();
+    let a = reasonscope::analysis::analyze_run(&run, &Default::default());
+    for m in &a[0].methods {
+        let ok = ["first", "majority", "shortest"].contains(&m.method);
+        assert_eq!(m.unavailable.is_none(), ok, "{}", m.method);
+    }
+    assert_eq!(a[0].method("majority").unwrap().answer.as_deref(), Some("8"));
+}

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 pub struct LlamaServer {
     child: Child,
     pub port: u16,
+    killed: bool,
 }
 
 pub fn binary() -> PathBuf {
@@ -47,7 +48,11 @@ impl LlamaServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("llama-server starts");
-        let server = LlamaServer { child, port };
+        let server = LlamaServer {
+            child,
+            port,
+            killed: false,
+        };
         let deadline = Instant::now() + Duration::from_secs(120);
         while Instant::now() < deadline {
             if http_get(port, "/health").is_some_and(|(s, _)| s == 200) {
@@ -68,6 +73,9 @@ impl LlamaServer {
 
     /// Kill it now (SIGKILL by pid), as a crash would.
     pub fn kill(&mut self) {
+        if std::mem::replace(&mut self.killed, true) {
+            return;
+        }
         let _ = Command::new("kill").args(["-9", &self.pid().to_string()]).status();
         let _ = self.child.wait();
     }

@@ -16,13 +16,15 @@ use super::chunk::{parse_chunk, StreamToken};
 use super::server::{Server, ServerKind};
 use crate::engine::error::EngineError;
 use crate::engine::events::{Event, TokenRecord};
-use crate::engine::method::DecodingMethod;
+use crate::engine::method::{
+    lowest_group_confidence, percentile, window_mean, DecodingMethod, DEEPCONF_PERCENTILE,
+};
 use crate::engine::request::{validate_request, SampleRequest};
 use crate::engine::utf8::Utf8Joiner;
 use crate::run::topk::{self, CONFIDENCE_K};
 use crate::run::{
-    Finish, Message, Path, PromptInfo, Role, Run, Sampling, Source, StatsSource, Timing, Tokens,
-    Turn,
+    DecodingRecord, DeepConfOnlineRecord, FfsRecord, Finish, Message, OnlineStop, Path,
+    PromptInfo, Role, Run, Sampling, Source, StatsSource, Timing, Tokens, Turn,
 };
 
 /// Largest single SSE event accepted (a chunk holds a few tokens with 20
@@ -45,12 +47,26 @@ pub fn refusal(req: &SampleRequest) -> Option<String> {
         return Some("drift (kl_ref) needs two full next-token distributions per token; a server returns only the top candidates: measure drift with a local model (--model)".into());
     }
     match req.method {
-        DecodingMethod::Plain => None,
-        other => Some(format!(
-            "the decoding-time method {} is not available over a server yet: sample it with a local model (--model)",
-            other.id()
-        )),
+        DecodingMethod::Cntp { .. } => Some("cntp samples trials from the same state at uncertain tokens, which a server cannot continue from yet: sample it with a local model (--model)".into()),
+        _ => None,
     }
+}
+
+/// The decoding-time rules a batch of paths follows (methods.md): FFS stops
+/// every path once one finishes; DeepConf online stops a path once the
+/// mean confidence of its last `window` tokens falls below the threshold.
+#[derive(Default, Clone, Copy)]
+struct Rules {
+    ffs: bool,
+    online: Option<(f64, usize)>,
+}
+
+/// What the paths of a run decide together.
+#[derive(Default)]
+struct Shared {
+    ffs_stop: AtomicBool,
+    ffs_winner: std::sync::Mutex<Option<u32>>,
+    online_stops: std::sync::Mutex<Vec<OnlineStop>>,
 }
 
 /// Sample `req` through `server`; events as the local engine sends them.
@@ -64,61 +80,68 @@ pub fn sample(
     if let Some(why) = refusal(req) {
         return Err(EngineError::InvalidRequest(why));
     }
-    let clock = Instant::now();
-    let k = CONFIDENCE_K as u32;
-    let width = req.top_logprobs.min(k);
+    let width = req.top_logprobs.min(CONFIDENCE_K as u32);
     let mut run = skeleton(server, req, width);
     emit(Event::RunStarted {
         skeleton: Box::new(run.clone()),
     });
     let n = req.n_paths as usize;
-    let next = AtomicUsize::new(0);
-    let (tx, rx) = unbounded::<Msg>();
-    let mut prompt_tokens = None;
-    std::thread::scope(|s| {
-        for _ in 0..(server.concurrency as usize).min(n) {
-            let tx = tx.clone();
-            let next = &next;
-            s.spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= n {
-                    break;
-                }
-                let job = PathJob {
-                    server,
-                    req,
-                    index: i,
-                    width: width as usize,
-                    k,
-                    clock,
-                    cancel,
-                    tx: &tx,
-                };
-                let (turns, prompt_tokens) = job.run();
-                let _ = tx.send(Msg::Done {
-                    path: i,
-                    turns,
-                    prompt_tokens,
-                });
-            });
+    let batch = Batch {
+        server,
+        req,
+        width: width as usize,
+        clock: Instant::now(),
+        cancel,
+        shared: Shared::default(),
+    };
+    // DeepConf online samples its warm-up paths first, the rest after.
+    let first = match req.method {
+        DecodingMethod::DeepConfOnline { warmup, .. } => (warmup as usize).min(n),
+        _ => n,
+    };
+    let rules = Rules {
+        ffs: req.method == DecodingMethod::Ffs,
+        online: None,
+    };
+    let mut prompt_tokens = batch.run(0..first, rules, &mut run, emit);
+    let mut record = DecodingRecord {
+        method: req.method.id().into(),
+        ..Default::default()
+    };
+    if rules.ffs {
+        record.ffs = Some(FfsRecord {
+            winner: *batch.shared.ffs_winner.lock().expect("not poisoned"),
+        });
+    }
+    if let DecodingMethod::DeepConfOnline { warmup, window } = req.method {
+        let lows: Vec<f64> = run.paths[..first]
+            .iter()
+            .filter_map(|p| {
+                lowest_group_confidence(&p.turns.first()?.tokens.confidence, window as usize)
+            })
+            .collect();
+        let threshold = percentile(&lows, DEEPCONF_PERCENTILE);
+        if first < n && !cancel.load(Ordering::Relaxed) {
+            let rules = Rules {
+                online: threshold.map(|t| (t, window as usize)),
+                ..Rules::default()
+            };
+            let pt = batch.run(first..n, rules, &mut run, emit);
+            prompt_tokens = prompt_tokens.or(pt);
         }
-        drop(tx);
-        for msg in rx {
-            match msg {
-                Msg::Event(e) => emit(e),
-                Msg::Done {
-                    path,
-                    turns,
-                    prompt_tokens: pt,
-                } => {
-                    if path == 0 || prompt_tokens.is_none() {
-                        prompt_tokens = prompt_tokens.or(pt);
-                    }
-                    run.paths[path].turns = turns;
-                }
-            }
-        }
-    });
+        let mut stops = std::mem::take(&mut *batch.shared.online_stops.lock().expect("not poisoned"));
+        stops.sort_by_key(|s| s.path);
+        record.deepconf_online = Some(DeepConfOnlineRecord {
+            warmup,
+            window,
+            percentile: DEEPCONF_PERCENTILE,
+            threshold,
+            stops,
+        });
+    }
+    if req.method != DecodingMethod::Plain {
+        run.decoding = Some(record);
+    }
     run.prompt = Some(PromptInfo {
         template: "chat".into(),
         note: Some(format!(
@@ -129,6 +152,72 @@ pub fn sample(
     });
     emit(Event::RunFinished { run: Box::new(run) });
     Ok(())
+}
+
+/// What every path of one run shares.
+struct Batch<'a> {
+    server: &'a Server,
+    req: &'a SampleRequest,
+    width: usize,
+    clock: Instant,
+    cancel: &'a AtomicBool,
+    shared: Shared,
+}
+
+impl Batch<'_> {
+    /// Sample the paths `range` (at most `concurrency` in flight) into
+    /// `run`, forwarding their events; the first turn's prompt length.
+    fn run(
+        &self,
+        range: std::ops::Range<usize>,
+        rules: Rules,
+        run: &mut Run,
+        emit: &mut dyn FnMut(Event),
+    ) -> Option<u32> {
+        let next = AtomicUsize::new(range.start);
+        let (tx, rx) = unbounded::<Msg>();
+        let mut prompt_tokens = None;
+        std::thread::scope(|s| {
+            for _ in 0..(self.server.concurrency as usize).min(range.len()) {
+                let tx = tx.clone();
+                let next = &next;
+                let end = range.end;
+                s.spawn(move || loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= end {
+                        break;
+                    }
+                    let job = PathJob {
+                        batch: self,
+                        index: i,
+                        rules,
+                        tx: &tx,
+                    };
+                    let (turns, prompt_tokens) = job.run();
+                    let _ = tx.send(Msg::Done {
+                        path: i,
+                        turns,
+                        prompt_tokens,
+                    });
+                });
+            }
+            drop(tx);
+            for msg in rx {
+                match msg {
+                    Msg::Event(e) => emit(e),
+                    Msg::Done {
+                        path,
+                        turns,
+                        prompt_tokens: pt,
+                    } => {
+                        prompt_tokens = prompt_tokens.or(pt);
+                        run.paths[path].turns = turns;
+                    }
+                }
+            }
+        });
+        prompt_tokens
+    }
 }
 
 /// The run as it starts: settings, conversation, `stats` and `remote`.
@@ -148,7 +237,7 @@ fn skeleton(server: &Server, req: &SampleRequest, width: u32) -> Run {
             seed: req.seed,
             max_tokens: req.max_tokens,
             top_logprobs: width,
-            method: "plain".into(),
+            method: req.method.id().into(),
         },
         conversation: req.conversation.clone(),
         gold: req.gold.clone(),
@@ -242,13 +331,9 @@ pub fn request_body(
 }
 
 struct PathJob<'a> {
-    server: &'a Server,
-    req: &'a SampleRequest,
+    batch: &'a Batch<'a>,
     index: usize,
-    width: usize,
-    k: u32,
-    clock: Instant,
-    cancel: &'a AtomicBool,
+    rules: Rules,
     tx: &'a Sender<Msg>,
 }
 
@@ -266,19 +351,29 @@ impl PathJob<'_> {
         let _ = self.tx.send(Msg::Event(e));
     }
 
+    /// Milliseconds since the run started, to the microsecond (a short
+    /// decimal reads back as the same f64).
     fn ms(&self) -> f64 {
-        self.clock.elapsed().as_secs_f64() * 1000.0
+        (self.batch.clock.elapsed().as_secs_f64() * 1e6).round() / 1000.0
+    }
+
+    /// Whether this path must stop now (Stop pressed, or FFS: another path
+    /// finished first).
+    fn stopped(&self) -> bool {
+        self.batch.cancel.load(Ordering::Relaxed)
+            || (self.rules.ffs && self.batch.shared.ffs_stop.load(Ordering::Relaxed))
     }
 
     /// Every turn of the path; stops at the first turn that does not end
     /// with `stop` or `length`.
     fn run(&self) -> (Vec<Turn>, Option<u32>) {
-        let seed = self.req.seed + self.index as u64;
+        let seed = self.batch.req.seed + self.index as u64;
         self.send(Event::PathStarted {
             path: self.index as u32,
             seed,
         });
         let n_turns = self
+            .batch
             .req
             .conversation
             .iter()
@@ -310,7 +405,7 @@ impl PathJob<'_> {
 
     fn turn(&self, t: usize, earlier: &[Turn], seed: u64) -> (Turn, Option<u32>) {
         let mut st = TurnState {
-            tokens: Tokens::with_width(self.width),
+            tokens: Tokens::with_width(self.batch.width),
             text: String::new(),
             joiner: Utf8Joiner::default(),
             start_ms: self.ms(),
@@ -356,20 +451,26 @@ impl PathJob<'_> {
         st: &mut TurnState,
         prompt_tokens: &mut Option<u32>,
     ) -> Result<Finish, String> {
-        let messages = turn_messages(&self.req.conversation, earlier, t);
-        let body = request_body(self.server, self.req, messages, seed, self.k);
-        let url = self.server.http.url("/chat/completions", false);
-        if self.cancel.load(Ordering::Relaxed) {
+        let messages = turn_messages(&self.batch.req.conversation, earlier, t);
+        let body = request_body(
+            self.batch.server,
+            self.batch.req,
+            messages,
+            seed,
+            CONFIDENCE_K as u32,
+        );
+        let url = self.batch.server.http.url("/chat/completions", false);
+        if self.stopped() {
             return Ok(Finish::Cancelled);
         }
-        let resp = self.server.http.post(&url, &body).map_err(|e| e.0)?;
+        let resp = self.batch.server.http.post(&url, &body).map_err(|e| e.0)?;
         let mut reader = resp.into_body().into_reader();
         let mut parser = sse_parse::SseParser::new();
         let mut buf = vec![0u8; 16 << 10];
         let mut finish: Option<Finish> = None;
         let mut saw_done = false;
         loop {
-            if self.cancel.load(Ordering::Relaxed) {
+            if self.stopped() {
                 // Dropping the reader closes the connection: the server
                 // stops generating.
                 return Ok(Finish::Cancelled);
@@ -399,6 +500,9 @@ impl PathJob<'_> {
                 st.streamed_text.push_str(&chunk.text);
                 for tok in &chunk.tokens {
                     self.token(t, tok, st)?;
+                    if self.online_stop(st) {
+                        return Ok(Finish::Cancelled);
+                    }
                 }
                 if let Some(r) = chunk.finish_reason {
                     finish = Some(match r.as_str() {
@@ -411,13 +515,43 @@ impl PathJob<'_> {
         if st.tokens.is_empty() && !st.streamed_text.is_empty() {
             return Err(format!(
                 "the server returned text but no logprobs: {}",
-                self.server.kind.logprobs_hint()
+                self.batch.server.kind.logprobs_hint()
             ));
+        }
+        let finish = match finish {
+            Some(f) => Some(f),
+            None if saw_done => Some(Finish::Stop),
+            None => None,
+        };
+        if finish == Some(Finish::Stop) && self.rules.ffs {
+            let mut w = self.batch.shared.ffs_winner.lock().expect("not poisoned");
+            if w.is_none() {
+                *w = Some(self.index as u32);
+                self.batch.shared.ffs_stop.store(true, Ordering::Relaxed);
+            }
         }
         match finish {
             Some(f) => Ok(f),
-            None if saw_done => Ok(Finish::Stop),
             None => Err("the stream ended before the server said the answer was finished (the server stopped or the connection was cut)".into()),
+        }
+    }
+
+    /// DeepConf online: whether the path's window mean fell below the
+    /// threshold with its newest token (then the stop is recorded).
+    fn online_stop(&self, st: &TurnState) -> bool {
+        let Some((threshold, w)) = self.rules.online else {
+            return false;
+        };
+        match window_mean(&st.tokens.confidence, w) {
+            Some(mean) if mean < threshold => {
+                self.batch.shared.online_stops.lock().expect("not poisoned").push(OnlineStop {
+                    path: self.index as u32,
+                    token: st.tokens.len() as u32,
+                    window_mean: mean,
+                });
+                true
+            }
+            _ => false,
         }
     }
 
@@ -427,21 +561,21 @@ impl PathJob<'_> {
         let mut cands = tok.top.clone();
         topk::normalize(&mut cands);
         let lps: Vec<f32> = cands.iter().map(|c| c.logprob).collect();
-        let stats = topk::position_stats(&lps, self.server.n_vocab).ok_or_else(|| {
+        let stats = topk::position_stats(&lps, self.batch.server.n_vocab).ok_or_else(|| {
             format!(
                 "token {} came with no usable candidates (top_logprobs empty or all −∞)",
                 st.tokens.len()
             )
         })?;
-        if cands.len() < self.width {
+        if cands.len() < self.batch.width {
             return Err(format!(
                 "the server returned {} candidates for token {}, {} were asked for",
                 cands.len(),
                 st.tokens.len(),
-                self.width
+                self.batch.width
             ));
         }
-        let alts = &cands[..self.width];
+        let alts = &cands[..self.batch.width];
         let logprob = if tok.logprob.is_finite() && tok.logprob > topk::CLAMP_FLOOR {
             tok.logprob
         } else {
