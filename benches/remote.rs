@@ -79,7 +79,11 @@ impl Drop for Server {
     }
 }
 
-fn start_server(root: &std::path::Path, model: &std::path::Path, threads: u32) -> Result<(Server, u16), String> {
+fn start_server(
+    root: &std::path::Path,
+    model: &std::path::Path,
+    threads: u32,
+) -> Result<(Server, u16), String> {
     let out = Command::new(root.join("scripts/build-llama-server.sh"))
         .output()
         .map_err(|e| format!("cannot run the build script: {e}"))?;
@@ -127,9 +131,10 @@ fn plain_requests(port: u16, top_logprobs: Option<u32>) -> f64 {
                         body["logprobs"] = true.into();
                         body["top_logprobs"] = k.into();
                     }
-                    let mut resp = ureq::post(&format!("http://127.0.0.1:{port}/v1/chat/completions"))
-                        .send_json(&body)
-                        .expect("the server answers");
+                    let mut resp =
+                        ureq::post(&format!("http://127.0.0.1:{port}/v1/chat/completions"))
+                            .send_json(&body)
+                            .expect("the server answers");
                     let v: serde_json::Value = resp.body_mut().read_json().expect("JSON");
                     v["usage"]["completion_tokens"].as_u64().unwrap_or(0)
                 })
@@ -155,7 +160,8 @@ fn main() {
     let local = {
         let lm = LoadedModel::load(&model, None).expect("run `make model` first");
         let (t, s) = timed(|emit| {
-            engine::sample(&lm, &cfg, &request(), &AtomicBool::new(false), emit).expect("sampling works");
+            engine::sample(&lm, &cfg, &request(), &AtomicBool::new(false), emit)
+                .expect("sampling works");
         });
         let r = t as f64 / s;
         println!("in-process engine            {t:>6} tokens {s:>7.2} s {r:>8.1} tokens/s");
@@ -168,7 +174,8 @@ fn main() {
             return;
         }
     };
-    let srv = remote::connect(&ServerSpec::new(&format!("http://127.0.0.1:{port}/v1"))).expect("connects");
+    let srv = remote::connect(&ServerSpec::new(&format!("http://127.0.0.1:{port}/v1")))
+        .expect("connects");
     // Warm-up: the server's first requests allocate its slots.
     let _ = plain_requests(port, None);
     let (t, s) = timed(|emit| {

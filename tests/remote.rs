@@ -29,7 +29,11 @@ fn spec(url: &str) -> ServerSpec {
 }
 
 /// Connect, sample, collect the events; `during` runs on every token event.
-fn sample_with(spec: ServerSpec, req: SampleRequest, mut during: impl FnMut(&Worker, usize)) -> Outcome {
+fn sample_with(
+    spec: ServerSpec,
+    req: SampleRequest,
+    mut during: impl FnMut(&Worker, usize),
+) -> Outcome {
     let worker = Worker::spawn(EngineConfig::default(), None).unwrap();
     worker.open(&Backend::Server(spec)).unwrap();
     let mut out = Outcome {
@@ -73,13 +77,23 @@ fn check_topk_run(run: &Run) {
     assert_eq!(run.model.backend, "remote");
     let remote = run.remote.as_ref().unwrap();
     assert_eq!(remote.server, "llama-server");
-    assert!(run.model.n_vocab > 0, "llama-server tells the vocabulary size");
+    assert!(
+        run.model.n_vocab > 0,
+        "llama-server tells the vocabulary size"
+    );
     for p in &run.paths {
         for t in &p.turns {
-            assert!(t.tokens.self_certainty.is_absent(), "no self-certainty from a top-k source");
-            let hi = t.tokens.entropy_hi.as_ref().expect("entropy_hi with a known vocabulary");
-            for i in 0..t.tokens.len() {
-                assert!(t.tokens.entropy[i] <= hi[i] + 1e-5);
+            assert!(
+                t.tokens.self_certainty.is_absent(),
+                "no self-certainty from a top-k source"
+            );
+            let hi = t
+                .tokens
+                .entropy_hi
+                .as_ref()
+                .expect("entropy_hi with a known vocabulary");
+            for (i, h) in hi.iter().enumerate() {
+                assert!(t.tokens.entropy[i] <= h + 1e-5);
                 assert!(t.tokens.id[i] >= 0, "llama-server returns token ids");
             }
             let joined: String = t.tokens.text.iter().map(|s| s.as_str()).collect();
@@ -90,8 +104,14 @@ fn check_topk_run(run: &Run) {
     let bytes = run::run_to_bytes(run, false).unwrap();
     let back = run::parse_run_bytes(&bytes).unwrap();
     if &back != run {
-        let (a, b) = (serde_json::to_value(run).unwrap(), serde_json::to_value(&back).unwrap());
-        panic!("the run changed on a round trip: {}", first_diff(&a, &b, "run"));
+        let (a, b) = (
+            serde_json::to_value(run).unwrap(),
+            serde_json::to_value(&back).unwrap(),
+        );
+        panic!(
+            "the run changed on a round trip: {}",
+            first_diff(&a, &b, "run")
+        );
     }
     let text = String::from_utf8(bytes).unwrap();
     assert!(!text.contains("self_certainty"));
@@ -131,7 +151,10 @@ fn n_paths_through_llama_server_with_topk_statistics() {
     assert!(out.errors.is_empty(), "{:?}", out.errors);
     let run = out.run.expect("a run");
     assert_eq!(run.paths.len(), 8);
-    assert!(run.paths.iter().all(|p| p.turns.len() == 1 && !p.turns[0].tokens.is_empty()));
+    assert!(run
+        .paths
+        .iter()
+        .all(|p| p.turns.len() == 1 && !p.turns[0].tokens.is_empty()));
     check_topk_run(&run);
     assert!(run.prompt.as_ref().is_some_and(|p| p.n_tokens > 0));
     // Methods that need the full distribution say so instead of a number.
@@ -155,7 +178,10 @@ const TOL: f64 = 1e-3;
 fn server_logprobs_match_the_local_full_distribution() {
     let srv = LlamaServer::start(1, 1024);
     let messages = serde_json::json!([{"role": "user", "content": common::PROMPT}]);
-    let (s, tmpl) = srv.post("/apply-template", &serde_json::json!({"messages": messages}));
+    let (s, tmpl) = srv.post(
+        "/apply-template",
+        &serde_json::json!({"messages": messages}),
+    );
     assert_eq!(s, 200, "{tmpl}");
     let prompt = tmpl["prompt"].as_str().unwrap().to_owned();
     let (s, tok) = srv.post(
@@ -191,7 +217,11 @@ fn server_logprobs_match_the_local_full_distribution() {
             let d = (f64::from(t.top_logprob.row(i)[j]) - logp[id as usize]).abs();
             worst = worst.max(d);
         }
-        assert_eq!(t.top_id.row(i)[0] as usize, order[0], "token {i}: same most probable token");
+        assert_eq!(
+            t.top_id.row(i)[0] as usize,
+            order[0],
+            "token {i}: same most probable token"
+        );
         let conf_local = -order[..20].iter().map(|&k| logp[k]).sum::<f64>() / 20.0;
         assert!(
             (f64::from(t.confidence[i]) - conf_local).abs() < TOL,
@@ -240,10 +270,10 @@ fn cancel_keeps_every_token_received() {
     let run = out.run.expect("the run arrives after a cancel");
     run::validate(&run).unwrap();
     assert!(run.total_tokens() >= 20);
-    assert!(run
-        .paths
-        .iter()
-        .any(|p| p.turns.first().is_some_and(|t| t.finish == run::Finish::Cancelled)));
+    assert!(run.paths.iter().any(|p| p
+        .turns
+        .first()
+        .is_some_and(|t| t.finish == run::Finish::Cancelled)));
 }
 
 #[test]
@@ -260,19 +290,27 @@ fn a_killed_server_ends_paths_with_error_and_keeps_tokens() {
     let run = out.run.expect("the run arrives");
     run::validate(&run).unwrap();
     assert!(run.total_tokens() >= 10);
-    assert!(run
-        .paths
-        .iter()
-        .all(|p| p.turns.first().is_some_and(|t| t.finish == run::Finish::Error)));
+    assert!(run.paths.iter().all(|p| p
+        .turns
+        .first()
+        .is_some_and(|t| t.finish == run::Finish::Error)));
     assert!(!out.errors.is_empty());
 }
 
 #[test]
 fn nothing_listening_is_named() {
     let port = server::free_port();
-    let out = sample_with(spec(&format!("http://127.0.0.1:{port}/v1")), common::request("x", 1, 4, 1), |_, _| {});
+    let out = sample_with(
+        spec(&format!("http://127.0.0.1:{port}/v1")),
+        common::request("x", 1, 4, 1),
+        |_, _| {},
+    );
     assert!(out.run.is_none());
-    assert!(out.errors[0].contains("connection refused"), "{:?}", out.errors);
+    assert!(
+        out.errors[0].contains("connection refused"),
+        "{:?}",
+        out.errors
+    );
 }
 
 #[test]
@@ -292,25 +330,47 @@ fn garbage_and_cut_streams_are_named_and_tokens_kept() {
     let run = out.run.expect("a run");
     let t = &run.paths[0].turns[0];
     assert_eq!((t.text.as_str(), t.finish), ("Hi", run::Finish::Error));
-    assert!(out.errors.iter().any(|e| e.contains("stream ended") || e.contains("broke off")), "{:?}", out.errors);
+    assert!(
+        out.errors
+            .iter()
+            .any(|e| e.contains("stream ended") || e.contains("broke off")),
+        "{:?}",
+        out.errors
+    );
     run::validate(&run).unwrap();
 }
 
 #[test]
 fn busy_then_ready_is_retried_and_unknown_models_listed() {
     let s = Scripted::start(vec![
-        response("503 Service Unavailable", "application/json", r#"{"error":{"message":"Loading model"}}"#),
+        response(
+            "503 Service Unavailable",
+            "application/json",
+            r#"{"error":{"message":"Loading model"}}"#,
+        ),
         response("200 OK", "application/json", MODELS),
-        response("401 Unauthorized", "application/json", r#"{"error":{"message":"Invalid API Key"}}"#),
+        response(
+            "401 Unauthorized",
+            "application/json",
+            r#"{"error":{"message":"Invalid API Key"}}"#,
+        ),
     ]);
     let out = sample_with(spec(&s.url()), common::request("x", 1, 4, 1), |_, _| {});
     // The 503 was retried; the model list arrived; the chat request was refused.
-    assert!(out.errors.iter().any(|e| e.contains("--api-key-env")), "{:?}", out.errors);
+    assert!(
+        out.errors.iter().any(|e| e.contains("--api-key-env")),
+        "{:?}",
+        out.errors
+    );
     let s = Scripted::start(vec![response("200 OK", "application/json", MODELS)]);
     let mut sp = spec(&s.url());
     sp.model = Some("other".into());
     let out = sample_with(sp, common::request("x", 1, 4, 1), |_, _| {});
-    assert!(out.errors[0].contains("does not serve \"other\"") && out.errors[0].contains("scripted"), "{:?}", out.errors);
+    assert!(
+        out.errors[0].contains("does not serve \"other\"") && out.errors[0].contains("scripted"),
+        "{:?}",
+        out.errors
+    );
 }
 
 #[test]
@@ -320,13 +380,19 @@ fn the_key_is_read_from_the_environment_and_never_stored() {
     let mut sp = spec(&srv.url());
     sp.api_key_env = Some("REASONSCOPE_TEST_KEY".into());
     let out = sample_with(sp, common::request(common::PROMPT, 1, 8, 1), |_, _| {});
-    let run = out.run.expect("llama-server without --api-key accepts any key");
+    let run = out
+        .run
+        .expect("llama-server without --api-key accepts any key");
     let bytes = run::run_to_bytes(&run, false).unwrap();
     assert!(!String::from_utf8(bytes).unwrap().contains("sk-secret"));
     let mut sp = spec(&srv.url());
     sp.api_key_env = Some("REASONSCOPE_TEST_UNSET_VAR".into());
     let out = sample_with(sp, common::request(common::PROMPT, 1, 8, 1), |_, _| {});
-    assert!(out.errors[0].contains("REASONSCOPE_TEST_UNSET_VAR"), "{:?}", out.errors);
+    assert!(
+        out.errors[0].contains("REASONSCOPE_TEST_UNSET_VAR"),
+        "{:?}",
+        out.errors
+    );
     let bad = spec("http://user:pw@127.0.0.1:1/v1");
     let out = sample_with(bad, common::request("x", 1, 4, 1), |_, _| {});
     assert!(out.errors[0].contains("user name or password") && !out.errors[0].contains("pw"));
@@ -341,9 +407,14 @@ fn drift_and_decoding_methods_are_refused_with_the_reason() {
     let why = reasonscope::engine::remote::refusal(&req).unwrap();
     assert!(why.contains("cntp") && why.contains("--model"));
     let mut req = common::request("x", 2, 4, 1);
-    req.conversation.push(Message { role: Role::User, content: "y".into() });
+    req.conversation.push(Message {
+        role: Role::User,
+        content: "y".into(),
+    });
     req.drift_reference = Some(run::DriftReference::NoHistory);
-    assert!(reasonscope::engine::remote::refusal(&req).unwrap().contains("full next-token distributions"));
+    assert!(reasonscope::engine::remote::refusal(&req)
+        .unwrap()
+        .contains("full next-token distributions"));
 }
 
 #[test]
@@ -358,13 +429,24 @@ fn ffs_stops_every_path_once_one_finishes() {
     let run = out.run.unwrap();
     run::validate(&run).unwrap();
     assert_eq!(run.sampling.method, "ffs");
-    let winner = run.decoding.as_ref().unwrap().ffs.as_ref().unwrap().winner.expect("a path finished");
+    let winner = run
+        .decoding
+        .as_ref()
+        .unwrap()
+        .ffs
+        .as_ref()
+        .unwrap()
+        .winner
+        .expect("a path finished");
     let w = &run.paths[winner as usize].turns[0];
     assert_eq!(w.finish, run::Finish::Stop);
     // Every other path either finished too (a tie in time) or was stopped.
     for p in &run.paths {
         let f = p.turns[0].finish;
-        assert!(matches!(f, run::Finish::Stop | run::Finish::Cancelled), "{f:?}");
+        assert!(
+            matches!(f, run::Finish::Stop | run::Finish::Cancelled),
+            "{f:?}"
+        );
     }
 }
 
@@ -372,25 +454,42 @@ fn ffs_stops_every_path_once_one_finishes() {
 fn deepconf_online_stops_later_paths_below_the_warmup_threshold() {
     let srv = LlamaServer::start(4, 512);
     let req = SampleRequest {
-        method: reasonscope::engine::DecodingMethod::DeepConfOnline { warmup: 3, window: 8 },
+        method: reasonscope::engine::DecodingMethod::DeepConfOnline {
+            warmup: 3,
+            window: 8,
+        },
         ..common::request(common::PROMPT, 8, 64, 31)
     };
     let out = sample_with(spec(&srv.url()), req, |_, _| {});
     assert!(out.errors.is_empty(), "{:?}", out.errors);
     let run = out.run.unwrap();
     run::validate(&run).unwrap();
-    let rec = run.decoding.as_ref().unwrap().deepconf_online.as_ref().unwrap();
+    let rec = run
+        .decoding
+        .as_ref()
+        .unwrap()
+        .deepconf_online
+        .as_ref()
+        .unwrap();
     let threshold = rec.threshold.expect("warm-up paths produced tokens");
     // The threshold is the 10th percentile of the warm-up paths' lowest
     // group confidence, recomputed here from the run.
     let lows: Vec<f64> = run.paths[..3]
         .iter()
-        .filter_map(|p| reasonscope::engine::method::lowest_group_confidence(&p.turns[0].tokens.confidence, 8))
+        .filter_map(|p| {
+            reasonscope::engine::method::lowest_group_confidence(&p.turns[0].tokens.confidence, 8)
+        })
         .collect();
-    assert_eq!(Some(threshold), reasonscope::engine::method::percentile(&lows, 10.0));
+    assert_eq!(
+        Some(threshold),
+        reasonscope::engine::method::percentile(&lows, 10.0)
+    );
     for s in &rec.stops {
         assert!(s.path >= 3 && s.window_mean < threshold);
         let t = &run.paths[s.path as usize].turns[0];
-        assert_eq!((t.finish, t.tokens.len() as u32), (run::Finish::Cancelled, s.token));
+        assert_eq!(
+            (t.finish, t.tokens.len() as u32),
+            (run::Finish::Cancelled, s.token)
+        );
     }
 }

@@ -341,7 +341,12 @@ fn topk_run() -> serde_json::Value {
         let tok = &mut p["turns"][0]["tokens"];
         let n = tok["id"].as_array().unwrap().len();
         tok.as_object_mut().unwrap().remove("self_certainty");
-        let lo: Vec<f64> = tok["entropy"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+        let lo: Vec<f64> = tok["entropy"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
         tok["entropy_hi"] = lo.iter().map(|x| x + 0.5).collect::<Vec<_>>().into();
         assert_eq!(lo.len(), n);
     }
@@ -359,7 +364,9 @@ fn topk_and_text_runs_hold_only_what_their_source_gives() {
     let q = dir.path().join("back.json");
     write_run(&run, &q).unwrap();
     assert_eq!(read_run(&q).unwrap(), run);
-    assert!(!std::fs::read_to_string(&q).unwrap().contains("self_certainty"));
+    assert!(!std::fs::read_to_string(&q)
+        .unwrap()
+        .contains("self_certainty"));
 
     let refused = |name: &str, v: serde_json::Value, want: &str| {
         let p = write_bytes(&dir, name, v.to_string().as_bytes());
@@ -382,15 +389,30 @@ fn topk_and_text_runs_hold_only_what_their_source_gives() {
     v["remote"]["url"] = "http://u:p@h/v1".into();
     refused("cred.json", v, "remote.url");
     let mut v = ok.clone();
-    v["paths"][1]["turns"][0]["tokens"].as_object_mut().unwrap().remove("confidence");
-    refused("noconf.json", v, "paths[1].turns[0].tokens.confidence: missing");
+    v["paths"][1]["turns"][0]["tokens"]
+        .as_object_mut()
+        .unwrap()
+        .remove("confidence");
+    refused(
+        "noconf.json",
+        v,
+        "paths[1].turns[0].tokens.confidence: missing",
+    );
 
     // Text only: ids and texts, nothing else.
     let mut v = ok.clone();
     v["stats"] = serde_json::json!({"source": "text"});
     for p in v["paths"].as_array_mut().unwrap() {
         let tok = p["turns"][0]["tokens"].as_object_mut().unwrap();
-        for c in ["logprob", "entropy", "confidence", "top_id", "top_text", "top_logprob", "entropy_hi"] {
+        for c in [
+            "logprob",
+            "entropy",
+            "confidence",
+            "top_id",
+            "top_text",
+            "top_logprob",
+            "entropy_hi",
+        ] {
             tok.remove(c);
         }
     }
@@ -401,5 +423,8 @@ fn topk_and_text_runs_hold_only_what_their_source_gives() {
         let ok = ["first", "majority", "shortest"].contains(&m.method);
         assert_eq!(m.unavailable.is_none(), ok, "{}", m.method);
     }
-    assert_eq!(a[0].method("majority").unwrap().answer.as_deref(), Some("8"));
+    assert_eq!(
+        a[0].method("majority").unwrap().answer.as_deref(),
+        Some("8")
+    );
 }

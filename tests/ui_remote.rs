@@ -40,7 +40,8 @@ fn new_run_through_llama_server_shows_bounds_and_unavailable_methods() {
     assert_eq!(r.stats_source().source, Source::TopK);
     assert_eq!(r.remote.as_ref().unwrap().server, "llama-server");
     assert!(app.settings.form.recent_servers.contains(&srv.url()));
-    h.state_mut().push(reasonscope::ui::AppCommand::SetView(View::Methods));
+    h.state_mut()
+        .push(reasonscope::ui::AppCommand::SetView(View::Methods));
     h.run_steps(3);
     assert!(step_until_shown(&mut h, 20, "entropy is a lower bound"));
     assert!(step_until_shown(&mut h, 5, "needs the full distribution"));

@@ -50,7 +50,11 @@ pub fn stats_note(run: &crate::run::Run) -> Option<String> {
         .remote
         .as_ref()
         .map(|r| r.server.clone())
-        .or_else(|| run.import.as_ref().map(|i| format!("an import ({})", i.from)))
+        .or_else(|| {
+            run.import
+                .as_ref()
+                .map(|i| format!("an import ({})", i.from))
+        })
         .unwrap_or_else(|| "the source".into());
     match st.source {
         Source::Full => None,

@@ -32,9 +32,11 @@ pub fn answer_axis(t: &TurnAnalysis) -> Vec<String> {
 /// answer axis (small multiples), the chosen answer coloured by correctness.
 pub fn methods_figure(t: &TurnAnalysis) -> Figure {
     let axis = answer_axis(t);
+    // A method the run cannot compute draws no chart (the table says why).
     let charts = t
         .methods
         .iter()
+        .filter(|m| m.unavailable.is_none())
         .map(|m| {
             // Larger bar = preferred: shortest ranks by 1/tokens.
             let vals: Vec<(usize, f64)> = m
@@ -119,12 +121,16 @@ pub fn methods_figure(t: &TurnAnalysis) -> Figure {
 
 /// Which methods pick the same answer: (method ids, agree[i][j]).
 pub fn agreement(t: &TurnAnalysis) -> (Vec<&'static str>, Vec<Vec<bool>>) {
-    let ids: Vec<&'static str> = t.methods.iter().map(|m| m.method).collect();
-    let m = t
+    let avail: Vec<_> = t
         .methods
         .iter()
+        .filter(|m| m.unavailable.is_none())
+        .collect();
+    let ids: Vec<&'static str> = avail.iter().map(|m| m.method).collect();
+    let m = avail
+        .iter()
         .map(|a| {
-            t.methods
+            avail
                 .iter()
                 .map(|b| a.answer.is_some() && a.answer == b.answer)
                 .collect()

@@ -6,9 +6,9 @@
 
 use llama_cpp_2::context::LlamaContext;
 
+use super::events::{Event, TokenRecord};
 use super::method::ends_trial;
 use super::sampler::{PathSampler, SamplerParams};
-use super::events::{Event, TokenRecord};
 use super::session::{Limits, PathState, Seq};
 use super::stats::{RowStats, TopK};
 use super::turns::{draw, end_turn, limit_reached, At, Drawn};

@@ -62,7 +62,6 @@ pub enum Event {
     },
 }
 
-
 impl TokenRecord {
     /// Append this token's values to a turn's columns (a column the
     /// backend could not give stays absent).

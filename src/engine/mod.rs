@@ -21,14 +21,14 @@ pub mod utf8;
 mod worker;
 
 pub use error::EngineError;
+pub use events::{Event, TokenRecord};
 pub use live::LiveRun;
 pub use method::DecodingMethod;
 pub use model::{available_memory, backend_name, LoadedModel};
 pub use prompt::plain as plain_template;
-pub use sampler::SamplerParams;
-pub use events::{Event, TokenRecord};
+pub use remote::ServerSpec;
 pub use request::{validate_request, SampleRequest};
+pub use sampler::SamplerParams;
 pub use session::{direct_logits, fork, prompt_tokens, sample, EngineConfig};
 pub use threads::default_threads;
-pub use remote::ServerSpec;
 pub use worker::{Backend, Command, Waker, Worker};

@@ -63,7 +63,6 @@ impl SampleRequest {
     }
 }
 
-
 pub fn validate_request(req: &SampleRequest) -> Result<(), EngineError> {
     let bad = |m: &str| Err(EngineError::InvalidRequest(m.to_owned()));
     if req.n_paths == 0 || req.n_paths > 256 {
@@ -138,4 +137,3 @@ pub fn validate_request(req: &SampleRequest) -> Result<(), EngineError> {
     }
     Ok(())
 }
-

@@ -15,20 +15,19 @@ use super::cntp;
 use super::conversation::{self, TurnContext};
 use super::error::EngineError;
 use super::events::Event;
-use super::request::{validate_request, SampleRequest};
 use super::method::{
     cntp_trials, lowest_group_confidence, percentile, window_mean, DecodingMethod,
     CNTP_ENTROPY_HIGH, CNTP_ENTROPY_LOW, CNTP_PUNCTUATION, DEEPCONF_PERCENTILE,
 };
 use super::model::{available_memory, backend, LoadedModel};
 use super::prompt;
+use super::request::{validate_request, SampleRequest};
 use super::sampler::{PathSampler, SamplerParams};
 use super::stats::{kl_divergence, log_sum_exp, row_stats, TopK, CONFIDENCE_K};
 use super::turns::{end_turn, ms, next_turn, release_finished, step, Turns};
 use super::utf8::Utf8Joiner;
 use crate::run::{
-    self, DecodingRecord, EngineInfo, Finish, Message, Run, Sampling, Timing, Tokens,
-    Turn,
+    self, DecodingRecord, EngineInfo, Finish, Message, Run, Sampling, Timing, Tokens, Turn,
 };
 
 /// How llama.cpp is driven.

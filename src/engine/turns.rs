@@ -10,10 +10,10 @@ use llama_cpp_2::context::LlamaContext;
 
 use super::conversation;
 use super::error::EngineError;
-use super::model::LoadedModel;
-use super::sampler::PathSampler;
 use super::events::{Event, TokenRecord};
+use super::model::LoadedModel;
 use super::request::SampleRequest;
+use super::sampler::PathSampler;
 use super::session::{decode_err, Limits, PathState};
 use super::stats::{RowStats, TopK};
 use super::utf8::Utf8Joiner;

@@ -11,10 +11,10 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{bounded, Receiver, Sender};
 
 use super::error::EngineError;
-use super::model::LoadedModel;
 use super::events::Event;
-use super::request::SampleRequest;
+use super::model::LoadedModel;
 use super::remote::{self, Server, ServerSpec};
+use super::request::SampleRequest;
 use super::session::{sample, EngineConfig};
 
 pub enum Command {

@@ -142,7 +142,12 @@ mod tests {
     #[test]
     fn normalize_sorts_dedups_and_reads_clamps_as_minus_infinity() {
         // vLLM: the sampled token first, then the top k (it among them).
-        let mut c = vec![cand(7, -2.0), cand(3, -0.1), cand(7, -2.0), cand(9, -9999.0)];
+        let mut c = vec![
+            cand(7, -2.0),
+            cand(3, -0.1),
+            cand(7, -2.0),
+            cand(9, -9999.0),
+        ];
         assert!(normalize(&mut c));
         let ids: Vec<i32> = c.iter().map(|c| c.id).collect();
         assert_eq!(ids, vec![3, 7, 9]);
@@ -152,8 +157,16 @@ mod tests {
         assert!(s.clamped && s.confidence.is_finite());
         // Without ids, repeats are recognised by text.
         let mut c = vec![
-            Candidate { id: -1, text: "a".into(), logprob: -1.0 },
-            Candidate { id: -1, text: "a".into(), logprob: -1.0 },
+            Candidate {
+                id: -1,
+                text: "a".into(),
+                logprob: -1.0,
+            },
+            Candidate {
+                id: -1,
+                text: "a".into(),
+                logprob: -1.0,
+            },
         ];
         assert!(!normalize(&mut c));
         assert_eq!(c.len(), 1);

@@ -136,7 +136,11 @@ fn expected_columns(tok: &Tokens, source: Source) -> [(&'static str, bool, bool)
     [
         ("logprob", tok.logprob.is_absent(), scores),
         ("entropy", tok.entropy.is_absent(), scores),
-        ("self_certainty", tok.self_certainty.is_absent(), source == Source::Full),
+        (
+            "self_certainty",
+            tok.self_certainty.is_absent(),
+            source == Source::Full,
+        ),
         ("confidence", tok.confidence.is_absent(), scores),
         ("top_id", tok.top_id.is_absent(), scores),
         ("top_text", tok.top_text.is_absent(), scores),
@@ -162,11 +166,23 @@ fn check_tokens(tok: &Tokens, width: usize, source: Source, at: &str) -> Result<
         ("text", tok.text.len(), false),
         ("logprob", tok.logprob.len(), tok.logprob.is_absent()),
         ("entropy", tok.entropy.len(), tok.entropy.is_absent()),
-        ("self_certainty", tok.self_certainty.len(), tok.self_certainty.is_absent()),
-        ("confidence", tok.confidence.len(), tok.confidence.is_absent()),
+        (
+            "self_certainty",
+            tok.self_certainty.len(),
+            tok.self_certainty.is_absent(),
+        ),
+        (
+            "confidence",
+            tok.confidence.len(),
+            tok.confidence.is_absent(),
+        ),
         ("top_id", tok.top_id.len(), tok.top_id.is_absent()),
         ("top_text", tok.top_text.len(), tok.top_text.is_absent()),
-        ("top_logprob", tok.top_logprob.len(), tok.top_logprob.is_absent()),
+        (
+            "top_logprob",
+            tok.top_logprob.len(),
+            tok.top_logprob.is_absent(),
+        ),
     ];
     for (name, len, absent) in lens {
         if len != n && !absent {
@@ -182,7 +198,10 @@ fn check_tokens(tok: &Tokens, width: usize, source: Source, at: &str) -> Result<
         }
         (Some(hi), _) => {
             if hi.len() != n {
-                return Err(format!("{at}.entropy_hi: length {}, expected {n}", hi.len()));
+                return Err(format!(
+                    "{at}.entropy_hi: length {}, expected {n}",
+                    hi.len()
+                ));
             }
             check_finite(hi, &format!("{at}.entropy_hi"))?;
             if let Some(i) = (0..n).find(|&i| hi[i] + 1e-4 < tok.entropy[i]) {

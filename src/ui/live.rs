@@ -269,8 +269,11 @@ pub enum ModelState {
 pub struct ServerModels {
     /// The URL the list is (being) fetched for.
     pub url: String,
-    pub result: std::sync::Arc<std::sync::Mutex<Option<Result<Vec<String>, String>>>>,
+    pub result: std::sync::Arc<std::sync::Mutex<Option<ModelList>>>,
 }
+
+/// A server's model ids, or why they could not be fetched.
+pub type ModelList = Result<Vec<String>, String>;
 
 impl ServerModels {
     /// Fetch the list for `spec` unless it is already fetched or fetching.
@@ -298,7 +301,7 @@ impl ServerModels {
     }
 
     /// `None` while fetching (or never fetched).
-    pub fn get(&self) -> Option<Result<Vec<String>, String>> {
+    pub fn get(&self) -> Option<ModelList> {
         self.result.lock().ok().and_then(|r| r.clone())
     }
 }

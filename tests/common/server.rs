@@ -76,7 +76,9 @@ impl LlamaServer {
         if std::mem::replace(&mut self.killed, true) {
             return;
         }
-        let _ = Command::new("kill").args(["-9", &self.pid().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-9", &self.pid().to_string()])
+            .status();
         let _ = self.child.wait();
     }
 
@@ -91,7 +93,10 @@ impl LlamaServer {
         )
         .unwrap();
         let (status, body) = read_response(s);
-        (status, serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null))
+        (
+            status,
+            serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+        )
     }
 }
 
@@ -105,7 +110,11 @@ fn read_response(s: TcpStream) -> (u16, Vec<u8>) {
     let mut r = BufReader::new(s);
     let mut line = String::new();
     r.read_line(&mut line).unwrap_or(0);
-    let status = line.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let status = line
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
     let mut len = None;
     let mut chunked = false;
     loop {
@@ -147,7 +156,11 @@ fn read_response(s: TcpStream) -> (u16, Vec<u8>) {
 pub fn http_get(port: u16, path: &str) -> Option<(u16, Vec<u8>)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     Some(read_response(s))
 }
 
@@ -165,7 +178,9 @@ impl Scripted {
         let port = listener.local_addr().unwrap().port();
         let thread = std::thread::spawn(move || {
             for resp in responses {
-                let Ok((mut s, _)) = listener.accept() else { return };
+                let Ok((mut s, _)) = listener.accept() else {
+                    return;
+                };
                 // Read the request head (and a body, if any) before answering.
                 let mut buf = [0u8; 65536];
                 let _ = s.set_read_timeout(Some(Duration::from_millis(300)));
@@ -210,4 +225,5 @@ pub fn cut_stream(body: &str) -> Vec<u8> {
         .into_bytes()
 }
 
-pub const MODELS: &str = r#"{"object":"list","data":[{"id":"scripted","object":"model","owned_by":"someone"}]}"#;
+pub const MODELS: &str =
+    r#"{"object":"list","data":[{"id":"scripted","object":"model","owned_by":"someone"}]}"#;

@@ -255,15 +255,15 @@ fn transport_error(e: &ureq::Error, url: &str) -> HttpError {
         ureq::Error::HostNotFound => {
             format!("{url}: host not found (DNS): check the server URL")
         }
-        ureq::Error::ConnectionFailed => format!(
-            "{url}: connection refused: is the server running, and on this port?"
-        ),
+        ureq::Error::ConnectionFailed => {
+            format!("{url}: connection refused: is the server running, and on this port?")
+        }
         ureq::Error::Timeout(t) => format!(
             "{url}: no answer in time ({t}); raise --timeout if the server is slow to start"
         ),
-        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => format!(
-            "{url}: connection refused: is the server running, and on this port?"
-        ),
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            format!("{url}: connection refused: is the server running, and on this port?")
+        }
         ureq::Error::Io(io) => format!("{url}: {io}"),
         ureq::Error::Tls(m) => format!("{url}: TLS failed: {m}"),
         ureq::Error::Rustls(r) => format!("{url}: TLS failed: {r}"),

@@ -23,8 +23,8 @@ use crate::engine::request::{validate_request, SampleRequest};
 use crate::engine::utf8::Utf8Joiner;
 use crate::run::topk::{self, CONFIDENCE_K};
 use crate::run::{
-    DecodingRecord, DeepConfOnlineRecord, FfsRecord, Finish, Message, OnlineStop, Path,
-    PromptInfo, Role, Run, Sampling, Source, StatsSource, Timing, Tokens, Turn,
+    DecodingRecord, DeepConfOnlineRecord, FfsRecord, Finish, Message, OnlineStop, Path, PromptInfo,
+    Role, Run, Sampling, Source, StatsSource, Timing, Tokens, Turn,
 };
 
 /// Largest single SSE event accepted (a chunk holds a few tokens with 20
@@ -129,7 +129,8 @@ pub fn sample(
             let pt = batch.run(first..n, rules, &mut run, emit);
             prompt_tokens = prompt_tokens.or(pt);
         }
-        let mut stops = std::mem::take(&mut *batch.shared.online_stops.lock().expect("not poisoned"));
+        let mut stops =
+            std::mem::take(&mut *batch.shared.online_stops.lock().expect("not poisoned"));
         stops.sort_by_key(|s| s.path);
         record.deepconf_online = Some(DeepConfOnlineRecord {
             warmup,
@@ -316,12 +317,26 @@ pub fn request_body(
             o.insert("cache_prompt".into(), json!(true));
         }
         ServerKind::Vllm => {
-            o.insert("top_k".into(), json!(if req.sampler.top_k == 0 { -1 } else { req.sampler.top_k as i64 }));
+            o.insert(
+                "top_k".into(),
+                json!(if req.sampler.top_k == 0 {
+                    -1
+                } else {
+                    req.sampler.top_k as i64
+                }),
+            );
             o.insert("min_p".into(), json!(req.sampler.min_p));
             o.insert("return_tokens_as_token_ids".into(), json!(true));
         }
         ServerKind::Sglang => {
-            o.insert("top_k".into(), json!(if req.sampler.top_k == 0 { -1 } else { req.sampler.top_k as i64 }));
+            o.insert(
+                "top_k".into(),
+                json!(if req.sampler.top_k == 0 {
+                    -1
+                } else {
+                    req.sampler.top_k as i64
+                }),
+            );
             o.insert("min_p".into(), json!(req.sampler.min_p));
         }
         // OpenAI and unknown servers refuse fields they do not know.
@@ -483,7 +498,10 @@ impl PathJob<'_> {
             parser.feed(&buf[..n]);
             while let Some(ev) = parser.next_event() {
                 if ev.data.len() > MAX_EVENT {
-                    return Err(format!("a streamed event is larger than {} MiB", MAX_EVENT >> 20));
+                    return Err(format!(
+                        "a streamed event is larger than {} MiB",
+                        MAX_EVENT >> 20
+                    ));
                 }
                 let data = ev.data.trim();
                 if data.is_empty() {
@@ -544,11 +562,16 @@ impl PathJob<'_> {
         };
         match window_mean(&st.tokens.confidence, w) {
             Some(mean) if mean < threshold => {
-                self.batch.shared.online_stops.lock().expect("not poisoned").push(OnlineStop {
-                    path: self.index as u32,
-                    token: st.tokens.len() as u32,
-                    window_mean: mean,
-                });
+                self.batch
+                    .shared
+                    .online_stops
+                    .lock()
+                    .expect("not poisoned")
+                    .push(OnlineStop {
+                        path: self.index as u32,
+                        token: st.tokens.len() as u32,
+                        window_mean: mean,
+                    });
                 true
             }
             _ => false,
@@ -603,7 +626,13 @@ impl PathJob<'_> {
             // value: JSON has no −∞, and readers take it back as −∞.
             top_logprob: alts
                 .iter()
-                .map(|c| if c.logprob.is_finite() { c.logprob } else { -9999.0 })
+                .map(|c| {
+                    if c.logprob.is_finite() {
+                        c.logprob
+                    } else {
+                        -9999.0
+                    }
+                })
                 .collect(),
             kl_ref: None,
         };

@@ -42,10 +42,16 @@ impl ServerKind {
     /// Where to look when the server returned text but no logprobs.
     pub fn logprobs_hint(self) -> &'static str {
         match self {
-            ServerKind::LlamaServer => "llama-server returns them for \"logprobs\": true (any recent build)",
+            ServerKind::LlamaServer => {
+                "llama-server returns them for \"logprobs\": true (any recent build)"
+            }
             ServerKind::Vllm => "start vLLM with --max-logprobs 20 (or more)",
-            ServerKind::Sglang => "SGLang returns them for \"logprobs\": true; check the server's version",
-            ServerKind::OpenAiCompatible => "this server may not support \"logprobs\"/\"top_logprobs\" in chat completions",
+            ServerKind::Sglang => {
+                "SGLang returns them for \"logprobs\": true; check the server's version"
+            }
+            ServerKind::OpenAiCompatible => {
+                "this server may not support \"logprobs\"/\"top_logprobs\" in chat completions"
+            }
         }
     }
 }
@@ -181,13 +187,18 @@ pub fn connect(spec: &ServerSpec) -> Result<Server, HttpError> {
     } else {
         None
     };
-    if let Some(p) = props.filter(|p| p.get("total_slots").is_some() || p.get("build_info").is_some()) {
+    if let Some(p) =
+        props.filter(|p| p.get("total_slots").is_some() || p.get("build_info").is_some())
+    {
         server.kind = ServerKind::LlamaServer;
         server.slots = u64_at(&p, "/total_slots").map(|v| v as u32);
         server.n_ctx = u64_at(&p, "/default_generation_settings/n_ctx")
             .map(|v| v as u32)
             .or(server.n_ctx);
-        server.version = p.get("build_info").and_then(Value::as_str).map(str::to_owned);
+        server.version = p
+            .get("build_info")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
     } else if owner == "vllm" {
         server.kind = ServerKind::Vllm;
         server.version = http
@@ -200,16 +211,16 @@ pub fn connect(spec: &ServerSpec) -> Result<Server, HttpError> {
         let info = http.get_json(&root("/get_server_info")).ok().flatten();
         server.version = info.and_then(|v| v.get("version")?.as_str().map(str::to_owned));
     }
-    server.concurrency = spec
-        .concurrency
-        .or(server.slots)
-        .unwrap_or(8)
-        .clamp(1, 256);
+    server.concurrency = spec.concurrency.or(server.slots).unwrap_or(8).clamp(1, 256);
     Ok(server)
 }
 
 fn list(models: &[(String, Value)]) -> String {
-    models.iter().map(|m| m.0.as_str()).collect::<Vec<_>>().join(", ")
+    models
+        .iter()
+        .map(|m| m.0.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Server {

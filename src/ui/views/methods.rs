@@ -21,7 +21,9 @@ pub fn methods_ui(app: &mut App, ui: &mut egui::Ui) {
         ui.add(egui::DragValue::new(&mut app.settings.window).range(1..=8192))
             .labelled_by(l.id);
     });
-    let note = app.run().and_then(|r| crate::analysis::methods::stats_note(&r.run));
+    let note = app
+        .run()
+        .and_then(|r| crate::analysis::methods::stats_note(&r.run));
     let Some(t) = app.shared_turn() else {
         return;
     };

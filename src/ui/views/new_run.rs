@@ -196,31 +196,47 @@ fn follow_ups_ui(ui: &mut egui::Ui, form: &mut crate::ui::live::RunForm) {
 
 /// A local GGUF model: path, Browse, default, recent.
 fn local_model_ui(ui: &mut egui::Ui, form: &mut crate::ui::live::RunForm) {
-            let l = ui.label("Model (GGUF)");
-            let mut model = form.model.display().to_string();
-            if ui.add(egui::TextEdit::singleline(&mut model).desired_width(f32::INFINITY)).labelled_by(l.id).on_hover_text("Path of the GGUF model file").changed() {
-                form.model = model.into();
+    let l = ui.label("Model (GGUF)");
+    let mut model = form.model.display().to_string();
+    if ui
+        .add(egui::TextEdit::singleline(&mut model).desired_width(f32::INFINITY))
+        .labelled_by(l.id)
+        .on_hover_text("Path of the GGUF model file")
+        .changed()
+    {
+        form.model = model.into();
+    }
+    ui.horizontal(|ui| {
+        if ui
+            .button("Browse...")
+            .on_hover_text("Choose a GGUF file")
+            .clicked()
+        {
+            if let Some(p) = rfd::FileDialog::new()
+                .add_filter("GGUF model", &["gguf"])
+                .pick_file()
+            {
+                form.model = p;
             }
-            ui.horizontal(|ui| {
-                if ui.button("Browse...").on_hover_text("Choose a GGUF file").clicked() {
-                    if let Some(p) = rfd::FileDialog::new().add_filter("GGUF model", &["gguf"]).pick_file() {
+        }
+        if ui
+            .button("Default model")
+            .on_hover_text("SmolLM2-135M-Instruct (make model)")
+            .clicked()
+        {
+            form.model = crate::cli::default_model_path();
+        }
+        if !form.recent_models.is_empty() {
+            ui.menu_button("Recent", |ui| {
+                for p in form.recent_models.clone() {
+                    if ui.button(p.display().to_string()).clicked() {
                         form.model = p;
+                        ui.close();
                     }
                 }
-                if ui.button("Default model").on_hover_text("SmolLM2-135M-Instruct (make model)").clicked() {
-                    form.model = crate::cli::default_model_path();
-                }
-                if !form.recent_models.is_empty() {
-                    ui.menu_button("Recent", |ui| {
-                        for p in form.recent_models.clone() {
-                            if ui.button(p.display().to_string()).clicked() {
-                                form.model = p;
-                                ui.close();
-                            }
-                        }
-                    });
-                }
             });
+        }
+    });
 }
 
 /// Where the paths are sampled: a local GGUF model or a server.
@@ -244,9 +260,15 @@ fn source_ui(ui: &mut egui::Ui, app: &mut App) {
     let fetch_now = r.lost_focus();
     ui.horizontal(|ui| {
         let l = ui.label("API key variable");
-        ui.add(egui::TextEdit::singleline(&mut form.api_key_env).desired_width(140.0).hint_text("none"))
-            .labelled_by(l.id)
-            .on_hover_text("Name of an environment variable that holds the API key (the key is never stored)");
+        ui.add(
+            egui::TextEdit::singleline(&mut form.api_key_env)
+                .desired_width(140.0)
+                .hint_text("none"),
+        )
+        .labelled_by(l.id)
+        .on_hover_text(
+            "Name of an environment variable that holds the API key (the key is never stored)",
+        );
         if !form.recent_servers.is_empty() {
             ui.menu_button("Recent", |ui| {
                 for u in form.recent_servers.clone() {
@@ -259,7 +281,10 @@ fn source_ui(ui: &mut egui::Ui, app: &mut App) {
         }
     });
     let spec = form.server_spec();
-    let refetch = ui.button("Fetch models").on_hover_text("Ask the server which models it serves").clicked();
+    let refetch = ui
+        .button("Fetch models")
+        .on_hover_text("Ask the server which models it serves")
+        .clicked();
     if refetch {
         app.server_models.url.clear();
     }
@@ -283,7 +308,11 @@ fn source_ui(ui: &mut egui::Ui, app: &mut App) {
             }
             let l = ui.label("Served model");
             egui::ComboBox::from_id_salt("server-model")
-                .selected_text(if form.server_model.is_empty() { "choose a model" } else { form.server_model.as_str() })
+                .selected_text(if form.server_model.is_empty() {
+                    "choose a model"
+                } else {
+                    form.server_model.as_str()
+                })
                 .show_ui(ui, |ui| {
                     for m in models {
                         ui.selectable_value(&mut form.server_model, m.clone(), m);
