@@ -55,6 +55,17 @@ impl DecodingMethod {
     }
 }
 
+/// DeepConf online's threshold from its warm-up paths: the 10th percentile
+/// of their first turns' lowest group confidence (window `w`); `None` when
+/// no warm-up path produced a token.
+pub fn online_threshold(warmup: &[crate::run::Path], w: usize) -> Option<f64> {
+    let lows: Vec<f64> = warmup
+        .iter()
+        .filter_map(|p| lowest_group_confidence(&p.turns.first()?.tokens.confidence, w))
+        .collect();
+    percentile(&lows, DEEPCONF_PERCENTILE)
+}
+
 /// CNTP's number of trials at entropy `h`:
 /// ⌊1 + (M − 1)·clip((H − 0.01)/(1.5 − 0.01), 0, 1)⌋.
 pub fn cntp_trials(h: f64, max_trials: u32) -> u32 {

@@ -25,6 +25,22 @@ pub struct SampleRequest {
 }
 
 impl SampleRequest {
+    /// The run's `sampling` object for this request, storing `top_logprobs`
+    /// alternatives per token.
+    pub fn sampling(&self, top_logprobs: u32) -> crate::run::Sampling {
+        crate::run::Sampling {
+            n_paths: self.n_paths,
+            temperature: self.sampler.temperature,
+            top_k: self.sampler.top_k,
+            top_p: self.sampler.top_p,
+            min_p: self.sampler.min_p,
+            seed: self.seed,
+            max_tokens: self.max_tokens,
+            top_logprobs,
+            method: self.method.id().into(),
+        }
+    }
+
     /// A one-turn request (optional system message, one user message); gold,
     /// title and answer extraction are left unset.
     pub fn single_turn(

@@ -16,8 +16,8 @@ use super::conversation::{self, TurnContext};
 use super::error::EngineError;
 use super::events::Event;
 use super::method::{
-    cntp_trials, lowest_group_confidence, percentile, window_mean, DecodingMethod,
-    CNTP_ENTROPY_HIGH, CNTP_ENTROPY_LOW, CNTP_PUNCTUATION, DEEPCONF_PERCENTILE,
+    cntp_trials, online_threshold, window_mean, DecodingMethod, CNTP_ENTROPY_HIGH,
+    CNTP_ENTROPY_LOW, CNTP_PUNCTUATION, DEEPCONF_PERCENTILE,
 };
 use super::model::{available_memory, backend, LoadedModel};
 use super::prompt;
@@ -26,9 +26,7 @@ use super::sampler::{PathSampler, SamplerParams};
 use super::stats::{kl_divergence, log_sum_exp, row_stats, TopK, CONFIDENCE_K};
 use super::turns::{end_turn, ms, next_turn, release_finished, step, Turns};
 use super::utf8::Utf8Joiner;
-use crate::run::{
-    self, DecodingRecord, EngineInfo, Finish, Message, Run, Sampling, Timing, Tokens, Turn,
-};
+use crate::run::{self, DecodingRecord, EngineInfo, Finish, Message, Run, Timing, Tokens, Turn};
 
 /// How llama.cpp is driven.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,13 +185,7 @@ pub fn sample(
         skeleton.paths[i] = p.into_path(None);
     }
     if let DecodingMethod::DeepConfOnline { warmup, window } = req.method {
-        let lows: Vec<f64> = skeleton.paths[..first]
-            .iter()
-            .filter_map(|p| {
-                lowest_group_confidence(&p.turns.first()?.tokens.confidence, window as usize)
-            })
-            .collect();
-        let threshold = percentile(&lows, DEEPCONF_PERCENTILE);
+        let threshold = online_threshold(&skeleton.paths[..first], window as usize);
         let mut online = run::DeepConfOnlineRecord {
             warmup,
             window,
@@ -960,17 +952,7 @@ fn build_run(
         created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         title: req.title.clone(),
         model,
-        sampling: Sampling {
-            n_paths: req.n_paths,
-            temperature: req.sampler.temperature,
-            top_k: req.sampler.top_k,
-            top_p: req.sampler.top_p,
-            min_p: req.sampler.min_p,
-            seed: req.seed,
-            max_tokens: req.max_tokens,
-            top_logprobs: req.top_logprobs,
-            method: req.method.id().into(),
-        },
+        sampling: req.sampling(req.top_logprobs),
         conversation: req.conversation.clone(),
         gold: req.gold.clone(),
         answer: req.answer.clone(),

@@ -16,15 +16,13 @@ use super::chunk::{parse_chunk, StreamToken};
 use super::server::{Server, ServerKind};
 use crate::engine::error::EngineError;
 use crate::engine::events::{Event, TokenRecord};
-use crate::engine::method::{
-    lowest_group_confidence, percentile, window_mean, DecodingMethod, DEEPCONF_PERCENTILE,
-};
+use crate::engine::method::{online_threshold, window_mean, DecodingMethod, DEEPCONF_PERCENTILE};
 use crate::engine::request::{validate_request, SampleRequest};
 use crate::engine::utf8::Utf8Joiner;
 use crate::run::topk::{self, CONFIDENCE_K};
 use crate::run::{
     DecodingRecord, DeepConfOnlineRecord, FfsRecord, Finish, Message, OnlineStop, Path, PromptInfo,
-    Role, Run, Sampling, Source, StatsSource, Timing, Tokens, Turn,
+    Role, Run, Source, StatsSource, Timing, Tokens, Turn,
 };
 
 /// Largest single SSE event accepted (a chunk holds a few tokens with 20
@@ -114,13 +112,7 @@ pub fn sample(
         });
     }
     if let DecodingMethod::DeepConfOnline { warmup, window } = req.method {
-        let lows: Vec<f64> = run.paths[..first]
-            .iter()
-            .filter_map(|p| {
-                lowest_group_confidence(&p.turns.first()?.tokens.confidence, window as usize)
-            })
-            .collect();
-        let threshold = percentile(&lows, DEEPCONF_PERCENTILE);
+        let threshold = online_threshold(&run.paths[..first], window as usize);
         if first < n && !cancel.load(Ordering::Relaxed) {
             let rules = Rules {
                 online: threshold.map(|t| (t, window as usize)),
@@ -229,17 +221,7 @@ fn skeleton(server: &Server, req: &SampleRequest, width: u32) -> Run {
         created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         title: req.title.clone(),
         model: server.model_info(),
-        sampling: Sampling {
-            n_paths: req.n_paths,
-            temperature: req.sampler.temperature,
-            top_k: req.sampler.top_k,
-            top_p: req.sampler.top_p,
-            min_p: req.sampler.min_p,
-            seed: req.seed,
-            max_tokens: req.max_tokens,
-            top_logprobs: width,
-            method: req.method.id().into(),
-        },
+        sampling: req.sampling(width),
         conversation: req.conversation.clone(),
         gold: req.gold.clone(),
         answer: req.answer.clone(),
@@ -310,34 +292,22 @@ pub fn request_body(
         "top_logprobs": k,
     });
     let o = body.as_object_mut().expect("an object");
+    // vLLM and SGLang turn top-k off with -1, llama-server with 0.
+    let top_k = match (server.kind, req.sampler.top_k) {
+        (ServerKind::Vllm | ServerKind::Sglang, 0) => -1,
+        (_, k) => i64::from(k),
+    };
     match server.kind {
-        ServerKind::LlamaServer => {
-            o.insert("top_k".into(), json!(req.sampler.top_k));
+        ServerKind::LlamaServer | ServerKind::Vllm | ServerKind::Sglang => {
+            o.insert("top_k".into(), json!(top_k));
             o.insert("min_p".into(), json!(req.sampler.min_p));
-            o.insert("cache_prompt".into(), json!(true));
-        }
-        ServerKind::Vllm => {
-            o.insert(
-                "top_k".into(),
-                json!(if req.sampler.top_k == 0 {
-                    -1
-                } else {
-                    req.sampler.top_k as i64
-                }),
-            );
-            o.insert("min_p".into(), json!(req.sampler.min_p));
-            o.insert("return_tokens_as_token_ids".into(), json!(true));
-        }
-        ServerKind::Sglang => {
-            o.insert(
-                "top_k".into(),
-                json!(if req.sampler.top_k == 0 {
-                    -1
-                } else {
-                    req.sampler.top_k as i64
-                }),
-            );
-            o.insert("min_p".into(), json!(req.sampler.min_p));
+            if server.kind == ServerKind::LlamaServer {
+                o.insert("cache_prompt".into(), json!(true));
+            }
+            if server.kind == ServerKind::Vllm {
+                // Exact ids: tokens come back as "token_id:N".
+                o.insert("return_tokens_as_token_ids".into(), json!(true));
+            }
         }
         // OpenAI and unknown servers refuse fields they do not know.
         ServerKind::OpenAiCompatible => {}
