@@ -493,3 +493,68 @@ fn deepconf_online_stops_later_paths_below_the_warmup_threshold() {
         );
     }
 }
+
+#[test]
+fn cli_samples_through_the_server_and_analyze_says_what_is_unavailable() {
+    let srv = LlamaServer::start(4, 512);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("remote.json.gz");
+    let bin = env!("CARGO_BIN_EXE_reasonscope");
+    let st = std::process::Command::new(bin)
+        .args([
+            "sample",
+            "--server",
+            &srv.url(),
+            "--prompt",
+            common::PROMPT,
+            "--gold",
+            "8",
+        ])
+        .args(["-n", "4", "--max-tokens", "32", "-q", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let run = run::read_run(&out).unwrap();
+    check_topk_run(&run);
+    let a = std::process::Command::new(bin)
+        .arg("analyze")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&a.stdout);
+    assert!(
+        table.contains("self_certainty     — unavailable: needs the full distribution"),
+        "{table}"
+    );
+    assert!(table.contains("entropy is a lower bound"), "{table}");
+    // --server and --model together, and forking over a server, are refused.
+    let both = std::process::Command::new(bin)
+        .args([
+            "sample",
+            "--server",
+            &srv.url(),
+            "--model",
+            "x.gguf",
+            "--prompt",
+            "x",
+            "-o",
+        ])
+        .arg(dir.path().join("x.json"))
+        .output()
+        .unwrap();
+    assert!(!both.status.success());
+    let fork = std::process::Command::new(bin)
+        .arg("fork")
+        .arg(&out)
+        .args(["--path", "0", "--token", "2", "--server", &srv.url(), "-o"])
+        .arg(dir.path().join("f.json"))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&fork.stderr)
+        .contains("forking over a server is not available yet"));
+}
