@@ -548,13 +548,72 @@ fn cli_samples_through_the_server_and_analyze_says_what_is_unavailable() {
         .output()
         .unwrap();
     assert!(!both.status.success());
+    // Forking: through the server it continues the prefix; a run sampled
+    // in-process is refused (one run, one kind of statistics).
+    let forked = dir.path().join("f.json");
     let fork = std::process::Command::new(bin)
         .arg("fork")
         .arg(&out)
-        .args(["--path", "0", "--token", "2", "--server", &srv.url(), "-o"])
-        .arg(dir.path().join("f.json"))
+        .args([
+            "--path",
+            "0",
+            "--token",
+            "3",
+            "-n",
+            "2",
+            "--server",
+            &srv.url(),
+            "-q",
+            "-o",
+        ])
+        .arg(&forked)
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&fork.stderr)
-        .contains("forking over a server is not available yet"));
+    assert!(
+        fork.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fork.stderr)
+    );
+    let f = run::read_run(&forked).unwrap();
+    check_topk_run(&f);
+    assert_eq!(f.paths.len(), 6);
+    let parent = &f.paths[0].turns[0].tokens;
+    for p in &f.paths[4..] {
+        assert_eq!(
+            p.fork,
+            Some(run::Fork {
+                path: 0,
+                turn: 0,
+                token: 3
+            })
+        );
+        let t = &p.turns[0].tokens;
+        assert!(t.len() > 3, "the fork continued past its prefix");
+        assert_eq!(&t.id[..3], &parent.id[..3]);
+        assert_eq!(&t.confidence[..3], &parent.confidence[..3]);
+    }
+    let local =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_runs/apples-n16.json.gz");
+    let refused = std::process::Command::new(bin)
+        .arg("fork")
+        .arg(&local)
+        .args([
+            "--path",
+            "0",
+            "--token",
+            "3",
+            "--server",
+            &srv.url(),
+            "-q",
+            "-o",
+        ])
+        .arg(dir.path().join("g.json"))
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("fork it with a local model"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
 }

@@ -316,13 +316,13 @@ pub fn fork(
             run.paths.len()
         );
     }
-    let Backend::Local(model) = &backend else {
-        bail!("forking over a server is not available yet: fork with a local model (--model)");
+    let model_file = match &backend {
+        Backend::Local(model) => model
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        Backend::Server(_) => run.model.file.clone(),
     };
-    let model_file = model
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
     if model_file != run.model.file && !quiet {
         eprintln!(
             "warning: the run was sampled with {}, forking with {model_file}",

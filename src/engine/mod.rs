@@ -6,6 +6,7 @@ mod cntp;
 pub mod conversation;
 mod error;
 pub mod events;
+pub mod forking;
 pub mod live;
 pub mod method;
 mod model;

@@ -22,7 +22,7 @@ use super::method::{
 use super::model::{available_memory, backend, LoadedModel};
 use super::prompt;
 use super::request::{validate_request, SampleRequest};
-use super::sampler::{PathSampler, SamplerParams};
+use super::sampler::PathSampler;
 use super::stats::{kl_divergence, log_sum_exp, row_stats, TopK, CONFIDENCE_K};
 use super::turns::{end_turn, ms, next_turn, release_finished, step, Turns};
 use super::utf8::Utf8Joiner;
@@ -255,57 +255,7 @@ pub fn fork(
     cancel: &AtomicBool,
     emit: &mut dyn FnMut(Event),
 ) -> Result<Run, EngineError> {
-    let bad = |msg: String| Err(EngineError::InvalidRequest(msg));
-    let Some(parent) = run.paths.get(path) else {
-        return bad(format!(
-            "path {path} does not exist (the run has {} paths)",
-            run.paths.len()
-        ));
-    };
-    let Some(parent_turn) = parent.turns.get(turn) else {
-        return bad(format!(
-            "path {path} has {} turns; cannot fork in turn {}",
-            parent.turns.len(),
-            turn + 1
-        ));
-    };
-    if token > parent_turn.tokens.len() {
-        return bad(format!(
-            "path {path} has {} tokens in turn {}; cannot fork at token {token}",
-            parent_turn.tokens.len(),
-            turn + 1
-        ));
-    }
-    if m == 0 || run.paths.len() + m as usize > 256 {
-        return bad("fork 1 to (256 − paths) new paths".into());
-    }
-    let sp = &run.sampling;
-    if token >= sp.max_tokens as usize {
-        return bad(format!(
-            "token {token} is at the run's max tokens ({})",
-            sp.max_tokens
-        ));
-    }
-    let req = SampleRequest {
-        conversation: run.conversation.clone(),
-        n_paths: m,
-        sampler: SamplerParams {
-            temperature: sp.temperature,
-            top_k: sp.top_k,
-            top_p: sp.top_p,
-            min_p: sp.min_p,
-        },
-        seed: sp.seed,
-        max_tokens: sp.max_tokens,
-        top_logprobs: sp.top_logprobs,
-        gold: run.gold.clone(),
-        title: run.title.clone(),
-        answer: run.answer.clone(),
-        drift_reference: run.drift_reference.clone(),
-        // A fork continues a path; no decoding-time method applies to it.
-        method: DecodingMethod::Plain,
-    };
-    validate_request(&req)?;
+    let plan = super::forking::plan(run, path, turn, token, m, run::Source::Full)?;
     let (rendered, first) = conversation::first_turn(lm, &run.conversation)?;
     let n_prompt = first.tokens.len();
     let start = conversation::turn_context(lm, run, path, turn)?;
@@ -313,49 +263,20 @@ pub fn fork(
         (Some(r), t) if t > 0 => Some(conversation::reference_context(lm, run, path, t, r)?),
         _ => None,
     };
-    // Fresh seeds after every seed the run already uses.
-    let next_seed = run
-        .paths
-        .iter()
-        .map(|p| p.seed)
-        .max()
-        .map_or(sp.seed, |s| s + 1);
-    let first_index = run.paths.len() as u32;
-    let mut prefix = parent_turn.clone();
-    prefix.tokens.truncate(token);
-    prefix.text = prefix.tokens.text.iter().map(|t| t.as_str()).collect();
-    let earlier = parent.turns[..turn].to_vec();
     let launch = Launch {
         start_turn: turn,
         start,
         reference,
-        earlier: earlier.clone(),
-        seeds: (0..m as u64).map(|j| next_seed + j).collect(),
-        indices: (first_index..first_index + m).collect(),
-        prefix: Some(prefix.clone()),
+        earlier: plan.earlier.clone(),
+        seeds: plan.seeds.clone(),
+        indices: plan.indices.clone(),
+        prefix: Some(plan.prefix.clone()),
         rules: Rules::default(),
         clock: Instant::now(),
     };
-    let fork_of = run::Fork {
-        path: path as u32,
-        turn: turn as u32,
-        token: token as u32,
-    };
-    let mut skeleton = run.clone();
-    for (j, &idx) in launch.indices.iter().enumerate() {
-        let mut t = prefix.clone();
-        t.finish = Finish::Cancelled;
-        let mut turns = earlier.clone();
-        turns.push(t);
-        skeleton.paths.push(run::Path {
-            index: idx,
-            seed: launch.seeds[j],
-            fork: Some(fork_of),
-            turns,
-        });
-    }
-    skeleton.sampling.n_paths = skeleton.paths.len() as u32;
-    let out = decode_paths(lm, cfg, &req, &launch, cancel, emit, skeleton)?;
+    let fork_of = plan.fork;
+    let skeleton = plan.skeleton(run);
+    let out = decode_paths(lm, cfg, &plan.req, &launch, cancel, emit, skeleton)?;
     let mut result = run.clone();
     result
         .paths

@@ -239,10 +239,12 @@ fn worker_loop(
                 m: n,
             } => {
                 cancel.store(false, Ordering::Relaxed);
-                if server.is_some() {
-                    emit(Event::Error {
-                        message: "forking over a server is not available yet: fork with a local model (--model)".into(),
-                    });
+                if let Some(s) = server.as_ref() {
+                    if let Err(e) = remote::fork(s, &run, path, turn, token, n, cancel, &mut emit) {
+                        emit(Event::Error {
+                            message: e.to_string(),
+                        });
+                    }
                     continue;
                 }
                 let Some(m) = model.as_ref() else {

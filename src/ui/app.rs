@@ -867,11 +867,9 @@ impl App {
         let Some(r) = self.run() else { return };
         let run = (*r.run).clone();
         let target = self.active;
+        // A run sampled through a server is continued through a server, a
+        // local run with a local model (one run, one kind of statistics).
         let backend = self.settings.form.backend();
-        if let crate::engine::Backend::Server(_) = &backend {
-            self.error("forking over a server is not available yet: choose a local model in the New run panel");
-            return;
-        }
         let Some(w) = self.engine_with(&backend) else {
             return;
         };

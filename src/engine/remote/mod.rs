@@ -9,5 +9,5 @@ pub mod paths;
 pub mod server;
 
 pub use http::HttpError;
-pub use paths::{refusal, sample};
+pub use paths::{fork, refusal, sample};
 pub use server::{connect, model_ids, Server, ServerKind, ServerSpec};

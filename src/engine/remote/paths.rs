@@ -16,6 +16,7 @@ use super::chunk::{parse_chunk, StreamToken};
 use super::server::{Server, ServerKind};
 use crate::engine::error::EngineError;
 use crate::engine::events::{Event, TokenRecord};
+use crate::engine::forking::{self, ForkPlan};
 use crate::engine::method::{online_threshold, window_mean, DecodingMethod, DEEPCONF_PERCENTILE};
 use crate::engine::request::{validate_request, SampleRequest};
 use crate::engine::utf8::Utf8Joiner;
@@ -91,6 +92,7 @@ pub fn sample(
         clock: Instant::now(),
         cancel,
         shared: Shared::default(),
+        fork: None,
     };
     // DeepConf online samples its warm-up paths first, the rest after.
     let first = match req.method {
@@ -147,6 +149,47 @@ pub fn sample(
     Ok(())
 }
 
+/// Continue `run`'s path `path` from its first `token` tokens of turn
+/// `turn` with `m` new paths, through `server` (forking.rs has the rules);
+/// the new paths are appended to the run.
+#[allow(clippy::too_many_arguments)]
+pub fn fork(
+    server: &Server,
+    run: &Run,
+    path: usize,
+    turn: usize,
+    token: usize,
+    m: u32,
+    cancel: &AtomicBool,
+    emit: &mut dyn FnMut(Event),
+) -> Result<Run, EngineError> {
+    let plan = forking::plan(run, path, turn, token, m, Source::TopK)?;
+    let mut result = plan.skeleton(run);
+    emit(Event::RunStarted {
+        skeleton: Box::new(result.clone()),
+    });
+    let batch = Batch {
+        server,
+        req: &plan.req,
+        width: run.sampling.top_logprobs as usize,
+        clock: Instant::now(),
+        cancel,
+        shared: Shared::default(),
+        fork: Some(&plan),
+    };
+    let first = plan.indices[0] as usize;
+    batch.run(
+        first..first + m as usize,
+        Rules::default(),
+        &mut result,
+        emit,
+    );
+    emit(Event::RunFinished {
+        run: Box::new(result.clone()),
+    });
+    Ok(result)
+}
+
 /// What every path of one run shares.
 struct Batch<'a> {
     server: &'a Server,
@@ -155,9 +198,22 @@ struct Batch<'a> {
     clock: Instant,
     cancel: &'a AtomicBool,
     shared: Shared,
+    /// Set when the paths are a fork's new paths.
+    fork: Option<&'a ForkPlan>,
 }
 
 impl Batch<'_> {
+    /// Path i's seed: seed + i, or a fork's fresh seeds.
+    fn seed_of(&self, index: usize) -> u64 {
+        match self.fork {
+            Some(f) => {
+                let j = index - f.indices[0] as usize;
+                f.seeds[j]
+            }
+            None => self.req.seed + index as u64,
+        }
+    }
+
     /// Sample the paths `range` (at most `concurrency` in flight) into
     /// `run`, forwarding their events; the first turn's prompt length.
     fn run(
@@ -352,7 +408,7 @@ impl PathJob<'_> {
     /// Every turn of the path; stops at the first turn that does not end
     /// with `stop` or `length`.
     fn run(&self) -> (Vec<Turn>, Option<u32>) {
-        let seed = self.batch.req.seed + self.index as u64;
+        let seed = self.batch.seed_of(self.index);
         self.send(Event::PathStarted {
             path: self.index as u32,
             seed,
@@ -364,11 +420,16 @@ impl PathJob<'_> {
             .iter()
             .filter(|m| m.role == Role::User)
             .count();
-        let mut turns: Vec<Turn> = Vec::new();
+        // A fork starts in its turn, after the parent's earlier turns, from
+        // the parent's prefix.
+        let (start, mut turns, mut prefix) = match self.batch.fork {
+            Some(f) => (f.turn, f.earlier.clone(), Some(&f.prefix)),
+            None => (0, Vec::new(), None),
+        };
         let mut prompt_tokens = None;
-        for t in 0..n_turns {
-            let (turn, pt) = self.turn(t, &turns, seed);
-            if t == 0 {
+        for t in start..n_turns {
+            let (turn, pt) = self.turn(t, &turns, seed, prefix.take());
+            if t == start {
                 prompt_tokens = pt;
             }
             let finish = turn.finish;
@@ -388,10 +449,19 @@ impl PathJob<'_> {
         (turns, prompt_tokens)
     }
 
-    fn turn(&self, t: usize, earlier: &[Turn], seed: u64) -> (Turn, Option<u32>) {
+    fn turn(
+        &self,
+        t: usize,
+        earlier: &[Turn],
+        seed: u64,
+        prefix: Option<&Turn>,
+    ) -> (Turn, Option<u32>) {
         let mut st = TurnState {
-            tokens: Tokens::with_width(self.batch.width),
-            text: String::new(),
+            tokens: prefix.map_or_else(
+                || Tokens::with_width(self.batch.width),
+                |p| p.tokens.clone(),
+            ),
+            text: prefix.map_or_else(String::new, |p| p.text.clone()),
             joiner: Utf8Joiner::default(),
             start_ms: self.ms(),
             streamed_text: String::new(),
@@ -436,14 +506,15 @@ impl PathJob<'_> {
         st: &mut TurnState,
         prompt_tokens: &mut Option<u32>,
     ) -> Result<Finish, String> {
-        let messages = turn_messages(&self.batch.req.conversation, earlier, t);
-        let body = request_body(
-            self.batch.server,
-            self.batch.req,
-            messages,
-            seed,
-            CONFIDENCE_K as u32,
-        );
+        let mut messages = turn_messages(&self.batch.req.conversation, earlier, t);
+        let mut req = self.batch.req.clone();
+        if !st.text.is_empty() {
+            // Continue the prefix: servers continue a final assistant
+            // message (llama-server and vLLM prefill it).
+            messages.push(json!({"role": "assistant", "content": st.text}));
+            req.max_tokens = req.max_tokens.saturating_sub(st.tokens.len() as u32).max(1);
+        }
+        let body = request_body(self.batch.server, &req, messages, seed, CONFIDENCE_K as u32);
         let url = self.batch.server.http.url("/chat/completions", false);
         if self.stopped() {
             return Ok(Finish::Cancelled);
