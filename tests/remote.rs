@@ -617,3 +617,55 @@ fn cli_samples_through_the_server_and_analyze_says_what_is_unavailable() {
         String::from_utf8_lossy(&refused.stderr)
     );
 }
+
+/// The local engine renders conversations with the GGUF's own Jinja
+/// template: the same token ids as llama-server's /apply-template +
+/// /tokenize (with and without a system message, several turns).
+#[test]
+fn local_prompts_are_the_servers_token_for_token() {
+    let srv = LlamaServer::start(1, 512);
+    let lm = common::load_model();
+    let conversations: Vec<Vec<(&str, &str)>> = vec![
+        vec![("user", common::PROMPT)],
+        vec![
+            ("system", "You are a careful mathematician."),
+            ("user", common::PROMPT),
+        ],
+        vec![
+            ("user", common::PROMPT),
+            ("assistant", "Tom has 8 apples."),
+            ("user", "Are you sure? Check your work."),
+        ],
+        vec![
+            ("system", "Answer briefly."),
+            ("user", "What is 7 times 8?"),
+            ("assistant", " 56"),
+            ("user", "And 7 times 9?"),
+        ],
+    ];
+    for conv in conversations {
+        let msgs: Vec<serde_json::Value> = conv
+            .iter()
+            .map(|(r, c)| serde_json::json!({"role": r, "content": c}))
+            .collect();
+        let (s, tmpl) = srv.post("/apply-template", &serde_json::json!({"messages": msgs}));
+        assert_eq!(s, 200, "{tmpl}");
+        let (_, tok) = srv.post(
+            "/tokenize",
+            &serde_json::json!({"content": tmpl["prompt"], "add_special": true, "parse_special": true}),
+        );
+        let server_ids: Vec<i32> = tok["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_i64().unwrap() as i32)
+            .collect();
+        let pairs: Vec<(String, String)> = conv
+            .iter()
+            .map(|(r, c)| ((*r).to_owned(), (*c).to_owned()))
+            .collect();
+        let local = reasonscope::engine::conversation::fresh(&lm, &pairs).unwrap();
+        assert_eq!(local.text, tmpl["prompt"].as_str().unwrap(), "{conv:?}");
+        assert_eq!(local.tokens, server_ids, "{conv:?}");
+    }
+}

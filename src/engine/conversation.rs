@@ -93,7 +93,7 @@ fn tokenize(lm: &LoadedModel, text: &str, add_bos: bool) -> Vec<i32> {
 
 /// A context rendered and tokenized from scratch.
 pub fn fresh(lm: &LoadedModel, messages: &[(String, String)]) -> Result<TurnContext, EngineError> {
-    let rendered = prompt::render(&lm.model, messages)?;
+    let rendered = prompt::render(lm, messages)?;
     let tokens = tokenize(lm, &rendered.text, true);
     Ok(TurnContext {
         text: rendered.text,
@@ -107,7 +107,7 @@ pub fn first_turn(
     lm: &LoadedModel,
     conversation: &[Message],
 ) -> Result<(prompt::RenderedPrompt, TurnContext), EngineError> {
-    let rendered = prompt::render(&lm.model, &turn_messages(conversation, &[], 0, None))?;
+    let rendered = prompt::render(lm, &turn_messages(conversation, &[], 0, None))?;
     let tokens = tokenize(lm, &rendered.text, true);
     let ctx = TurnContext {
         text: rendered.text.clone(),
@@ -126,7 +126,7 @@ pub fn extend(
     answer_text: &str,
     next_messages: &[(String, String)],
 ) -> Result<TurnContext, EngineError> {
-    let rendered = prompt::render(&lm.model, next_messages)?;
+    let rendered = prompt::render(lm, next_messages)?;
     let head_len = prev.text.len() + answer_text.len();
     let extends = rendered.text.starts_with(&prev.text)
         && rendered.text[prev.text.len()..].starts_with(answer_text);

@@ -2,6 +2,7 @@
 //! multi-path sampling with per-token statistics, and the worker thread that
 //! streams events. May use `run`; never egui.
 
+pub mod chat_template;
 mod cntp;
 pub mod conversation;
 mod error;

@@ -53,6 +53,9 @@ pub struct LoadedModel {
     /// Each piece as printable text, for the stored alternatives.
     pub piece_text: Vec<CompactString>,
     pub is_eog: Vec<bool>,
+    /// The GGUF's own Jinja chat template (`tokenizer.chat_template`).
+    pub chat_template: Option<String>,
+    pub template_tokens: super::chat_template::TemplateTokens,
 }
 
 /// Check the file before handing it to llama.cpp, so that a missing or
@@ -146,6 +149,23 @@ impl LoadedModel {
             n_ctx: model.n_ctx_train(),
             backend: backend_name().into(),
         };
+        let chat_template = model
+            .chat_template(None)
+            .ok()
+            .and_then(|t| t.to_string().ok())
+            .filter(|t| !t.trim().is_empty());
+        let vocab = model.vocab();
+        let text_of = |t| {
+            vocab
+                .text(t)
+                .map(|c| c.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        let template_tokens = super::chat_template::TemplateTokens {
+            bos: text_of(vocab.bos()),
+            eos: text_of(vocab.eos()),
+            adds_bos: vocab.should_add_bos(),
+        };
         Ok(LoadedModel {
             model,
             path: path.to_path_buf(),
@@ -154,6 +174,8 @@ impl LoadedModel {
             piece_bytes,
             piece_text,
             is_eog,
+            chat_template,
+            template_tokens,
         })
     }
 

@@ -1,10 +1,13 @@
-//! Turning a conversation into prompt text: the model's own chat template
-//! when it has one, a plain "User:/Assistant:" layout otherwise (base
-//! models), recorded in the run so that nobody mistakes one for the other.
+//! Turning a conversation into prompt text: the model's own Jinja chat
+//! template when it has one (rendered as llama-server, vLLM and
+//! transformers do), llama.cpp's built-in match of it if the Jinja fails,
+//! a plain "User:/Assistant:" layout for models without one (base models);
+//! recorded in the run so that nobody mistakes one for the other.
 
 use llama_cpp_2::model::{LlamaChatMessage, LlamaModel};
 
 use super::error::EngineError;
+use super::model::LoadedModel;
 use crate::run::PromptInfo;
 
 pub struct RenderedPrompt {
@@ -16,6 +19,41 @@ pub struct RenderedPrompt {
 /// Render `messages` (system/user, plus earlier assistant answers given as
 /// `(role, content)` pairs) ending with the assistant's turn opened.
 pub fn render(
+    lm: &LoadedModel,
+    messages: &[(String, String)],
+) -> Result<RenderedPrompt, EngineError> {
+    let Some(source) = &lm.chat_template else {
+        return Ok(RenderedPrompt {
+            text: plain(messages),
+            template: "plain",
+            note: Some(
+                "the model has no chat template (a base model); used the plain template".into(),
+            ),
+        });
+    };
+    match super::chat_template::render(source, messages, &lm.template_tokens) {
+        Ok(text) => Ok(RenderedPrompt {
+            text,
+            template: "chat",
+            note: None,
+        }),
+        Err(e) => {
+            let mut r = builtin(&lm.model, messages)?;
+            r.note = Some(format!(
+                "{e}; used {}",
+                if r.template == "chat" {
+                    "llama.cpp's built-in match of the template"
+                } else {
+                    "the plain template"
+                }
+            ));
+            Ok(r)
+        }
+    }
+}
+
+/// llama.cpp's built-in template matching (no Jinja logic).
+fn builtin(
     model: &LlamaModel,
     messages: &[(String, String)],
 ) -> Result<RenderedPrompt, EngineError> {
