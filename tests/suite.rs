@@ -244,6 +244,11 @@ fn deepconf_online_stops_a_path_exactly_when_its_window_mean_falls_below_the_thr
                 .find(|&k| method::window_mean(&c[..k], window).unwrap() < threshold);
             let stop = rec.stops.iter().find(|s| s.path == p.index);
             match first_below {
+                // Its last allowed token: the length limit ends it first.
+                Some(k) if k == req.max_tokens as usize => {
+                    assert_eq!(p.turns[0].finish, Finish::Length);
+                    assert!(stop.is_none());
+                }
                 Some(k) => {
                     assert_eq!(k, c.len(), "path {} ran past its stop", p.index);
                     assert_eq!(p.turns[0].finish, Finish::Cancelled);

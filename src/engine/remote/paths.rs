@@ -601,6 +601,11 @@ impl PathJob<'_> {
         let Some((threshold, w)) = self.rules.online else {
             return false;
         };
+        // A path at its last token ends with `length`, as in the local
+        // engine (the limit is checked before the rule).
+        if st.tokens.len() >= self.batch.req.max_tokens as usize {
+            return false;
+        }
         match window_mean(&st.tokens.confidence, w) {
             Some(mean) if mean < threshold => {
                 self.batch
