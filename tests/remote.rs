@@ -340,6 +340,59 @@ fn garbage_and_cut_streams_are_named_and_tokens_kept() {
     run::validate(&run).unwrap();
 }
 
+/// One streamed token event (llama-server's shape) with five candidates.
+const ONE_TOKEN: &str = r#"data: {"choices":[{"delta":{"content":"Hi"},"finish_reason":null,"logprobs":{"content":[{"id":5,"token":"Hi","bytes":[72,105],"logprob":-0.1,"top_logprobs":[{"id":5,"token":"Hi","bytes":[72,105],"logprob":-0.1},{"id":6,"token":"Ho","bytes":[72,111],"logprob":-2.5},{"id":7,"token":"He","bytes":[72,101],"logprob":-3.0},{"id":8,"token":"A","bytes":[65],"logprob":-4.0},{"id":9,"token":"B","bytes":[66],"logprob":-5.0}]}]}}]}"#;
+
+#[test]
+fn a_server_that_stops_sending_is_timed_out_and_stop_still_works() {
+    // Silent after one token: the idle limit (--timeout) ends the path.
+    let s = Scripted::start_holding(
+        vec![
+            response("200 OK", "application/json", MODELS),
+            server::chunked_stream(&format!("{ONE_TOKEN}\n\n")),
+        ],
+        Duration::from_secs(4),
+    );
+    let mut sp = spec(&s.url());
+    sp.timeout = Duration::from_secs(1);
+    let t0 = Instant::now();
+    let out = sample_with(sp, common::request("x", 1, 4, 1), |_, _| {});
+    assert!(t0.elapsed() < Duration::from_secs(10));
+    let run = out.run.expect("a run");
+    assert_eq!(
+        (
+            run.paths[0].turns[0].text.as_str(),
+            run.paths[0].turns[0].finish
+        ),
+        ("Hi", run::Finish::Error),
+        "{:?}",
+        out.errors
+    );
+    assert!(
+        out.errors
+            .iter()
+            .any(|e| e.contains("sent nothing for 1 s")),
+        "{:?}",
+        out.errors
+    );
+    // Stop while the server is silent: the run ends at once, token kept.
+    let s = Scripted::start_holding(
+        vec![
+            response("200 OK", "application/json", MODELS),
+            server::chunked_stream(&format!("{ONE_TOKEN}\n\n")),
+        ],
+        Duration::from_secs(4),
+    );
+    let t0 = Instant::now();
+    let out = sample_with(spec(&s.url()), common::request("x", 1, 4, 1), |w, _| {
+        w.cancel()
+    });
+    assert!(t0.elapsed() < Duration::from_secs(10));
+    let run = out.run.expect("a run");
+    assert_eq!(run.paths[0].turns[0].finish, run::Finish::Cancelled);
+    assert_eq!(run.paths[0].turns[0].text, "Hi");
+}
+
 #[test]
 fn busy_then_ready_is_retried_and_unknown_models_listed() {
     let s = Scripted::start(vec![

@@ -174,6 +174,12 @@ pub struct Scripted {
 
 impl Scripted {
     pub fn start(responses: Vec<Vec<u8>>) -> Self {
+        Self::start_holding(responses, Duration::ZERO)
+    }
+
+    /// Like `start`, but each connection is held open for `hold` after its
+    /// response is written (a server that stops sending mid-stream).
+    pub fn start_holding(responses: Vec<Vec<u8>>, hold: Duration) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let thread = std::thread::spawn(move || {
@@ -187,6 +193,13 @@ impl Scripted {
                 let _ = s.read(&mut buf);
                 let _ = s.write_all(&resp);
                 let _ = s.flush();
+                if !hold.is_zero() {
+                    // Held open on its own thread: the next one is accepted.
+                    std::thread::spawn(move || {
+                        std::thread::sleep(hold);
+                        drop(s);
+                    });
+                }
             }
         });
         Scripted {
@@ -223,6 +236,16 @@ pub fn response(status: &str, content_type: &str, body: &str) -> Vec<u8> {
 pub fn cut_stream(body: &str) -> Vec<u8> {
     format!("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n{body}")
         .into_bytes()
+}
+
+/// A chunked event stream (as real servers send) that stops after `body`
+/// without its final chunk.
+pub fn chunked_stream(body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n",
+        body.len()
+    )
+    .into_bytes()
 }
 
 pub const MODELS: &str =

@@ -31,6 +31,9 @@ pub struct Http {
     key: Option<String>,
     /// First wait before a retry (doubled each time).
     pub backoff: Duration,
+    /// Longest wait to connect, for an answer's first byte, and between
+    /// two bytes of a stream (`--timeout`).
+    pub timeout: Duration,
 }
 
 /// Check a base URL and strip what must never be stored: a URL with
@@ -91,6 +94,7 @@ impl Http {
             base,
             key,
             backoff: Duration::from_millis(500),
+            timeout,
         })
     }
 

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use compact_str::CompactString;
-use crossbeam_channel::{unbounded, Sender};
+use crossbeam_channel::{unbounded, RecvTimeoutError, Sender};
 use serde_json::{json, Value};
 
 use super::chunk::{parse_chunk, StreamToken};
@@ -29,6 +29,41 @@ use crate::run::{
 /// Largest single SSE event accepted (a chunk holds a few tokens with 20
 /// candidates each: a few KiB).
 const MAX_EVENT: usize = 4 << 20;
+
+/// How often a path waiting for its stream checks Stop.
+const POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Read a response body on its own thread, in chunks (an empty chunk: the
+/// end), so that a path waiting for a silent server still sees Stop and its
+/// idle limit; the thread ends at the body's end or once nobody listens.
+fn read_in_background(
+    mut reader: impl Read + Send + 'static,
+) -> crossbeam_channel::Receiver<std::io::Result<Vec<u8>>> {
+    let (tx, rx) = crossbeam_channel::bounded(64);
+    let spawned = std::thread::Builder::new()
+        .name("reasonscope-stream".into())
+        .spawn(move || loop {
+            let mut buf = vec![0u8; 16 << 10];
+            match reader.read(&mut buf) {
+                Ok(n) => {
+                    buf.truncate(n);
+                    if tx.send(Ok(buf)).is_err() || n == 0 {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    break;
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        let (tx, rx2) = crossbeam_channel::bounded(1);
+        let _ = tx.send(Err(e));
+        return rx2;
+    }
+    rx
+}
 
 /// What a path thread tells the coordinating thread.
 enum Msg {
@@ -520,23 +555,34 @@ impl PathJob<'_> {
             return Ok(Finish::Cancelled);
         }
         let resp = self.batch.server.http.post(&url, &body).map_err(|e| e.0)?;
-        let mut reader = resp.into_body().into_reader();
+        let chunks = read_in_background(resp.into_body().into_reader());
+        let idle = self.batch.server.http.timeout;
+        let mut last_byte = Instant::now();
         let mut parser = sse_parse::SseParser::new();
-        let mut buf = vec![0u8; 16 << 10];
         let mut finish: Option<Finish> = None;
         let mut saw_done = false;
         loop {
             if self.stopped() {
-                // Dropping the reader closes the connection: the server
-                // stops generating.
+                // Dropping the channel ends the reader thread at its next
+                // chunk, which closes the connection: the server stops
+                // generating.
                 return Ok(Finish::Cancelled);
             }
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) => return Err(format!("the stream broke off: {e}")),
+            let bytes = match chunks.recv_timeout(POLL) {
+                Ok(Ok(b)) if b.is_empty() => break,
+                Ok(Ok(b)) => b,
+                Ok(Err(e)) => return Err(format!("the stream broke off: {e}")),
+                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) if last_byte.elapsed() < idle => continue,
+                Err(RecvTimeoutError::Timeout) => {
+                    return Err(format!(
+                        "the server sent nothing for {:.0} s mid-answer (raise --timeout if it is only slow)",
+                        idle.as_secs_f64()
+                    ))
+                }
             };
-            parser.feed(&buf[..n]);
+            last_byte = Instant::now();
+            parser.feed(&bytes);
             while let Some(ev) = parser.next_event() {
                 if ev.data.len() > MAX_EVENT {
                     return Err(format!(
