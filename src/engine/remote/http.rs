@@ -86,6 +86,12 @@ impl Http {
             .timeout_connect(Some(timeout))
             .timeout_recv_response(Some(timeout))
             .http_status_as_error(false)
+            // A fresh connection per request: a pooled one the server has
+            // closed meanwhile (after a stream, or idle) fails the next
+            // request with "peer disconnected"; a handshake costs nothing
+            // next to a generated answer.
+            .max_idle_connections(0)
+            .max_idle_connections_per_host(0)
             .user_agent(concat!("reasonscope/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
