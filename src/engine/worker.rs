@@ -46,16 +46,6 @@ pub enum Backend {
     Server(ServerSpec),
 }
 
-impl Backend {
-    /// For messages: the model file or the server's URL (no credentials).
-    pub fn describe(&self) -> String {
-        match self {
-            Backend::Local(p) => p.display().to_string(),
-            Backend::Server(s) => super::remote::http::redact(&s.url),
-        }
-    }
-}
-
 /// Handle to the worker thread.
 pub struct Worker {
     commands: Sender<Command>,

@@ -81,7 +81,9 @@ pub fn refusal(req: &SampleRequest) -> Option<String> {
         return Some("drift (kl_ref) needs two full next-token distributions per token; a server returns only the top candidates: measure drift with a local model (--model)".into());
     }
     match req.method {
-        DecodingMethod::Cntp { .. } => Some("cntp samples trials from the same state at uncertain tokens, which a server cannot continue from yet: sample it with a local model (--model)".into()),
+        // CNTP's number of trials is a function of the exact entropy,
+        // which a top-k source only bounds.
+        DecodingMethod::Cntp { .. } => Some("cntp decides how many trials to sample from each token's exact entropy, and a server returns only the top candidates (the entropy is known between two bounds): sample it with a local model (--model)".into()),
         _ => None,
     }
 }
