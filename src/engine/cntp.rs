@@ -6,46 +6,14 @@
 
 use llama_cpp_2::context::LlamaContext;
 
-use super::events::{Event, TokenRecord};
+use super::events::Event;
 use super::method::ends_trial;
+use super::path_state::{Branch, Limits, PathState, Seq, Trial};
 use super::sampler::{PathSampler, SamplerParams};
-use super::session::{Limits, PathState, Seq};
 use super::stats::{RowStats, TopK};
 use super::turns::{draw, end_turn, limit_reached, At, Drawn};
-use super::utf8::Utf8Joiner;
 use super::LoadedModel;
 use crate::run::{CntpStep, CntpTrial, Finish, Tokens};
-
-pub(super) struct Trial {
-    pub seq: Seq,
-    sampler: PathSampler,
-    joiner: Utf8Joiner,
-    tokens: Tokens,
-    text: String,
-    records: Vec<TokenRecord>,
-    /// Σ ln p over the drawn tokens, the terminating end-of-generation included.
-    logprob_sum: f64,
-    n_drawn: usize,
-    /// How the turn ends if this trial is kept (None: it goes on).
-    end: Option<Finish>,
-    pub done: bool,
-    /// Its KV cache still has to be copied from the path's.
-    fresh: bool,
-}
-
-impl Trial {
-    fn perplexity(&self) -> f64 {
-        (-self.logprob_sum / self.n_drawn.max(1) as f64).exp()
-    }
-}
-
-/// A branching step of one path.
-pub(super) struct Branch {
-    /// Tokens the path had when the trials started.
-    position: usize,
-    entropy: f64,
-    pub trials: Vec<Trial>,
-}
 
 /// Seed of trial `j` at token `position` of a path seeded `seed`.
 fn trial_seed(seed: u64, position: usize, j: usize) -> u64 {

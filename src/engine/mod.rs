@@ -11,6 +11,7 @@ pub mod forking;
 pub mod live;
 pub mod method;
 mod model;
+mod path_state;
 mod prompt;
 pub mod remote;
 mod request;

@@ -20,6 +20,7 @@ use super::method::{
     CNTP_ENTROPY_LOW, CNTP_PUNCTUATION, DEEPCONF_PERCENTILE,
 };
 use super::model::{available_memory, backend, LoadedModel};
+use super::path_state::{decode_err, Limits, PathState, Seq};
 use super::prompt;
 use super::request::{validate_request, SampleRequest};
 use super::sampler::PathSampler;
@@ -52,48 +53,6 @@ impl Default for EngineConfig {
             reuse_history: true,
         }
     }
-}
-
-/// One llama.cpp sequence: the tokens it stands for, the first `decoded` of
-/// which are in its KV cache (the rest wait for the next batches).
-pub(super) struct Seq {
-    pub id: i32,
-    pub tokens: Vec<i32>,
-    pub decoded: usize,
-    /// Row of the last batch's logits for this sequence's newest position.
-    pub row: Option<i32>,
-}
-
-impl Seq {
-    pub fn pending(&self) -> usize {
-        self.tokens.len() - self.decoded
-    }
-}
-
-pub(super) struct PathState {
-    /// Index of the path in its run.
-    pub index: u32,
-    pub seed: u64,
-    pub sampler: PathSampler,
-    pub joiner: Utf8Joiner,
-    pub main: Seq,
-    /// The drift reference sequence (teacher-forced on this path's tokens).
-    pub reference: Seq,
-    /// Whether this turn records kl_ref (the reference sequence is in use).
-    pub measuring: bool,
-    /// Current turn and the context it started from.
-    pub turn: usize,
-    pub start: TurnContext,
-    pub done_turns: Vec<Turn>,
-    pub tokens: Tokens,
-    pub text: String,
-    pub timing: Timing,
-    /// Set when the current turn has ended, until the next one starts.
-    pub turn_end: Option<Finish>,
-    /// Set when the path has answered its last turn (or was stopped).
-    pub finish: Option<Finish>,
-    /// CNTP trials in progress.
-    pub branch: Option<cntp::Branch>,
 }
 
 /// Largest number of tokens handed to one `decode` call.
@@ -333,21 +292,6 @@ struct Decoded {
     online_stops: Vec<run::OnlineStop>,
     cntp_steps: Vec<run::CntpStep>,
     cntp_extra: u64,
-}
-
-impl PathState {
-    fn into_path(self, fork: Option<run::Fork>) -> run::Path {
-        run::Path {
-            index: self.index,
-            seed: self.seed,
-            fork,
-            turns: self.done_turns,
-        }
-    }
-}
-
-pub(super) fn decode_err(e: impl std::fmt::Display) -> EngineError {
-    EngineError::Decode(e.to_string())
 }
 
 /// KV cells each sequence needs: its starting context plus, for every turn
@@ -846,12 +790,6 @@ pub fn direct_logits(
             .map_err(|e| EngineError::Decode(e.to_string()))?;
     }
     Ok(ctx.get_logits_ith(last).to_vec())
-}
-
-pub(super) struct Limits {
-    pub max_tokens: usize,
-    pub seq_len: usize,
-    pub width: usize,
 }
 
 #[allow(clippy::too_many_arguments)]
