@@ -61,6 +61,45 @@ fn measure_memory<T>(f: impl FnOnce() -> T) -> (T, usize, usize) {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
+/// The same run as a server returns it (top-k: `self_certainty` absent,
+/// `entropy_hi` added): the memory it holds per token once loaded, against
+/// the local run's (`local_held` bytes for the same tokens).
+fn remote_memory(json: &[u8], local_held: usize) {
+    use reasonscope::run::{Column, Distribution, RemoteInfo, Source, StatsSource};
+    let mut remote = parse_run_bytes(json).unwrap();
+    remote.model.backend = "remote".into();
+    remote.remote = Some(RemoteInfo {
+        server: "llama-server".into(),
+        url: "http://127.0.0.1:8080/v1".into(),
+        model: remote.model.name.clone(),
+        version: None,
+    });
+    remote.stats = Some(StatsSource {
+        source: Source::TopK,
+        k: Some(20),
+        distribution: Some(Distribution::Raw),
+    });
+    for p in &mut remote.paths {
+        for t in &mut p.turns {
+            t.tokens.self_certainty = Column::absent();
+            t.tokens.entropy_hi = Some(t.tokens.entropy.to_vec());
+        }
+    }
+    let rjson = run_to_bytes(&remote, false).unwrap();
+    let tokens = remote.total_tokens();
+    drop(remote);
+    let mut loaded = None;
+    let (_, _, held) = measure_memory(|| loaded = Some(parse_run_bytes(&rjson).unwrap()));
+    drop(loaded);
+    let per = |b: usize| b as f64 / tokens as f64;
+    println!(
+        "memory per token held: local {:.1} B, remote (top-k columns) {:.1} B: {:.3}× (target: the same)",
+        per(local_held),
+        per(held),
+        held as f64 / local_held as f64
+    );
+}
+
 fn secs(f: impl FnOnce()) -> f64 {
     let t = Instant::now();
     f();
@@ -163,6 +202,7 @@ fn main() {
         peak_json as f64 / json.len() as f64,
         peak_gz as f64 / json.len() as f64
     );
+    remote_memory(&json, resident);
 
     // A suite: 200 runs × 16 paths × 256 tokens, read from a folder and
     // analysed as `reasonscope analyze FOLDER` does (scores, methods,
