@@ -98,11 +98,44 @@ struct Rules {
 }
 
 /// What the paths of a run decide together.
-#[derive(Default)]
 struct Shared {
-    ffs_stop: AtomicBool,
-    ffs_winner: std::sync::Mutex<Option<u32>>,
+    /// FFS: the first finisher as the local engine's lockstep decoding
+    /// defines it, (tokens, index): fewest tokens, then lowest index.
+    ffs_best: std::sync::Mutex<Option<(usize, u32)>>,
+    /// FFS: a path is stopped once it holds this many tokens (the
+    /// winner's + 1: in lockstep, the others drew one more token on the
+    /// step the winner drew its end of generation).
+    ffs_limit: AtomicUsize,
     online_stops: std::sync::Mutex<Vec<OnlineStop>>,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Shared {
+            ffs_best: Default::default(),
+            ffs_limit: AtomicUsize::new(usize::MAX),
+            online_stops: Default::default(),
+        }
+    }
+}
+
+/// FFS after the streams: cut every path that ran past the step at which
+/// the winner finished (streams run concurrently and are stopped only when
+/// they next report), as lockstep decoding would have; the winner.
+fn settle_ffs(run: &mut Run, best: Option<(usize, u32)>) -> Option<u32> {
+    let (n, winner) = best?;
+    for p in run.paths.iter_mut().filter(|p| p.index != winner) {
+        let Some(t) = p.turns.first_mut() else {
+            continue;
+        };
+        let finished_later = t.finish == Finish::Stop && t.tokens.len() > n;
+        if t.tokens.len() > n + 1 || finished_later {
+            t.tokens.truncate(n + 1);
+            t.text = t.tokens.text.iter().map(|s| s.as_str()).collect();
+            t.finish = Finish::Cancelled;
+        }
+    }
+    Some(winner)
 }
 
 /// Sample `req` through `server`; events as the local engine sends them.
@@ -146,8 +179,9 @@ pub fn sample(
         ..Default::default()
     };
     if rules.ffs {
+        let best = *batch.shared.ffs_best.lock().expect("not poisoned");
         record.ffs = Some(FfsRecord {
-            winner: *batch.shared.ffs_winner.lock().expect("not poisoned"),
+            winner: settle_ffs(&mut run, best),
         });
     }
     if let DecodingMethod::DeepConfOnline { warmup, window } = req.method {
@@ -435,11 +469,15 @@ impl PathJob<'_> {
         (self.batch.clock.elapsed().as_secs_f64() * 1e6).round() / 1000.0
     }
 
-    /// Whether this path must stop now (Stop pressed, or FFS: another path
-    /// finished first).
+    /// Whether Stop was pressed.
     fn stopped(&self) -> bool {
         self.batch.cancel.load(Ordering::Relaxed)
-            || (self.rules.ffs && self.batch.shared.ffs_stop.load(Ordering::Relaxed))
+    }
+
+    /// FFS: whether this path has reached the step at which another path
+    /// finished.
+    fn ffs_cut(&self, st: &TurnState) -> bool {
+        self.rules.ffs && st.tokens.len() >= self.batch.shared.ffs_limit.load(Ordering::Relaxed)
     }
 
     /// Every turn of the path; stops at the first turn that does not end
@@ -607,7 +645,7 @@ impl PathJob<'_> {
                 st.streamed_text.push_str(&chunk.text);
                 for tok in &chunk.tokens {
                     self.token(t, tok, st)?;
-                    if self.online_stop(st) {
+                    if self.online_stop(st) || self.ffs_cut(st) {
                         return Ok(Finish::Cancelled);
                     }
                 }
@@ -631,10 +669,14 @@ impl PathJob<'_> {
             None => None,
         };
         if finish == Some(Finish::Stop) && self.rules.ffs {
-            let mut w = self.batch.shared.ffs_winner.lock().expect("not poisoned");
-            if w.is_none() {
-                *w = Some(self.index as u32);
-                self.batch.shared.ffs_stop.store(true, Ordering::Relaxed);
+            let mine = (st.tokens.len(), self.index as u32);
+            let mut best = self.batch.shared.ffs_best.lock().expect("not poisoned");
+            if best.is_none_or(|b| mine < b) {
+                *best = Some(mine);
+                self.batch
+                    .shared
+                    .ffs_limit
+                    .store(mine.0 + 1, Ordering::Relaxed);
             }
         }
         match finish {
