@@ -394,6 +394,27 @@ fn a_server_that_stops_sending_is_timed_out_and_stop_still_works() {
 }
 
 #[test]
+fn a_server_without_logprobs_is_told_what_enables_them() {
+    // Text, a finish, [DONE], but no logprobs (a server that ignores the
+    // request field): the path fails with the hint for this server kind.
+    let body = "data: {\"choices\":[{\"delta\":{\"content\":\"8\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+    let s = Scripted::start(vec![
+        response("200 OK", "application/json", MODELS),
+        cut_stream(body),
+    ]);
+    let out = sample_with(spec(&s.url()), common::request("x", 1, 4, 1), |_, _| {});
+    assert!(
+        out.errors
+            .iter()
+            .any(|e| e.contains("no logprobs") && e.contains("logprobs")),
+        "{:?}",
+        out.errors
+    );
+    let run = out.run.expect("a run");
+    assert_eq!(run.paths[0].turns[0].finish, run::Finish::Error);
+}
+
+#[test]
 fn busy_then_ready_is_retried_and_unknown_models_listed() {
     let s = Scripted::start(vec![
         response(
