@@ -14,43 +14,15 @@ use std::process::Command;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use reasonscope::engine::{
-    self, DecodingMethod, EngineConfig, Event, LoadedModel, SampleRequest, SamplerParams,
-};
-use reasonscope::run::{Message, Role};
+use reasonscope::engine::{self, DecodingMethod, EngineConfig, Event, LoadedModel, SampleRequest};
 
-const PROMPT: &str = "Write a long story about a dragon who learns to count.";
+mod common;
+use common::{request, MAX_TOKENS, N};
+
 /// llama-batched feeds its prompt raw (no chat template); a story opening
 /// keeps every stream going to the token limit, like our chat prompt does.
 const RAW_PROMPT: &str =
     "Once upon a time, in a small village at the foot of the mountains, there lived a dragon who";
-const N: u32 = 16;
-const MAX_TOKENS: u32 = 256;
-
-fn request(n: u32, seed: u64) -> SampleRequest {
-    SampleRequest {
-        conversation: vec![Message {
-            role: Role::User,
-            content: PROMPT.into(),
-        }],
-        n_paths: n,
-        sampler: SamplerParams {
-            temperature: 0.8,
-            top_k: 40,
-            top_p: 0.95,
-            min_p: 0.0,
-        },
-        seed,
-        max_tokens: MAX_TOKENS,
-        top_logprobs: 5,
-        gold: None,
-        title: None,
-        answer: None,
-        drift_reference: None,
-        method: DecodingMethod::Plain,
-    }
-}
-
 /// (tokens, seconds) from the first sampled token to the end of the run.
 fn timed(lm: &LoadedModel, cfg: &EngineConfig, req: &SampleRequest) -> (usize, f64) {
     let mut first: Option<Instant> = None;

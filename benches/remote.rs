@@ -17,37 +17,15 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use reasonscope::engine::{
-    self, remote, DecodingMethod, EngineConfig, Event, LoadedModel, SampleRequest, SamplerParams,
-    ServerSpec,
+    self, remote, EngineConfig, Event, LoadedModel, SampleRequest, ServerSpec,
 };
-use reasonscope::run::{Message, Role};
 
-const PROMPT: &str = "Write a long story about a dragon who learns to count.";
-const N: u32 = 16;
-const MAX_TOKENS: u32 = 256;
+mod common;
+use common::{MAX_TOKENS, N, PROMPT};
 
+/// The benchmark's request: N paths from seed 42.
 fn request() -> SampleRequest {
-    SampleRequest {
-        conversation: vec![Message {
-            role: Role::User,
-            content: PROMPT.into(),
-        }],
-        n_paths: N,
-        sampler: SamplerParams {
-            temperature: 0.8,
-            top_k: 40,
-            top_p: 0.95,
-            min_p: 0.0,
-        },
-        seed: 42,
-        max_tokens: MAX_TOKENS,
-        top_logprobs: 5,
-        gold: None,
-        title: None,
-        answer: None,
-        drift_reference: None,
-        method: DecodingMethod::Plain,
-    }
+    common::request(N, 42)
 }
 
 /// (tokens, seconds from the first token to the end).

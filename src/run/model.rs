@@ -60,6 +60,17 @@ pub enum Source {
     Text,
 }
 
+impl Source {
+    /// The id written to the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Full => "full",
+            Source::TopK => "top-k",
+            Source::Text => "text",
+        }
+    }
+}
+
 /// `stats.distribution`: which distribution the returned logprobs describe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -602,20 +613,6 @@ impl<T: Clone> Rows<T> {
         self.data.extend_from_slice(row);
         self.n_rows += 1;
         self.absent = false;
-    }
-
-    /// Keep the first `width` entries of every row (a narrower run).
-    pub fn narrow(&mut self, width: usize) {
-        if width >= self.width || !self.ragged.is_empty() || self.values_skipped {
-            return;
-        }
-        let old = self.width;
-        let mut out = Vec::with_capacity(self.n_rows * width);
-        for i in 0..self.n_rows {
-            out.extend_from_slice(&self.data[i * old..i * old + width]);
-        }
-        self.data = out;
-        self.width = width;
     }
 
     pub fn truncate_rows(&mut self, n: usize) {

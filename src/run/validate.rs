@@ -53,7 +53,7 @@ pub fn validate(run: &Run) -> Result<(), String> {
         (b, Source::TopK | Source::Text) => {
             return Err(format!(
                 "stats.source: {:?} needs model.backend \"remote\" or \"import\", not {b:?}",
-                source_name(stats.source)
+                stats.source.as_str()
             ))
         }
         _ => {}
@@ -121,14 +121,6 @@ fn concat_equals(pieces: &[compact_str::CompactString], text: &str) -> bool {
     rest.is_empty()
 }
 
-fn source_name(s: Source) -> &'static str {
-    match s {
-        Source::Full => "full",
-        Source::TopK => "top-k",
-        Source::Text => "text",
-    }
-}
-
 /// Which statistics columns a run of this source has: (column, present).
 /// Run-format.md: a column the source cannot give is absent, never zeros.
 fn expected_columns(tok: &Tokens, source: Source) -> [(&'static str, bool, bool); 7] {
@@ -158,7 +150,7 @@ fn check_tokens(tok: &Tokens, width: usize, source: Source, at: &str) -> Result<
         if !absent && !wanted && n > 0 {
             return Err(format!(
                 "{at}.{name}: present, but stats.source {:?} cannot give it",
-                source_name(source)
+                source.as_str()
             ));
         }
     }
@@ -193,7 +185,7 @@ fn check_tokens(tok: &Tokens, width: usize, source: Source, at: &str) -> Result<
         (Some(_), Source::Full | Source::Text) => {
             return Err(format!(
                 "{at}.entropy_hi: present, but stats.source {:?} has no entropy bounds",
-                source_name(source)
+                source.as_str()
             ))
         }
         (Some(hi), _) => {

@@ -3,7 +3,7 @@
 //! with a free port and the default model, stopped by its process id.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -84,20 +84,23 @@ impl LlamaServer {
 
     /// POST a JSON body to the server's root; (status, body).
     pub fn post(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
-        let text = body.to_string();
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connects");
-        write!(
-            s,
-            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
-            text.len()
-        )
-        .unwrap();
-        let (status, body) = read_response(s);
-        (
-            status,
-            serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
-        )
+        let mut resp = agent()
+            .post(&format!("http://127.0.0.1:{}{path}", self.port))
+            .send_json(body)
+            .expect("llama-server answers");
+        let status = resp.status().as_u16();
+        let v = resp.body_mut().read_json().unwrap_or(serde_json::Value::Null);
+        (status, v)
     }
+}
+
+/// A client that hands back every status (tests check them).
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
 }
 
 impl Drop for LlamaServer {
@@ -106,62 +109,14 @@ impl Drop for LlamaServer {
     }
 }
 
-fn read_response(s: TcpStream) -> (u16, Vec<u8>) {
-    let mut r = BufReader::new(s);
-    let mut line = String::new();
-    r.read_line(&mut line).unwrap_or(0);
-    let status = line
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let mut len = None;
-    let mut chunked = false;
-    loop {
-        line.clear();
-        if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-            break;
-        }
-        let l = line.to_ascii_lowercase();
-        if let Some(v) = l.strip_prefix("content-length:") {
-            len = v.trim().parse::<usize>().ok();
-        }
-        if l.starts_with("transfer-encoding:") && l.contains("chunked") {
-            chunked = true;
-        }
-    }
-    let mut body = Vec::new();
-    if chunked {
-        loop {
-            line.clear();
-            r.read_line(&mut line).unwrap_or(0);
-            let n = usize::from_str_radix(line.trim(), 16).unwrap_or(0);
-            if n == 0 {
-                break;
-            }
-            let mut chunk = vec![0; n + 2];
-            r.read_exact(&mut chunk).unwrap();
-            body.extend_from_slice(&chunk[..n]);
-        }
-    } else if let Some(n) = len {
-        body.resize(n, 0);
-        r.read_exact(&mut body).unwrap();
-    } else {
-        r.read_to_end(&mut body).unwrap_or(0);
-    }
-    (status, body)
-}
-
 /// GET `path` from 127.0.0.1:`port`; None when nothing answers.
 pub fn http_get(port: u16, path: &str) -> Option<(u16, Vec<u8>)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    Some(read_response(s))
+    let mut resp = agent()
+        .get(&format!("http://127.0.0.1:{port}{path}"))
+        .call()
+        .ok()?;
+    let status = resp.status().as_u16();
+    Some((status, resp.body_mut().read_to_vec().ok()?))
 }
 
 /// A local listener that answers each connection with the next canned

@@ -398,12 +398,14 @@ pub fn turn_messages(conversation: &[Message], answers: &[Turn], turn: usize) ->
     out
 }
 
-/// The request body for one path's turn, in this server's best shape.
+/// The request body for one path's turn, in this server's best shape;
+/// `max_tokens` is what is left of the turn's budget.
 pub fn request_body(
     server: &Server,
     req: &SampleRequest,
     messages: Vec<Value>,
     seed: u64,
+    max_tokens: u32,
     k: u32,
 ) -> Value {
     let mut body = json!({
@@ -411,7 +413,7 @@ pub fn request_body(
         "messages": messages,
         "stream": true,
         "stream_options": {"include_usage": true},
-        "max_tokens": req.max_tokens,
+        "max_tokens": max_tokens,
         "temperature": req.sampler.temperature,
         "top_p": req.sampler.top_p,
         "seed": seed,
@@ -582,14 +584,21 @@ impl PathJob<'_> {
         prompt_tokens: &mut Option<u32>,
     ) -> Result<Finish, String> {
         let mut messages = turn_messages(&self.batch.req.conversation, earlier, t);
-        let mut req = self.batch.req.clone();
+        let mut max_tokens = self.batch.req.max_tokens;
         if !st.text.is_empty() {
             // Continue the prefix: servers continue a final assistant
             // message (llama-server and vLLM prefill it).
             messages.push(json!({"role": "assistant", "content": st.text}));
-            req.max_tokens = req.max_tokens.saturating_sub(st.tokens.len() as u32).max(1);
+            max_tokens = max_tokens.saturating_sub(st.tokens.len() as u32).max(1);
         }
-        let body = request_body(self.batch.server, &req, messages, seed, CONFIDENCE_K as u32);
+        let body = request_body(
+            self.batch.server,
+            self.batch.req,
+            messages,
+            seed,
+            max_tokens,
+            CONFIDENCE_K as u32,
+        );
         let url = self.batch.server.http.url("/chat/completions", false);
         if self.stopped() {
             return Ok(Finish::Cancelled);
@@ -643,7 +652,7 @@ impl PathJob<'_> {
                     *prompt_tokens = chunk.prompt_tokens;
                 }
                 st.streamed_text.push_str(&chunk.text);
-                for tok in &chunk.tokens {
+                for tok in chunk.tokens {
                     self.token(t, tok, st)?;
                     if self.online_stop(st) || self.ffs_cut(st) {
                         return Ok(Finish::Cancelled);
@@ -716,8 +725,8 @@ impl PathJob<'_> {
 
     /// Record one streamed token: statistics from its candidates, text
     /// through the UTF-8 joiner.
-    fn token(&self, t: usize, tok: &StreamToken, st: &mut TurnState) -> Result<(), String> {
-        let mut cands = tok.top.clone();
+    fn token(&self, t: usize, tok: StreamToken, st: &mut TurnState) -> Result<(), String> {
+        let mut cands = tok.top;
         topk::normalize(&mut cands);
         let lps: Vec<f32> = cands.iter().map(|c| c.logprob).collect();
         let stats = topk::position_stats(&lps, self.batch.server.n_vocab).ok_or_else(|| {

@@ -247,7 +247,8 @@ impl Server {
     pub fn remote_info(&self) -> RemoteInfo {
         RemoteInfo {
             server: self.kind.id().into(),
-            url: redact(&self.http.base),
+            // Already checked to hold no credentials (clean_base_url).
+            url: self.http.base.clone(),
             model: self.model.clone(),
             version: self.version.clone(),
         }
