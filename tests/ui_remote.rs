@@ -6,7 +6,8 @@ mod common;
 #[path = "common/server.rs"]
 mod server;
 
-use common::ui::{click, harness, step_until, step_until_shown};
+use common::ui::{click, content, harness, step_until, step_until_shown};
+use egui_kittest::kittest::Queryable;
 use reasonscope::run::{validate, Source};
 use reasonscope::ui::View;
 
@@ -45,4 +46,34 @@ fn new_run_through_llama_server_shows_bounds_and_unavailable_methods() {
     h.run_steps(3);
     assert!(step_until_shown(&mut h, 20, "entropy is a lower bound"));
     assert!(step_until_shown(&mut h, 5, "needs the full distribution"));
+    // The Entropy view says its values are lower bounds.
+    h.state_mut()
+        .push(reasonscope::ui::AppCommand::SetView(View::Entropy));
+    h.run_steps(3);
+    assert!(step_until_shown(
+        &mut h,
+        20,
+        "lower bound from the top-k logprobs"
+    ));
+    // A token's tooltip in the Paths view gives the bounds and says what
+    // is unavailable (it used to index the absent self-certainty column).
+    h.state_mut()
+        .push(reasonscope::ui::AppCommand::SetView(View::Paths));
+    h.run_steps(5);
+    let text: String = {
+        let app = h.state();
+        app.runs[app.active].run.paths[0].turns[0]
+            .text
+            .chars()
+            .take(12)
+            .collect()
+    };
+    let r = h.get_by_label_contains(&text).rect();
+    h.hover_at(r.left_top() + egui::vec2(4.0, 6.0));
+    h.run_steps(60);
+    assert!(
+        content(&h, "self-certainty unavailable"),
+        "no tooltip with the unavailable value"
+    );
+    assert!(content(&h, "(top-k bounds)"));
 }

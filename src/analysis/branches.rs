@@ -123,7 +123,13 @@ pub fn forks(paths: &[TriePath]) -> Vec<Fork> {
                 let through: Vec<usize> = groups.iter().flat_map(|g| g.1.iter().copied()).collect();
                 let entropy = through
                     .iter()
-                    .map(|&i| f64::from(paths[i].entropy[depth]))
+                    // A text-only run has no entropy: NaN (unavailable).
+                    .map(|&i| {
+                        paths[i]
+                            .entropy
+                            .get(depth)
+                            .map_or(f64::NAN, |&h| f64::from(h))
+                    })
                     .sum::<f64>()
                     / through.len() as f64;
                 let children: Vec<ForkChild> = groups

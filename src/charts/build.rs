@@ -311,9 +311,18 @@ pub fn entropy_figure(
         title: format!("Entropy, turn {}", t.turn),
         charts: vec![
             Chart {
-                title: "Entropy per token (dots: SRGen uncertain points)".into(),
+                // A top-k run stores the entropy's lower bound: say so.
+                title: if run.tokens_have_entropy_bounds() {
+                    "Entropy per token, lower bound from the top-k logprobs (dots: SRGen uncertain points on it)".into()
+                } else {
+                    "Entropy per token (dots: SRGen uncertain points)".into()
+                },
                 x: Axis::new(xl),
-                y: Axis::new("entropy (nats)"),
+                y: Axis::new(if run.tokens_have_entropy_bounds() {
+                    "entropy ≥ (nats)"
+                } else {
+                    "entropy (nats)"
+                }),
                 series: ent,
             },
             Chart {

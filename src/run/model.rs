@@ -785,6 +785,12 @@ impl Run {
         self.stats.unwrap_or(StatsSource::FULL)
     }
 
+    /// Whether `tokens.entropy` holds lower bounds (a top-k run), not exact
+    /// entropies.
+    pub fn tokens_have_entropy_bounds(&self) -> bool {
+        self.stats_source().source == Source::TopK
+    }
+
     /// The gold answer of turn `t`, when known.
     pub fn gold_for(&self, t: usize) -> Option<&str> {
         self.gold.as_ref()?.get(t)?.as_deref()

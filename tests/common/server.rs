@@ -89,7 +89,10 @@ impl LlamaServer {
             .send_json(body)
             .expect("llama-server answers");
         let status = resp.status().as_u16();
-        let v = resp.body_mut().read_json().unwrap_or(serde_json::Value::Null);
+        let v = resp
+            .body_mut()
+            .read_json()
+            .unwrap_or(serde_json::Value::Null);
         (status, v)
     }
 }

@@ -9,12 +9,27 @@ use crate::ui::app::{App, AppCommand, TOKEN_PAGE};
 use crate::ui::state::TokenStat;
 use crate::ui::theme;
 
-fn stat_value(t: &Tokens, i: usize, stat: TokenStat) -> f32 {
+/// The statistic of token `i`; `None` where the run's source could not
+/// give it (a column absent in top-k or text-only runs).
+fn stat_value(t: &Tokens, i: usize, stat: TokenStat) -> Option<f32> {
     match stat {
-        TokenStat::Entropy => t.entropy[i],
-        TokenStat::Logprob => -t.logprob[i],
-        TokenStat::SelfCertainty => t.self_certainty[i],
-        TokenStat::Confidence => t.confidence[i],
+        TokenStat::Entropy => t.entropy.get(i).copied(),
+        TokenStat::Logprob => t.logprob.get(i).map(|l| -l),
+        TokenStat::SelfCertainty => t.self_certainty.get(i).copied(),
+        TokenStat::Confidence => t.confidence.get(i).copied(),
+    }
+}
+
+/// Why `stat` cannot colour this run's tokens, if it cannot.
+fn stat_unavailable(run: &crate::run::Run, stat: TokenStat) -> Option<&'static str> {
+    use crate::run::Source;
+    match (run.stats_source().source, stat) {
+        (Source::Full, _) => None,
+        (Source::TopK, TokenStat::SelfCertainty) => {
+            Some("needs the full distribution (only the top-k logprobs were returned)")
+        }
+        (Source::TopK, _) => None,
+        (Source::Text, _) => Some("this run holds text only, no logprobs"),
     }
 }
 
@@ -44,7 +59,15 @@ pub fn paths_ui(app: &mut App, ui: &mut egui::Ui) {
             .selected_text(stat.label())
             .show_ui(ui, |ui| {
                 for s in TokenStat::ALL {
-                    ui.selectable_value(&mut new_stat, s, s.label());
+                    match stat_unavailable(&r.run, s) {
+                        None => {
+                            ui.selectable_value(&mut new_stat, s, s.label());
+                        }
+                        Some(why) => {
+                            ui.add_enabled(false, egui::Button::selectable(false, s.label()))
+                                .on_disabled_hover_text(format!("unavailable: {why}"));
+                        }
+                    }
                 }
             })
             .response
@@ -97,8 +120,7 @@ pub fn paths_ui(app: &mut App, ui: &mut egui::Ui) {
     let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
     for &p in &shown {
         if let Some(tt) = r.run.paths[p].turns.get(turn) {
-            for i in 0..tt.tokens.len() {
-                let v = stat_value(&tt.tokens, i, stat);
+            for v in (0..tt.tokens.len()).filter_map(|i| stat_value(&tt.tokens, i, stat)) {
                 lo = lo.min(v);
                 hi = hi.max(v);
             }
@@ -264,15 +286,18 @@ pub fn paths_ui(app: &mut App, ui: &mut egui::Ui) {
                         let mut chars = 0usize;
                         let color = ui.visuals().text_color();
                         for i in range.start..range.end.min(tt.tokens.len()) {
-                            let v = stat_value(&tt.tokens, i, stat);
-                            let mut x = if hi > lo { (v - lo) / (hi - lo) } else { 0.0 };
-                            if inverted(stat) {
-                                x = 1.0 - x;
-                            }
+                            // No colour where the source gave no value.
+                            let background = stat_value(&tt.tokens, i, stat).map_or(
+                                Color32::TRANSPARENT,
+                                |v| {
+                                    let x = if hi > lo { (v - lo) / (hi - lo) } else { 0.0 };
+                                    theme::heat(if inverted(stat) { 1.0 - x } else { x }, dark)
+                                },
+                            );
                             let mut fmt = TextFormat {
                                 font_id: FontId::monospace(theme::TOKEN_FONT_SIZE),
                                 color,
-                                background: theme::heat(x, dark),
+                                background,
                                 ..Default::default()
                             };
                             if uncertain.binary_search(&i).is_ok() {
@@ -339,14 +364,38 @@ pub fn paths_ui(app: &mut App, ui: &mut egui::Ui) {
 
 fn token_tooltip(ui: &mut egui::Ui, t: &Tokens, i: usize, uncertain: bool) {
     ui.strong(format!("token {i}: {:?}", t.text[i].as_str()));
+    // Each value as exact as the run's source gave it (methods.md).
+    let logprob = t.logprob.get(i).map_or("logprob unavailable".into(), |l| {
+        format!("logprob {l:.3} (p = {:.3})", l.exp())
+    });
+    let entropy = match (
+        t.entropy.get(i),
+        t.entropy_hi.as_ref().and_then(|h| h.get(i)),
+    ) {
+        (Some(lo), Some(hi)) => format!("entropy between {lo:.3} and {hi:.3} (top-k bounds)"),
+        (Some(h), None) if t.self_certainty.is_absent() => {
+            format!("entropy ≥ {h:.3} (top-k lower bound)")
+        }
+        (Some(h), None) => format!("entropy {h:.3}"),
+        (None, _) => "entropy unavailable".into(),
+    };
+    let sc = t.self_certainty.get(i).map_or(
+        "self-certainty unavailable (needs the full distribution)".into(),
+        |v| format!("self-certainty {v:.2}"),
+    );
+    let conf = t
+        .confidence
+        .get(i)
+        .map_or("confidence unavailable".into(), |c| {
+            format!("confidence {c:.2}")
+        });
     ui.label(format!(
-        "logprob {:.3} (p = {:.3})  ·  entropy {:.3}  ·  self-certainty {:.2}  ·  confidence {:.2}{}",
-        t.logprob[i],
-        t.logprob[i].exp(),
-        t.entropy[i],
-        t.self_certainty[i],
-        t.confidence[i],
-        if uncertain { "  ·  uncertain point" } else { "" }
+        "{logprob}  ·  {entropy}  ·  {sc}  ·  {conf}{}",
+        if uncertain {
+            "  ·  uncertain point"
+        } else {
+            ""
+        }
     ));
     egui::Grid::new("alts").striped(true).show(ui, |ui| {
         ui.strong("alternative");
