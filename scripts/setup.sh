@@ -5,10 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# cmake/clang/libclang: llama.cpp is built from source by llama-cpp-2.
+# cmake/clang/libclang/g++: llama.cpp is built from source by llama-cpp-2, and
+# llama-server (scripts/build-llama-server.sh) by CMake's default C++ compiler.
 # mesa-vulkan-drivers/libvulkan1/xvfb/xauth: the GUI under a virtual display
 # and its headless tests.
-PKGS=(cmake clang libclang-dev pkg-config python3-pip unzip mesa-vulkan-drivers libvulkan1 xvfb xauth)
+PKGS=(cmake clang libclang-dev g++ pkg-config python3-pip unzip mesa-vulkan-drivers libvulkan1 xvfb xauth)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
