@@ -214,8 +214,32 @@ enum Cmd {
         #[arg(long, short = 'q')]
         quiet: bool,
     },
-    /// Print a summary of a run file.
+    /// Print a summary of a run file (or of what an importable file holds).
     Info { run: PathBuf },
+    /// Convert other tools' outputs (OpenAI-style responses, llama-server,
+    /// SGLang, lm-evaluation-harness logs, reasonscope jsonl) into run files.
+    Import {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Output: a run file, or a folder when a source holds several prompts
+        /// (default: next to the source, NAME.run.json.gz or NAME-runs/).
+        #[arg(short = 'o', long)]
+        output: Option<PathBuf>,
+        /// The user message every response answers, when the file lacks it.
+        #[arg(long, conflicts_with = "prompt_file")]
+        prompt: Option<String>,
+        /// A file holding that user message.
+        #[arg(long)]
+        prompt_file: Option<PathBuf>,
+        /// Tokenize text-only traces with this GGUF model's tokenizer.
+        #[arg(long)]
+        tokenizer: Option<PathBuf>,
+        /// The vocabulary size V, where the file does not give it (entropy's upper bound).
+        #[arg(long)]
+        vocab_size: Option<u32>,
+        #[arg(long, short = 'q')]
+        quiet: bool,
+    },
     /// Export a chart without a window (the same chart the app shows).
     Export {
         /// Run file(s) or folders; calibration and suite use every run given.
@@ -349,6 +373,24 @@ fn main() {
         )
         .map(|_| ()),
         Some(Cmd::Info { run }) => cli::info(&run),
+        Some(Cmd::Import {
+            files,
+            output,
+            prompt,
+            prompt_file,
+            tokenizer,
+            vocab_size,
+            quiet,
+        }) => prompt_arg(prompt, prompt_file).and_then(|prompt| {
+            cli::import_files(&cli::ImportArgs {
+                files,
+                output,
+                prompt,
+                tokenizer,
+                vocab: vocab_size,
+                quiet,
+            })
+        }),
         Some(Cmd::Export {
             runs,
             chart,
@@ -389,6 +431,22 @@ fn main() {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }
+}
+
+/// `--prompt` or `--prompt-file` as a one-message conversation.
+fn prompt_arg(
+    prompt: Option<String>,
+    file: Option<PathBuf>,
+) -> anyhow::Result<Option<Vec<reasonscope::run::Message>>> {
+    let text = match (prompt, file) {
+        (Some(p), _) => p,
+        (None, Some(f)) => std::fs::read_to_string(&f)
+            .map_err(|e| anyhow::anyhow!("--prompt-file {}: {e}", f.display()))?,
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(reasonscope::run::Message::users(&[
+        text.trim_end_matches('\n')
+    ])))
 }
 
 fn parse_drift_reference(s: &str) -> Result<reasonscope::run::DriftReference, String> {

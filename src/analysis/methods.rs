@@ -53,22 +53,31 @@ pub fn stats_note(run: &crate::run::Run) -> Option<String> {
         .or_else(|| {
             run.import
                 .as_ref()
-                .map(|i| format!("an import ({})", i.from))
+                .map(|i| format!("an imported {} file", i.from))
         })
         .unwrap_or_else(|| "the source".into());
     match st.source {
         Source::Full => None,
         Source::TopK => Some(format!(
-            "statistics from the top {} logprobs returned by {from}: entropy is a lower bound{}, confidence exact, self-certainty unavailable",
+            "statistics from the top {} logprobs returned by {from}: entropy is a lower bound{}, {}, self-certainty unavailable",
             st.k.unwrap_or(0),
             if run.paths.iter().flat_map(|p| &p.turns).any(|t| t.tokens.entropy_hi.is_some()) {
                 " (upper bound in entropy_hi)"
             } else {
                 " (no upper bound: vocabulary size unknown)"
+            },
+            match st.k {
+                Some(k) if k < 20 => format!("confidence over the top {k} (DeepConf's averages 20)"),
+                _ => "confidence exact".to_owned(),
             }
         )),
         Source::Text => Some(format!(
-            "text only ({from}): no logprobs, so only first, majority and shortest are computed"
+            "text only ({from}): no logprobs, so only first, majority and shortest are computed; {}",
+            match run.import.as_ref().and_then(|i| i.tokens.as_deref()) {
+                Some("words") => "a token is a word or punctuation mark (no tokenizer was given)".to_owned(),
+                Some(t) if t.starts_with("tokenizer:") => format!("tokens of {}", &t[10..]),
+                _ => "tokens as the source gave them".to_owned(),
+            }
         )),
     }
 }

@@ -5,7 +5,7 @@ use anyhow::bail;
 
 use crate::analysis::report::{report, Report};
 use crate::analysis::AnalysisParams;
-use crate::run::{read_run_for_analysis, Run};
+use crate::run::Run;
 
 /// Expand folders into the run files they hold (`.json`, `.json.gz`), sorted.
 pub fn expand_inputs(inputs: &[PathBuf]) -> Vec<PathBuf> {
@@ -22,7 +22,9 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> Vec<PathBuf> {
                     .unwrap_or_default();
                 f.is_file()
                     && !n.starts_with('.')
-                    && (n.ends_with(".json") || n.ends_with(".json.gz"))
+                    && [".json", ".json.gz", ".jsonl", ".jsonl.gz"]
+                        .iter()
+                        .any(|e| n.ends_with(e))
             });
             files.sort();
             out.extend(files);
@@ -40,16 +42,38 @@ pub type Loaded = (Vec<(String, Run)>, Vec<(String, String)>);
 /// `read_run_for_analysis`); bad files are reported and skipped.
 pub fn load_runs(inputs: &[PathBuf]) -> Loaded {
     let files = expand_inputs(inputs);
-    // Files are independent: read them on every core, in order.
+    // Files are independent: read them on every core, in order. A file
+    // that is not a run file is imported (several runs when it holds
+    // several prompts, named FILE#NAME).
     let results = crate::analysis::par::par_map(&files, |f| {
-        (
-            f.display().to_string(),
-            read_run_for_analysis(f).map_err(|e| e.to_string()),
-        )
+        let opts = crate::run::default_import_options(f);
+        match crate::run::open_any(f, &opts, true, &mut |_| {}) {
+            Ok(o) => {
+                let name = f.display().to_string();
+                let several = o.runs.len() > 1 || o.summary.is_some();
+                let mut out: Vec<(String, Result<Run, String>)> = o
+                    .runs
+                    .into_iter()
+                    .map(|r| {
+                        let n = if several {
+                            format!("{name}#{}", r.name)
+                        } else {
+                            name.clone()
+                        };
+                        (n, Ok(r.run))
+                    })
+                    .collect();
+                for p in o.summary.map(|s| s.problems).unwrap_or_default() {
+                    out.push((name.clone(), Err(p)));
+                }
+                out
+            }
+            Err(e) => vec![(f.display().to_string(), Err(e.to_string()))],
+        }
     });
     let mut good = Vec::new();
     let mut bad = Vec::new();
-    for (name, r) in results {
+    for (name, r) in results.into_iter().flatten() {
         match r {
             Ok(r) => good.push((name, r)),
             Err(e) => bad.push((name, e)),
@@ -112,11 +136,7 @@ pub fn table(rep: &Report, runs: &[(String, Run)]) -> String {
     let mut s = String::new();
     for (rr, (_, run)) in rep.runs.iter().zip(runs) {
         for t in &rr.turns {
-            let q = run
-                .conversation
-                .iter()
-                .filter(|m| m.role == crate::run::Role::User)
-                .nth(t.turn);
+            let q = run.user_message(t.turn);
             let _ = writeln!(
                 s,
                 "== {} · turn {} · {} paths · gold {}",
@@ -126,7 +146,7 @@ pub fn table(rep: &Report, runs: &[(String, Run)]) -> String {
                 t.gold.as_deref().unwrap_or("-")
             );
             if let Some(q) = q {
-                let _ = writeln!(s, "   {}", clip(&q.content.replace('\n', " "), 94));
+                let _ = writeln!(s, "   {}", clip(&q.replace('\n', " "), 94));
             }
             if let Some(note) = crate::analysis::methods::stats_note(run) {
                 let _ = writeln!(s, "   {note}");

@@ -5,7 +5,7 @@ use anyhow::{bail, Context};
 use crate::analysis::{analyze_run, AnalysisParams, TurnAnalysis};
 use crate::charts::{figure_for, suite_figure, FigureRequest, SuiteGroup};
 use crate::export::{export, Format};
-use crate::run::read_run;
+use crate::run::{default_import_options, open_any};
 
 pub struct ExportArgs {
     pub runs: Vec<PathBuf>,
@@ -26,9 +26,17 @@ pub fn export_chart(a: &ExportArgs) -> anyhow::Result<()> {
     params.methods.window = a.window.max(1);
     let mut loaded = Vec::new();
     for f in &super::expand_inputs(&a.runs) {
-        let run = read_run(f)?;
-        let turns = analyze_run(&run, &params);
-        loaded.push((run, turns));
+        let opened = open_any(f, &default_import_options(f), false, &mut |_| {})?;
+        for p in opened.summary.iter().flat_map(|s| &s.problems) {
+            eprintln!("error: {p}");
+        }
+        for r in opened.runs {
+            let turns = analyze_run(&r.run, &params);
+            loaded.push((r.run, turns));
+        }
+    }
+    if loaded.is_empty() {
+        bail!("no run to export");
     }
     let (run, turns) = &loaded[0];
     if a.turn >= turns.len() {

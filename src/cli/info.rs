@@ -2,12 +2,45 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
 
-use crate::run::{read_run, Run};
+use crate::run::Run;
 
 /// `reasonscope info RUN`: a short, human summary of a run file.
 pub fn info(path: &Path) -> anyhow::Result<()> {
-    let run = read_run(path)?;
-    print!("{}", run_summary(&run));
+    let opened = crate::run::open_any(
+        path,
+        &crate::run::default_import_options(path),
+        false,
+        &mut |_| {},
+    )?;
+    if let Some(s) = &opened.summary {
+        println!(
+            "import    {} ({} records, {} runs{})",
+            s.format.unwrap_or("?"),
+            s.records,
+            s.runs,
+            if s.problems.is_empty() {
+                String::new()
+            } else {
+                format!(", {} bad records", s.problems.len())
+            }
+        );
+        for p in &s.problems {
+            eprintln!("error: {p}");
+        }
+    }
+    for (i, r) in opened.runs.iter().enumerate() {
+        if i > 0 {
+            println!();
+        }
+        print!("{}", run_summary(&r.run));
+        if opened.summary.is_some() {
+            println!("stats     {}", super::describe_import(&r.run));
+        }
+        if i == 2 && opened.runs.len() > 3 {
+            println!("\n… and {} more runs", opened.runs.len() - 3);
+            break;
+        }
+    }
     Ok(())
 }
 

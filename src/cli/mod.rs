@@ -3,11 +3,13 @@
 
 mod analyze;
 mod export;
+mod import;
 mod info;
 mod sample;
 
 pub use analyze::{analyze, expand_inputs, load_runs, table};
 pub use export::{export_chart, ExportArgs};
+pub use import::{describe as describe_import, import_files, ImportArgs};
 pub use info::{info, run_summary};
 mod suite;
 pub use sample::{

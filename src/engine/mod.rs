@@ -19,8 +19,8 @@ pub mod sampler;
 mod session;
 pub mod stats;
 mod threads;
+mod tokenizer;
 mod turns;
-pub mod utf8;
 mod worker;
 
 pub use error::EngineError;

@@ -7,7 +7,7 @@ use super::conversation::TurnContext;
 use super::error::EngineError;
 use super::events::TokenRecord;
 use super::sampler::PathSampler;
-use super::utf8::Utf8Joiner;
+use crate::run::utf8::Utf8Joiner;
 use crate::run::{self, Finish, Timing, Tokens, Turn};
 
 /// One llama.cpp sequence: the tokens it stands for, the first `decoded` of

@@ -26,7 +26,7 @@ use super::request::{validate_request, SampleRequest};
 use super::sampler::PathSampler;
 use super::stats::{kl_divergence, log_sum_exp, row_stats, TopK, CONFIDENCE_K};
 use super::turns::{end_turn, ms, next_turn, release_finished, step, Turns};
-use super::utf8::Utf8Joiner;
+use crate::run::utf8::Utf8Joiner;
 use crate::run::{self, DecodingRecord, EngineInfo, Finish, Message, Run, Timing, Tokens, Turn};
 
 /// How llama.cpp is driven.

@@ -16,7 +16,7 @@ use super::path_state::{decode_err, Limits, PathState};
 use super::request::SampleRequest;
 use super::sampler::PathSampler;
 use super::stats::{RowStats, TopK};
-use super::utf8::Utf8Joiner;
+use crate::run::utf8::Utf8Joiner;
 use crate::run::{Finish, Timing, Tokens, Turn};
 
 pub(super) fn ms(clock: Instant) -> f64 {

@@ -116,6 +116,9 @@ pub fn run_with_paths(prompt: &str, gold: Option<&str>, width: u32, paths: Vec<V
             from: "synthetic".into(),
             file: "synthetic".into(),
             record: None,
+            tokens: None,
+            unknown: Vec::new(),
+            notes: Vec::new(),
         }),
         paths: paths
             .into_iter()

@@ -205,3 +205,83 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     }
     result
 }
+
+/// What a file opened by content holds: a run file's one run, or the runs
+/// imported from another tool's output (with how the import went).
+pub struct Opened {
+    pub runs: Vec<super::import::Imported>,
+    /// `Some` for an import.
+    pub summary: Option<super::import::Summary>,
+}
+
+/// Open any file the app and the CLI accept: a run file (by its first
+/// bytes), else another tool's output, detected and converted. `analysis`
+/// reads run files without their alternatives (`read_run_for_analysis`).
+pub fn open_any(
+    path: &Path,
+    opts: &super::import::Options,
+    analysis: bool,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Opened, RunError> {
+    let mut f =
+        std::fs::File::open(path).map_err(|e| RunError::new(path, format!("cannot read: {e}")))?;
+    let mut head = [0u8; 1024];
+    let n = read_up_to(&mut f, &mut head)
+        .map_err(|e| RunError::new(path, format!("cannot read: {e}")))?;
+    if n == 0 || super::import::looks_like_run(&head[..n]) {
+        let run = if analysis {
+            read_run_for_analysis(path)?
+        } else {
+            read_run(path)?
+        };
+        return Ok(Opened {
+            runs: vec![super::import::Imported {
+                run,
+                name: "run".into(),
+            }],
+            summary: None,
+        });
+    }
+    let reader = std::io::Cursor::new(head[..n].to_vec()).chain(f);
+    let mut runs = Vec::new();
+    let summary =
+        super::import::import(reader, opts, &mut |r| runs.push(r), progress).map_err(|e| {
+            // The import names the file itself.
+            RunError {
+                file: path.display().to_string(),
+                problem: e
+                    .strip_prefix(&format!("{}: ", opts.file_name))
+                    .unwrap_or(&e)
+                    .to_owned(),
+            }
+        })?;
+    Ok(Opened {
+        runs,
+        summary: Some(summary),
+    })
+}
+
+/// Import options for a file opened without any (no prompt, tokenizer or V).
+pub fn default_import_options(path: &Path) -> super::import::Options<'static> {
+    super::import::Options {
+        file_name: path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        prompt: None,
+        vocab: None,
+        tokenizer: None,
+        created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    }
+}
+
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}

@@ -117,8 +117,28 @@ pub struct RemoteInfo {
 pub struct ImportInfo {
     pub from: String,
     pub file: String,
+    /// 1-based record of the file, when it held several.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record: Option<u64>,
+    /// What a token is (project field): `"source"` (as the file gave
+    /// them), `"tokenizer:FILE.gguf"` or `"words"` (text split into words).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<String>,
+    /// Fields the source did not give (project field): they hold 0 or ""
+    /// only because the format requires a value; readers show "unknown".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown: Vec<String>,
+    /// What the conversion had to decide (project field), e.g. clamps read
+    /// as −∞.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl ImportInfo {
+    /// Whether the source did not give `field` (e.g. `"prompt"`).
+    pub fn is_unknown(&self, field: &str) -> bool {
+        self.unknown.iter().any(|u| u == field)
+    }
 }
 
 /// The record of a decoding-time method (methods.md): its parameters and
@@ -789,6 +809,22 @@ impl Run {
     /// entropies.
     pub fn tokens_have_entropy_bounds(&self) -> bool {
         self.stats_source().source == Source::TopK
+    }
+
+    /// The user message of turn `t` as shown to people: an imported run
+    /// whose file held no prompt says so instead of showing nothing.
+    pub fn user_message(&self, t: usize) -> Option<String> {
+        let m = self
+            .conversation
+            .iter()
+            .filter(|m| m.role == Role::User)
+            .nth(t)?;
+        if m.content.is_empty() && self.import.as_ref().is_some_and(|i| i.is_unknown("prompt")) {
+            return Some(
+                "(prompt unknown: the imported file does not hold it; import with --prompt)".into(),
+            );
+        }
+        Some(m.content.clone())
     }
 
     /// The gold answer of turn `t`, when known.

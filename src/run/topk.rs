@@ -11,6 +11,16 @@ pub const CONFIDENCE_K: usize = 20;
 /// at −9999); they are read as probability 0.
 pub const CLAMP_FLOOR: f32 = -9000.0;
 
+/// A logprob as stored in a run file: JSON has no −∞, so a candidate read
+/// as −∞ is written as vLLM's clamp value, which readers take back as −∞.
+pub fn stored_logprob(l: f32) -> f32 {
+    if l.is_finite() {
+        l
+    } else {
+        -9999.0
+    }
+}
+
 /// One returned candidate: token id (-1 when the source gives none), its
 /// text and ln q.
 #[derive(Debug, Clone, PartialEq)]

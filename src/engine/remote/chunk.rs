@@ -2,20 +2,13 @@
 //! tokens: id (llama-server's `id`, vLLM's `token_id:N`, or -1), raw bytes,
 //! logprob and the returned candidates. Pure: no I/O.
 
-use compact_str::CompactString;
 use serde_json::Value;
 
-use crate::run::topk::Candidate;
+use crate::run::import::entries;
 
-/// A token as the server streamed it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StreamToken {
-    pub id: i32,
-    pub bytes: Vec<u8>,
-    pub logprob: f32,
-    /// Returned candidates, as the server listed them.
-    pub top: Vec<Candidate>,
-}
+/// A token as the server streamed it (the importers' token: the same
+/// entries, read by the same code).
+pub use crate::run::import::TokenIn as StreamToken;
 
 /// What one chunk held.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -25,48 +18,6 @@ pub struct Chunk {
     pub text: String,
     pub finish_reason: Option<String>,
     pub prompt_tokens: Option<u32>,
-}
-
-/// Read a token's id: llama-server's `id` field, or vLLM's
-/// `token_id:N` token text (`return_tokens_as_token_ids`).
-fn token_id(v: &Value) -> i32 {
-    if let Some(id) = v.get("id").and_then(Value::as_i64) {
-        return id as i32;
-    }
-    v.get("token")
-        .and_then(Value::as_str)
-        .and_then(|t| t.strip_prefix("token_id:"))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(-1)
-}
-
-/// The raw bytes of a token: `bytes` when given (they may hold part of a
-/// UTF-8 character), else its text.
-fn token_bytes(v: &Value) -> Vec<u8> {
-    if let Some(b) = v.get("bytes").and_then(Value::as_array) {
-        let bytes: Option<Vec<u8>> = b
-            .iter()
-            .map(|x| x.as_u64().and_then(|x| u8::try_from(x).ok()))
-            .collect();
-        if let Some(bytes) = bytes {
-            return bytes;
-        }
-    }
-    let t = v.get("token").and_then(Value::as_str).unwrap_or_default();
-    if t.starts_with("token_id:") {
-        return Vec::new();
-    }
-    t.as_bytes().to_vec()
-}
-
-fn logprob(v: &Value) -> Option<f32> {
-    match v.get("logprob")? {
-        Value::Number(n) => n.as_f64().map(|x| x as f32),
-        // Some servers write -inf as null or a string.
-        Value::Null => Some(f32::NEG_INFINITY),
-        Value::String(s) if s.contains("inf") => Some(f32::NEG_INFINITY),
-        _ => None,
-    }
 }
 
 /// Parse one SSE `data` payload; `Err` names what is wrong with it.
@@ -112,32 +63,7 @@ pub fn parse_chunk(data: &str) -> Result<Chunk, String> {
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default();
-    for (i, t) in content.iter().enumerate() {
-        let lp = logprob(t).ok_or_else(|| format!("logprobs.content[{i}].logprob: missing"))?;
-        let top = t
-            .get("top_logprobs")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-            .map(|(j, c)| {
-                Ok(Candidate {
-                    id: token_id(c),
-                    text: CompactString::from(String::from_utf8_lossy(&token_bytes(c))),
-                    logprob: logprob(c).ok_or_else(|| {
-                        format!("logprobs.content[{i}].top_logprobs[{j}].logprob: missing")
-                    })?,
-                })
-            })
-            .collect::<Result<Vec<_>, String>>()?;
-        out.tokens.push(StreamToken {
-            id: token_id(t),
-            bytes: token_bytes(t),
-            logprob: lp,
-            top,
-        });
-    }
+    out.tokens = entries::read_tokens(content, "logprobs.content")?;
     Ok(out)
 }
 

@@ -19,8 +19,8 @@ use crate::engine::events::{Event, TokenRecord};
 use crate::engine::forking::{self, ForkPlan};
 use crate::engine::method::{online_threshold, window_mean, DecodingMethod, DEEPCONF_PERCENTILE};
 use crate::engine::request::{validate_request, SampleRequest};
-use crate::engine::utf8::Utf8Joiner;
 use crate::run::topk::{self, CONFIDENCE_K};
+use crate::run::utf8::Utf8Joiner;
 use crate::run::{
     DecodingRecord, DeepConfOnlineRecord, FfsRecord, Finish, Message, OnlineStop, Path, PromptInfo,
     Role, Run, Source, StatsSource, Timing, Tokens, Turn,
@@ -767,17 +767,9 @@ impl PathJob<'_> {
             confidence: stats.confidence,
             top_id: alts.iter().map(|c| c.id).collect(),
             top_text: alts.iter().map(|c| c.text.clone()).collect(),
-            // A clamped candidate (read as −∞) is stored as vLLM's clamp
-            // value: JSON has no −∞, and readers take it back as −∞.
             top_logprob: alts
                 .iter()
-                .map(|c| {
-                    if c.logprob.is_finite() {
-                        c.logprob
-                    } else {
-                        -9999.0
-                    }
-                })
+                .map(|c| topk::stored_logprob(c.logprob))
                 .collect(),
             kl_ref: None,
         };

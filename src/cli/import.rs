@@ -1,0 +1,221 @@
+//! `reasonscope import`: other tools' outputs to run files (one per
+//! prompt; a folder of runs when a source holds several prompts).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+
+use crate::run::import::{self, Imported, Options, Tokenizer};
+use crate::run::{write_run, Message, Run};
+
+pub struct ImportArgs {
+    pub files: Vec<PathBuf>,
+    pub output: Option<PathBuf>,
+    /// The conversation every record answers (when the file lacks it).
+    pub prompt: Option<Vec<Message>>,
+    pub tokenizer: Option<PathBuf>,
+    pub vocab: Option<u32>,
+    pub quiet: bool,
+}
+
+/// `name.json` → `name`; `name.jsonl.gz` → `name`.
+fn stem(p: &Path) -> String {
+    let n = p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "import".into());
+    let n = n.strip_suffix(".gz").unwrap_or(&n);
+    n.rsplit_once('.').map_or(n, |(s, _)| s).to_owned()
+}
+
+/// Where one file's runs go: `out` (a run file, or a folder when the file
+/// holds several prompts); by default next to the source.
+struct Sink {
+    single: PathBuf,
+    folder: PathBuf,
+    first: Option<Imported>,
+    written: Vec<PathBuf>,
+}
+
+impl Sink {
+    fn write(&mut self, r: Imported) -> anyhow::Result<()> {
+        if self.written.is_empty() && self.first.is_none() {
+            // Held until a second one shows whether this is a folder.
+            self.first = Some(r);
+            return Ok(());
+        }
+        std::fs::create_dir_all(&self.folder)
+            .with_context(|| format!("cannot create {}", self.folder.display()))?;
+        for r in self.first.take().into_iter().chain([r]) {
+            let p = self.folder.join(format!("{}.json.gz", r.name));
+            write_run(&r.run, &p)?;
+            self.written.push(p);
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> anyhow::Result<Vec<PathBuf>> {
+        if let Some(r) = self.first.take() {
+            write_run(&r.run, &self.single)?;
+            self.written.push(self.single.clone());
+        }
+        Ok(self.written)
+    }
+}
+
+pub fn import_files(a: &ImportArgs) -> anyhow::Result<()> {
+    let model = match &a.tokenizer {
+        Some(p) => Some(
+            crate::engine::LoadedModel::load(p, None)
+                .with_context(|| format!("--tokenizer {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut failed = 0usize;
+    for file in &a.files {
+        let opts = Options {
+            file_name: file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            prompt: a.prompt.clone(),
+            vocab: a.vocab,
+            tokenizer: model.as_ref().map(|m| m as &dyn Tokenizer),
+            created: created.clone(),
+        };
+        let s = stem(file);
+        let (single, folder) = match &a.output {
+            Some(o) if a.files.len() == 1 && !o.is_dir() => (o.clone(), o.clone()),
+            Some(o) => (o.join(format!("{s}.json.gz")), o.join(&s)),
+            None => {
+                let dir = file.parent().unwrap_or(Path::new("."));
+                (
+                    dir.join(format!("{s}.run.json.gz")),
+                    dir.join(format!("{s}-runs")),
+                )
+            }
+        };
+        if let Some(o) = &a.output {
+            if a.files.len() > 1 {
+                std::fs::create_dir_all(o)?;
+            }
+        }
+        let mut sink = Sink {
+            single,
+            folder,
+            first: None,
+            written: Vec::new(),
+        };
+        let f =
+            std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let total = f.metadata().map(|m| m.len()).unwrap_or(0);
+        let mut write_err: Option<anyhow::Error> = None;
+        let mut on_run = |r: Imported| {
+            if write_err.is_none() {
+                if let Err(e) = sink.write(r) {
+                    write_err = Some(e);
+                }
+            }
+        };
+        let quiet = a.quiet;
+        let mut progress = |read: u64| {
+            if !quiet && total > 64 << 20 {
+                eprint!(
+                    "\r{}: {:.0}%",
+                    opts.file_name,
+                    100.0 * read as f64 / total as f64
+                );
+            }
+        };
+        let summary = import::import(f, &opts, &mut on_run, &mut progress);
+        if !quiet && total > 64 << 20 {
+            eprintln!();
+        }
+        if let Some(e) = write_err {
+            return Err(e);
+        }
+        let summary = match summary {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                failed += 1;
+                continue;
+            }
+        };
+        let written = sink.finish()?;
+        for p in &summary.problems {
+            eprintln!("error: {p}");
+        }
+        failed += usize::from(!summary.problems.is_empty());
+        if !a.quiet {
+            let to = match written.as_slice() {
+                [one] => one.display().to_string(),
+                many => format!(
+                    "{} ({} run files)",
+                    many.first()
+                        .and_then(|p| p.parent())
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
+                    many.len()
+                ),
+            };
+            println!(
+                "{}: {} ({} record{}) → {to}",
+                file.display(),
+                summary.format.unwrap_or("?"),
+                summary.records,
+                if summary.records == 1 { "" } else { "s" },
+            );
+            if let Some(first) = written.first() {
+                if let Ok(run) = crate::run::read_run(first) {
+                    println!("  {}", describe(&run));
+                }
+            }
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} file(s) had records that could not be imported (see above)");
+    }
+    Ok(())
+}
+
+/// What the imported statistics are, in one line.
+pub fn describe(run: &Run) -> String {
+    let st = run.stats_source();
+    let imp = run.import.as_ref();
+    let tokens = imp.and_then(|i| i.tokens.as_deref()).unwrap_or("source");
+    let mut s = match st.source {
+        crate::run::Source::Full => "full distribution: every statistic exact".to_owned(),
+        crate::run::Source::TopK => format!(
+            "top-{} logprobs: confidence exact{}, entropy {}, self-certainty unavailable",
+            st.k.unwrap_or(0),
+            if st.k.unwrap_or(0) >= 20 { "" } else { " over fewer than 20" },
+            if run
+                .paths
+                .iter()
+                .any(|p| p.turns.iter().any(|t| t.tokens.entropy_hi.is_some()))
+            {
+                "between bounds"
+            } else {
+                "a lower bound only (V unknown: --vocab-size V gives the upper bound)"
+            }
+        ),
+        crate::run::Source::Text => format!(
+            "text only ({}): answers, token counts and branch points; no logprob statistic",
+            match tokens {
+                "words" => "a token is a word or punctuation mark; --tokenizer MODEL.gguf counts real tokens".to_owned(),
+                t => t.replace("tokenizer:", "tokens of "),
+            }
+        ),
+    };
+    if let Some(i) = imp {
+        if !i.unknown.is_empty() {
+            s.push_str(&format!("; unknown: {}", i.unknown.join(", ")));
+        }
+        for n in &i.notes {
+            s.push_str(&format!("; {n}"));
+        }
+    }
+    s
+}

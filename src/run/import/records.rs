@@ -1,0 +1,254 @@
+//! Reading a source file record by record, so that a file of any size is
+//! imported in bounded memory: a JSON document is one record, a top-level
+//! JSON array gives one record per element (streamed), and JSON Lines one
+//! per line. Gzip is recognised by its magic bytes and inflated as a stream.
+
+use std::io::{BufRead, BufReader, Read};
+
+use serde::de::{Deserializer as _, SeqAccess, Visitor};
+use serde_json::Value;
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// How the file holds its records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    Document,
+    Array,
+    Lines,
+}
+
+/// One record: 1-based `index`, its line in JSON Lines, and its value or
+/// what is wrong with its JSON.
+pub struct Record {
+    pub index: u64,
+    pub line: Option<u64>,
+    pub layout: Layout,
+    pub value: Result<Value, String>,
+}
+
+/// Whether the first bytes of a file are a reasonscope run file (its
+/// `format` field comes first), gzip or not.
+pub fn looks_like_run(prefix: &[u8]) -> bool {
+    let mut head = Vec::new();
+    if prefix.starts_with(&GZIP_MAGIC) {
+        // A prefix of a gzip stream inflates as far as it goes.
+        let _ = flate2::read::GzDecoder::new(prefix)
+            .take(4096)
+            .read_to_end(&mut head);
+    } else {
+        head.extend_from_slice(&prefix[..prefix.len().min(4096)]);
+    }
+    let text = String::from_utf8_lossy(head.strip_prefix(BOM).unwrap_or(&head));
+    let t = text.trim_start();
+    t.starts_with('{') && t[..t.len().min(512)].contains("\"reasonscope.run\"")
+}
+
+/// Counts the bytes read (reported at most every 256 KiB).
+struct Counting<'a, R> {
+    inner: R,
+    read: u64,
+    reported: u64,
+    progress: &'a mut dyn FnMut(u64),
+}
+
+impl<R: Read> Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if self.read - self.reported >= 256 * 1024 || n == 0 {
+            self.reported = self.read;
+            (self.progress)(self.read);
+        }
+        Ok(n)
+    }
+}
+
+/// What a JSON error means to the user.
+fn describe(e: &serde_json::Error) -> String {
+    if e.is_eof() {
+        format!("truncated: the JSON ends early ({e})")
+    } else {
+        format!("not valid JSON ({e})")
+    }
+}
+
+/// Skip a BOM and whitespace; return the next byte without consuming it.
+fn peek(r: &mut dyn BufRead) -> std::io::Result<Option<u8>> {
+    let mut first = true;
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        if first && buf.starts_with(BOM) {
+            r.consume(BOM.len());
+            first = false;
+            continue;
+        }
+        first = false;
+        match buf.iter().position(|b| !b.is_ascii_whitespace()) {
+            Some(i) => {
+                let b = buf[i];
+                r.consume(i);
+                return Ok(Some(b));
+            }
+            None => {
+                let n = buf.len();
+                r.consume(n);
+            }
+        }
+    }
+}
+
+struct Elements<'a> {
+    on: &'a mut dyn FnMut(Record) -> bool,
+}
+
+impl<'de> Visitor<'de> for Elements<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON array of records")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0;
+        loop {
+            index += 1;
+            let value = match seq.next_element::<Value>() {
+                Ok(Some(v)) => Ok(v),
+                Ok(None) => return Ok(()),
+                Err(e) => Err(e.to_string()),
+            };
+            let stop = value.is_err();
+            let more = (self.on)(Record {
+                index,
+                line: None,
+                layout: Layout::Array,
+                value: value.map_err(|e| {
+                    if e.contains("EOF") {
+                        format!("truncated: the JSON ends early ({e})")
+                    } else {
+                        format!("not valid JSON ({e})")
+                    }
+                }),
+            });
+            if stop || !more {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Read every record of `reader`, calling `on` for each until it returns
+/// false. `Err` only when the bytes cannot be read at all.
+pub fn read(
+    reader: impl Read,
+    progress: &mut dyn FnMut(u64),
+    on: &mut dyn FnMut(Record) -> bool,
+) -> Result<(), String> {
+    let counting = Counting {
+        inner: reader,
+        read: 0,
+        reported: 0,
+        progress,
+    };
+    let mut raw = BufReader::with_capacity(1 << 16, counting);
+    let gz = raw
+        .fill_buf()
+        .map_err(|e| format!("cannot read: {e}"))?
+        .starts_with(&GZIP_MAGIC);
+    let mut r: Box<dyn BufRead + '_> = if gz {
+        Box::new(BufReader::with_capacity(
+            1 << 16,
+            flate2::read::MultiGzDecoder::new(raw),
+        ))
+    } else {
+        Box::new(raw)
+    };
+    let io = |e: std::io::Error| {
+        if gz {
+            format!("not a valid gzip stream ({e}); the file may be truncated")
+        } else {
+            format!("cannot read: {e}")
+        }
+    };
+    match peek(&mut r).map_err(io)? {
+        None => Ok(()),
+        Some(b'[') => {
+            let mut de = serde_json::Deserializer::from_reader(r);
+            // Errors after the records were handed out (a missing `]`) were
+            // already reported by the visitor.
+            let _ = de.deserialize_seq(Elements { on });
+            Ok(())
+        }
+        Some(_) => {
+            let mut first = Vec::new();
+            r.read_until(b'\n', &mut first).map_err(io)?;
+            let parsed = serde_json::from_slice::<Value>(&first);
+            let more = peek(&mut r).map_err(io)?.is_some();
+            match parsed {
+                Ok(v) if more => {
+                    if !on(Record {
+                        index: 1,
+                        line: Some(1),
+                        layout: Layout::Lines,
+                        value: Ok(v),
+                    }) {
+                        return Ok(());
+                    }
+                    lines(&mut r, on).map_err(io)
+                }
+                Ok(v) => {
+                    on(Record {
+                        index: 1,
+                        line: None,
+                        layout: Layout::Document,
+                        value: Ok(v),
+                    });
+                    Ok(())
+                }
+                Err(_) => {
+                    // A document over several lines (pretty-printed).
+                    r.read_to_end(&mut first).map_err(io)?;
+                    on(Record {
+                        index: 1,
+                        line: None,
+                        layout: Layout::Document,
+                        value: serde_json::from_slice(&first).map_err(|e| describe(&e)),
+                    });
+                    Ok(())
+                }
+            }
+        }
+    }
+}
+
+/// JSON Lines after the first: one record per non-blank line.
+fn lines(r: &mut dyn BufRead, on: &mut dyn FnMut(Record) -> bool) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    let mut line = 1u64;
+    let mut index = 1u64;
+    loop {
+        buf.clear();
+        if r.read_until(b'\n', &mut buf)? == 0 {
+            return Ok(());
+        }
+        line += 1;
+        if buf.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        index += 1;
+        let value = serde_json::from_slice::<Value>(&buf).map_err(|e| describe(&e));
+        if !on(Record {
+            index,
+            line: Some(line),
+            layout: Layout::Lines,
+            value,
+        }) {
+            return Ok(());
+        }
+    }
+}

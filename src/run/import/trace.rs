@@ -1,0 +1,458 @@
+//! What every source format is read into (one prompt's samples, as the
+//! source gave them), and how that becomes a run: statistics from the
+//! returned candidates as methods.md defines them for top-k sources, text
+//! through the UTF-8 joiner, and every unknown said so, never zeros.
+
+use compact_str::CompactString;
+
+use super::words;
+use crate::run::model::*;
+use crate::run::topk::{self, Candidate};
+use crate::run::utf8::Utf8Joiner;
+
+/// One generated token as a source gave it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenIn {
+    /// -1 where the source gives no token ids.
+    pub id: i32,
+    /// Raw bytes (they may hold part of a UTF-8 character).
+    pub bytes: Vec<u8>,
+    /// ln p of the sampled token; NaN, −∞ and clamps are read as −∞.
+    pub logprob: f32,
+    /// The returned candidates, in the source's order.
+    pub top: Vec<Candidate>,
+}
+
+/// One sampled response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub text: String,
+    pub finish: Finish,
+    /// Per-token logprobs where the source has them.
+    pub tokens: Option<Vec<TokenIn>>,
+    /// Exact full-distribution statistics, one per token (`jsonl` only).
+    pub exact: Option<Exact>,
+}
+
+/// Statistics a tool computed over the full distribution (it held the
+/// logits): taken as they are.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exact {
+    pub entropy: Vec<f32>,
+    pub self_certainty: Vec<f32>,
+    pub confidence: Vec<f32>,
+}
+
+/// Sampling settings the source recorded (None: not in the source).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SamplingIn {
+    pub temperature: Option<f32>,
+    pub top_k: Option<u32>,
+    pub top_p: Option<f32>,
+    pub min_p: Option<f32>,
+    pub seed: Option<u64>,
+    pub max_tokens: Option<u32>,
+}
+
+/// One prompt's samples from a source file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trace {
+    /// The conversation, when the file holds it.
+    pub conversation: Option<Vec<Message>>,
+    /// The prompt was raw text (a completion), not chat messages.
+    pub plain_prompt: bool,
+    pub gold: Option<String>,
+    /// The served model's name, when the file says it.
+    pub model: Option<String>,
+    /// The record's own id (a batch `custom_id`, a `doc_id`).
+    pub title: Option<String>,
+    pub distribution: Distribution,
+    pub sampling: SamplingIn,
+    /// Whether the source says why each response ended.
+    pub finish_known: bool,
+    /// V, when the source says it.
+    pub n_vocab: Option<u32>,
+    /// A regex that reads the final answer (`answer_pattern`).
+    pub answer_pattern: Option<String>,
+    pub samples: Vec<Sample>,
+}
+
+impl Trace {
+    pub fn new(distribution: Distribution) -> Self {
+        Trace {
+            conversation: None,
+            plain_prompt: false,
+            gold: None,
+            model: None,
+            title: None,
+            distribution,
+            sampling: SamplingIn::default(),
+            finish_known: true,
+            n_vocab: None,
+            answer_pattern: None,
+            samples: Vec::new(),
+        }
+    }
+}
+
+/// Turns text into a model's tokens (`--tokenizer MODEL.gguf`); the
+/// engine provides it, so that `run` stays free of llama.cpp.
+pub trait Tokenizer {
+    /// Token ids and their raw bytes; the bytes concatenated are `text`.
+    fn tokenize(&self, text: &str) -> Result<Vec<(i32, Vec<u8>)>, String>;
+    fn n_vocab(&self) -> u32;
+    /// The model's file name (recorded in `import.tokens`).
+    fn file_name(&self) -> String;
+}
+
+/// Everything a conversion needs besides the records.
+pub struct Options<'a> {
+    /// The source's file name (no folders).
+    pub file_name: String,
+    /// `--prompt`: the conversation every record answers.
+    pub prompt: Option<Vec<Message>>,
+    /// `--vocab-size`: V where the file does not say it.
+    pub vocab: Option<u32>,
+    pub tokenizer: Option<&'a dyn Tokenizer>,
+    /// RFC 3339 time written as the run's `created`.
+    pub created: String,
+}
+
+/// Build the run of one prompt's samples (`record`: the 1-based record of
+/// the file when it held several).
+pub fn to_run(
+    trace: Trace,
+    from: &str,
+    record: Option<u64>,
+    opts: &Options,
+) -> Result<Run, String> {
+    if trace.samples.is_empty() {
+        return Err("holds no sampled response".into());
+    }
+    let mut unknown: Vec<String> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+    let conversation = match (trace.conversation.clone(), &opts.prompt) {
+        (_, Some(p)) => p.clone(),
+        (Some(c), None) if c.iter().any(|m| m.role == Role::User) => c,
+        _ => {
+            unknown.push("prompt".into());
+            Message::users(&[""])
+        }
+    };
+    let exact = trace
+        .samples
+        .iter()
+        .all(|s| s.tokens.is_some() && s.exact.is_some());
+    let with_logprobs = exact
+        || trace.samples.iter().all(|s| {
+            s.tokens
+                .as_ref()
+                .is_some_and(|t| t.iter().all(|t| !t.top.is_empty()))
+        });
+    if !with_logprobs && trace.samples.iter().any(|s| s.tokens.is_some()) {
+        notes.push(
+            "some responses came without logprobs or alternatives: the run is text only".into(),
+        );
+    }
+    let vocab = opts
+        .vocab
+        .or(trace.n_vocab)
+        .or_else(|| opts.tokenizer.map(|t| t.n_vocab()))
+        .filter(|&v| v > 0);
+    let (paths, stats, width, tokens_note) = if with_logprobs {
+        let (paths, width, clamped) = topk_paths(&trace.samples, vocab, exact)?;
+        if clamped > 0 {
+            notes.push(format!(
+                "{clamped} logprobs were NaN, −∞ or clamped (≤ −9000, as vLLM's −9999): read as −∞ (probability 0)"
+            ));
+        }
+        let stats = if exact {
+            StatsSource {
+                distribution: Some(trace.distribution),
+                ..StatsSource::FULL
+            }
+        } else {
+            StatsSource {
+                source: Source::TopK,
+                k: Some(width as u32),
+                distribution: Some(trace.distribution),
+            }
+        };
+        (paths, stats, width, "source".to_owned())
+    } else {
+        let (paths, how) = text_paths(&trace.samples, opts.tokenizer)?;
+        let stats = StatsSource {
+            source: Source::Text,
+            k: None,
+            distribution: None,
+        };
+        (paths, stats, 0, how)
+    };
+    if vocab.is_none() {
+        unknown.push("model.n_vocab".into());
+    }
+    if !trace.finish_known {
+        unknown.push("paths.finish".into());
+    }
+    let s = trace.sampling;
+    for (name, known) in [
+        ("sampling.temperature", s.temperature.is_some()),
+        ("sampling.top_k", s.top_k.is_some()),
+        ("sampling.top_p", s.top_p.is_some()),
+        ("sampling.min_p", s.min_p.is_some()),
+        ("sampling.seed", s.seed.is_some()),
+        ("sampling.max_tokens", s.max_tokens.is_some()),
+    ] {
+        if !known {
+            unknown.push(name.into());
+        }
+    }
+    let model_name = trace.model.clone().unwrap_or_else(|| {
+        unknown.push("model.name".into());
+        "unknown".into()
+    });
+    let model_file = model_name
+        .rsplit(['/', '\\'])
+        .next()
+        .filter(|f| f.ends_with(".gguf"))
+        .unwrap_or_default()
+        .to_owned();
+    let n_turns = conversation.iter().filter(|m| m.role == Role::User).count();
+    let gold = trace.gold.clone().map(|g| {
+        let mut v = vec![None; n_turns];
+        v[n_turns - 1] = Some(g);
+        v
+    });
+    let max_len = paths
+        .iter()
+        .map(|p: &Path| p.turns[0].tokens.len())
+        .max()
+        .unwrap_or(0);
+    Ok(Run {
+        format: FORMAT.into(),
+        version: VERSION,
+        created: opts.created.clone(),
+        title: trace.title.clone(),
+        model: ModelInfo {
+            name: model_name,
+            file: model_file,
+            sha256: None,
+            n_vocab: vocab.unwrap_or(0),
+            n_params: 0,
+            n_ctx: 0,
+            backend: "import".into(),
+        },
+        sampling: Sampling {
+            n_paths: paths.len() as u32,
+            temperature: s.temperature.unwrap_or(0.0),
+            top_k: s.top_k.unwrap_or(0),
+            top_p: s.top_p.unwrap_or(0.0),
+            min_p: s.min_p.unwrap_or(0.0),
+            seed: s.seed.unwrap_or(0),
+            max_tokens: s.max_tokens.unwrap_or(max_len as u32),
+            top_logprobs: width as u32,
+            method: "plain".into(),
+        },
+        conversation,
+        gold,
+        answer: Some(match trace.answer_pattern.clone() {
+            Some(pattern) => AnswerSpec::Regex { pattern },
+            None => AnswerSpec::Auto,
+        }),
+        prompt: trace.plain_prompt.then(|| PromptInfo {
+            template: "plain".into(),
+            note: Some("the source's prompt was raw text, not chat messages".into()),
+            n_tokens: 0,
+        }),
+        engine: None,
+        drift_reference: None,
+        decoding: None,
+        stats: Some(stats),
+        remote: None,
+        import: Some(ImportInfo {
+            from: from.into(),
+            file: opts.file_name.clone(),
+            record,
+            tokens: Some(tokens_note),
+            unknown,
+            notes,
+        }),
+        paths,
+    })
+}
+
+fn path(index: usize, turn: Turn) -> Path {
+    Path {
+        index: index as u32,
+        seed: 0,
+        fork: None,
+        turns: vec![turn],
+    }
+}
+
+/// Paths with top-k statistics; returns them, the common number of
+/// alternatives kept per token and how many logprobs were clamps.
+/// With `exact`, the samples' own full-distribution statistics are kept.
+fn topk_paths(
+    samples: &[Sample],
+    vocab: Option<u32>,
+    exact: bool,
+) -> Result<(Vec<Path>, usize, usize), String> {
+    let mut clamped = 0usize;
+    // Normalized candidates first: the rows' width is the fewest any
+    // position kept (vLLM may return k or k+1 distinct candidates).
+    let mut normalized: Vec<Vec<(i32, &[u8], f32, Vec<Candidate>)>> = Vec::new();
+    let mut width = usize::MAX;
+    for s in samples {
+        let toks = s.tokens.as_deref().unwrap_or_default();
+        let mut out = Vec::with_capacity(toks.len());
+        for t in toks {
+            let mut c = t.top.clone();
+            clamped += c
+                .iter()
+                .filter(|c| !c.logprob.is_finite() || c.logprob <= topk::CLAMP_FLOOR)
+                .count();
+            topk::normalize(&mut c);
+            width = width.min(c.len());
+            out.push((t.id, t.bytes.as_slice(), t.logprob, c));
+        }
+        normalized.push(out);
+    }
+    let width = if width == usize::MAX { 0 } else { width };
+    let mut paths = Vec::with_capacity(samples.len());
+    for (p, (s, toks)) in samples.iter().zip(normalized).enumerate() {
+        let mut tokens = Tokens::with_width(width);
+        let given = s.exact.as_ref().filter(|_| exact);
+        if given.is_none() {
+            tokens.self_certainty = Column::absent();
+        }
+        let mut joiner = Utf8Joiner::default();
+        let mut text = String::new();
+        let mut hi = Vec::with_capacity(toks.len());
+        for (i, (id, bytes, lp, cands)) in toks.into_iter().enumerate() {
+            let lps: Vec<f32> = cands.iter().map(|c| c.logprob).collect();
+            let st = match given {
+                Some(e) => topk::TopKStats {
+                    confidence: e.confidence[i],
+                    entropy_lo: e.entropy[i],
+                    entropy_hi: None,
+                    clamped: false,
+                },
+                None => topk::position_stats(&lps, vocab).ok_or_else(|| {
+                    format!("response {p}, token {i}: no usable alternatives (all −∞ or NaN)")
+                })?,
+            };
+            if let Some(e) = given {
+                tokens.self_certainty.push(e.self_certainty[i]);
+            }
+            let logprob = if lp.is_finite() && lp > topk::CLAMP_FLOOR {
+                lp
+            } else {
+                clamped += 1;
+                f32::NEG_INFINITY
+            };
+            let piece = CompactString::from(joiner.push(bytes));
+            text.push_str(&piece);
+            tokens.id.push(id);
+            tokens.text.push(piece);
+            tokens.logprob.push(topk::stored_logprob(logprob));
+            tokens.entropy.push(st.entropy_lo);
+            tokens.confidence.push(st.confidence);
+            let alts = &cands[..width];
+            tokens
+                .top_id
+                .push_row(&alts.iter().map(|c| c.id).collect::<Vec<_>>());
+            tokens
+                .top_text
+                .push_row(&alts.iter().map(|c| c.text.clone()).collect::<Vec<_>>());
+            tokens.top_logprob.push_row(
+                &alts
+                    .iter()
+                    .map(|c| topk::stored_logprob(c.logprob))
+                    .collect::<Vec<_>>(),
+            );
+            hi.push(st.entropy_hi);
+        }
+        let rest = joiner.finish();
+        if let Some(last) = tokens.text.last_mut() {
+            last.push_str(&rest);
+            text.push_str(&rest);
+        }
+        if given.is_none() && hi.iter().all(Option::is_some) && !hi.is_empty() {
+            tokens.entropy_hi = Some(hi.into_iter().flatten().collect());
+        }
+        tokens.shrink_to_fit();
+        paths.push(path(
+            p,
+            Turn {
+                text,
+                finish: s.finish,
+                tokens,
+                timing: Timing::default(),
+            },
+        ));
+    }
+    Ok((paths, width, clamped))
+}
+
+/// Text-only paths: tokens from the given tokenizer, else words.
+fn text_paths(
+    samples: &[Sample],
+    tokenizer: Option<&dyn Tokenizer>,
+) -> Result<(Vec<Path>, String), String> {
+    let how = match tokenizer {
+        Some(t) => format!("tokenizer:{}", t.file_name()),
+        None => "words".to_owned(),
+    };
+    let mut paths = Vec::with_capacity(samples.len());
+    for (p, s) in samples.iter().enumerate() {
+        let mut tokens = Tokens {
+            logprob: Column::absent(),
+            entropy: Column::absent(),
+            self_certainty: Column::absent(),
+            confidence: Column::absent(),
+            top_id: Rows::absent(),
+            top_text: Rows::absent(),
+            top_logprob: Rows::absent(),
+            ..Tokens::default()
+        };
+        match tokenizer {
+            Some(tk) => {
+                let mut joiner = Utf8Joiner::default();
+                let pieces = tk
+                    .tokenize(&s.text)
+                    .map_err(|e| format!("response {p}: cannot tokenize: {e}"))?;
+                for (id, bytes) in pieces {
+                    tokens.id.push(id);
+                    tokens.text.push(joiner.push(&bytes).into());
+                }
+                let rest = joiner.finish();
+                if let Some(last) = tokens.text.last_mut() {
+                    last.push_str(&rest);
+                }
+            }
+            None => {
+                for w in words::split(&s.text) {
+                    tokens.id.push(-1);
+                    tokens.text.push(w.into());
+                }
+            }
+        }
+        let joined: String = tokens.text.iter().map(|t| t.as_str()).collect();
+        if joined != s.text {
+            return Err(format!(
+                "response {p}: the tokenizer's pieces do not give the text back"
+            ));
+        }
+        paths.push(path(
+            p,
+            Turn {
+                text: s.text.clone(),
+                finish: s.finish,
+                tokens,
+                timing: Timing::default(),
+            },
+        ));
+    }
+    Ok((paths, how))
+}
