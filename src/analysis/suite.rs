@@ -124,8 +124,16 @@ pub fn disagreements(questions: &[&TurnAnalysis]) -> Vec<usize> {
         .iter()
         .enumerate()
         .filter(|(_, q)| {
-            let answers: Vec<Option<&str>> =
-                q.methods.iter().map(|m| m.answer.as_deref()).collect();
+            // Methods the run cannot compute do not disagree.
+            let answers: Vec<Option<&str>> = q
+                .methods
+                .iter()
+                .filter(|m| m.unavailable.is_none())
+                .map(|m| m.answer.as_deref())
+                .collect();
+            if answers.is_empty() {
+                return false;
+            }
             answers.iter().any(|a| match (a, answers[0]) {
                 (Some(x), Some(y)) => !super::answers::equal(x, y),
                 (x, y) => x.is_some() != y.is_some(),

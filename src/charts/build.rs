@@ -729,6 +729,21 @@ pub const FIGURE_IDS: [&str; 8] = [
 
 /// The one place that turns a request into a figure: the GUI's views, its
 /// exports and `reasonscope export` all call it.
+/// Why a run has no entropy or confidence to draw (a text-only import),
+/// said instead of an empty chart.
+pub fn entropy_unavailable(run: &Run) -> Option<String> {
+    (run.stats_source().source == crate::run::Source::Text).then(|| {
+        format!(
+            "Entropy and DeepConf confidence are unavailable: this run holds text only{} (no logprobs). \
+             Answers, votes, branch points and reflection steps are in the other views.",
+            run.import
+                .as_ref()
+                .map(|i| format!(", imported from a {} file", i.from))
+                .unwrap_or_default()
+        )
+    })
+}
+
 pub fn figure_for(
     req: &FigureRequest,
     run: &Run,
@@ -744,6 +759,7 @@ pub fn figure_for(
             charts: vec![agreement_chart(t)],
             columns: 1,
         },
+        "entropy" if entropy_unavailable(run).is_some() => return None,
         "entropy" => {
             let paths: Vec<usize> = req
                 .paths

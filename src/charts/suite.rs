@@ -55,7 +55,10 @@ pub fn suite_figure(groups: &[SuiteGroup], params: &MethodParams) -> Option<Figu
         let dx = (gi as f64 - (g_n - 1.0) / 2.0) * 0.7 / g_n;
         let mut points = Vec::new();
         let mut bars = Vec::new();
-        for (k, m) in methods.iter().enumerate() {
+        for m in &methods {
+            // At the method's own category: a method unavailable for these
+            // runs leaves its place empty.
+            let k = METHODS.iter().position(|id| *id == m.method).unwrap_or(0);
             let x = k as f64 + dx;
             points.push([x, m.accuracy]);
             let right = (m.accuracy * m.n_questions as f64).round() as usize;

@@ -12,7 +12,7 @@ use super::{theme, views};
 use crate::charts::{self, Figure};
 use crate::engine::Event;
 use crate::export::{self, Format};
-use crate::run::{parse_run_bytes, read_run};
+use crate::run::parse_run_bytes;
 
 fn snap_len(r: &crate::run::Run) -> usize {
     r.paths.len().saturating_sub(1)
@@ -50,6 +50,10 @@ pub enum AppCommand {
         figure: &'static str,
         format: Format,
     },
+    /// Ask where to save the active run as a run file (an imported one).
+    SaveRunDialog,
+    /// Save the active run here (never replaces an existing file).
+    SaveRunTo(PathBuf),
     /// Save without asking (never replaces an existing file).
     ExportTo {
         figure: &'static str,
@@ -94,7 +98,12 @@ pub enum JobDone {
     },
     Opened {
         path: PathBuf,
-        result: Result<(crate::run::Run, Vec<crate::analysis::TurnAnalysis>), String>,
+        result: Result<Loaded, String>,
+    },
+    /// Bytes of a file being imported read so far.
+    Progress {
+        path: PathBuf,
+        fraction: f32,
     },
     /// A growing live run, analysed.
     Analysed {
@@ -142,6 +151,8 @@ pub struct App {
     folder_order: HashMap<PathBuf, usize>,
     /// Files queued for opening since `opening` was last empty (progress).
     opening_total: usize,
+    /// How far each file being imported has been read (0..1).
+    import_progress: HashMap<PathBuf, f32>,
     jobs_tx: crossbeam_channel::Sender<JobDone>,
     jobs_rx: crossbeam_channel::Receiver<JobDone>,
     /// The Branches view's trie and layout, with the key they were built for.
@@ -188,6 +199,7 @@ impl App {
             opening: Vec::new(),
             folder_order: HashMap::new(),
             opening_total: 0,
+            import_progress: HashMap::new(),
             jobs_tx,
             jobs_rx,
             tree: None,
@@ -257,21 +269,84 @@ impl App {
     /// The one open function: CLI, dialog, drag-and-drop, recent files and
     /// tests all come here. A bad file leaves every open run as it was.
     pub fn open(&mut self, path: &Path) {
-        match read_run(path) {
-            Ok(run) => {
-                let name = path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| path.display().to_string());
-                let n = run.paths.len();
-                self.add_run(OpenRun::new(
-                    name,
-                    Some(path.to_path_buf()),
-                    run,
-                    &self.settings.params(),
-                ));
+        let result = read_loaded(path, &self.settings.params(), &mut |_| {});
+        self.opened(path, result);
+    }
+
+    /// A file read (and analysed): its runs go to the views. An imported
+    /// file's runs have no path (saving one asks where, never over the
+    /// source); a file that held several prompts opens in the Suite view.
+    fn opened(&mut self, path: &Path, result: Result<Loaded, String>) {
+        let l = match result {
+            Ok(l) => l,
+            Err(e) => return self.error(e),
+        };
+        let label = super::live::file_label(path);
+        let n_runs = l.runs.len();
+        let params = self.settings.params();
+        let mut n_paths = 0;
+        for (name, run, turns) in l.runs {
+            n_paths += run.paths.len();
+            let (name, p) = match &l.import {
+                None => (label.clone(), Some(path.to_path_buf())),
+                Some(_) if n_runs == 1 => (format!("{label} (imported)"), None),
+                Some(_) => (format!("{label} · {name}"), None),
+            };
+            self.add_run(OpenRun::analysed(
+                name,
+                p,
+                run,
+                std::sync::Arc::new(turns),
+                &params,
+            ));
+        }
+        if !self.folder_order.contains_key(path) {
+            self.settings.remember(path);
+        }
+        match &l.import {
+            None => self.info(format!("opened {} ({n_paths} paths)", path.display())),
+            Some(sum) => {
+                if n_runs > 1 {
+                    self.settings.view = View::Suite;
+                }
+                let what = format!(
+                    "imported {} ({}, {} record{}) as {n_runs} run{}; File > Save run as… keeps it as a run file",
+                    path.display(),
+                    sum.format.unwrap_or("?"),
+                    sum.records,
+                    if sum.records == 1 { "" } else { "s" },
+                    if n_runs == 1 { "" } else { "s" },
+                );
+                if sum.problems.is_empty() {
+                    self.info(what);
+                } else {
+                    self.error(format!(
+                        "{what}; {} record(s) could not be imported: {}",
+                        sum.problems.len(),
+                        sum.problems.join("; ")
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Save the active run as a run file; `ask` false for tests and
+    /// scripts (then an existing file is never replaced).
+    fn save_run_to(&mut self, path: &Path, replace: bool) {
+        let Some(run) = self.runs.get(self.active).map(|r| r.run.clone()) else {
+            return self.error("no run is open to save");
+        };
+        if !replace && path.exists() {
+            return self.error(format!("{} exists; not replaced", path.display()));
+        }
+        match crate::run::write_run(&run, path) {
+            Ok(()) => {
+                if let Some(r) = self.runs.get_mut(self.active) {
+                    r.path = Some(path.to_path_buf());
+                    r.name = super::live::file_label(path);
+                }
                 self.settings.remember(path);
-                self.info(format!("opened {} ({n} paths)", path.display()));
+                self.info(format!("saved the run as {}", path.display()));
             }
             Err(e) => self.error(e.to_string()),
         }
@@ -509,28 +584,15 @@ impl App {
                 }
                 JobDone::Opened { path, result } => {
                     self.opening.retain(|p| p != &path);
+                    self.import_progress.remove(&path);
                     if self.opening.is_empty() {
                         self.opening_total = 0;
                     }
-                    match result {
-                        Ok((run, turns)) => {
-                            let name = super::live::file_label(&path);
-                            let n = run.paths.len();
-                            let params = self.settings.params();
-                            self.add_run(OpenRun::analysed(
-                                name,
-                                Some(path.clone()),
-                                run,
-                                std::sync::Arc::new(turns),
-                                &params,
-                            ));
-                            // A folder's runs: the folder is in the recent list.
-                            if !self.folder_order.contains_key(&path) {
-                                self.settings.remember(&path);
-                            }
-                            self.info(format!("opened {} ({n} paths)", path.display()));
-                        }
-                        Err(e) => self.error(e),
+                    self.opened(&path, result);
+                }
+                JobDone::Progress { path, fraction } => {
+                    if self.opening.contains(&path) {
+                        self.import_progress.insert(path, fraction);
                     }
                 }
             }
@@ -659,13 +721,38 @@ impl App {
                 AppCommand::Open(p) => self.open_async(&p),
                 AppCommand::OpenDialog => {
                     if let Some(files) = rfd::FileDialog::new()
-                        .add_filter("run files", &["json", "gz"])
+                        .add_filter("run files and traces", &["json", "gz", "jsonl"])
                         .pick_files()
                     {
                         for f in files {
-                            self.open(&f);
+                            self.open_async(&f);
                         }
                     }
+                }
+                AppCommand::SaveRunDialog => {
+                    let Some(r) = self.runs.get(self.active) else {
+                        self.error("no run is open to save");
+                        continue;
+                    };
+                    let stem: String = r
+                        .name
+                        .trim_end_matches(" (imported)")
+                        .chars()
+                        .map(|c| {
+                            if c.is_alphanumeric() || c == '-' || c == '_' {
+                                c
+                            } else {
+                                '-'
+                            }
+                        })
+                        .collect();
+                    let default = format!("{}.json.gz", stem.trim_matches('-'));
+                    if let Some(path) = rfd::FileDialog::new().set_file_name(default).save_file() {
+                        self.save_run_to(&path, true);
+                    }
+                }
+                AppCommand::SaveRunTo(path) => {
+                    self.save_run_to(&path, false);
                 }
                 AppCommand::OpenFolderDialog => {
                     if let Some(dir) = rfd::FileDialog::new().pick_folder() {
@@ -1080,6 +1167,9 @@ impl App {
             if i.consume_shortcut(&KeyboardShortcut::new(cmd, Key::T)) {
                 pushed.push(AppCommand::ToggleTheme);
             }
+            if i.consume_shortcut(&KeyboardShortcut::new(cmd | Modifiers::SHIFT, Key::S)) {
+                pushed.push(AppCommand::SaveRunDialog);
+            }
             if i.consume_shortcut(&KeyboardShortcut::new(cmd, Key::E)) {
                 if let Some(f) = views::figure_of(self.settings.view) {
                     pushed.push(AppCommand::ExportDialog {
@@ -1156,7 +1246,7 @@ impl App {
             ui.menu_button("File", |ui| {
                 if ui
                     .button("Open...  (Ctrl+O)")
-                    .on_hover_text("Open one or more run files (.json, .json.gz)")
+                    .on_hover_text("Open run files (.json, .json.gz) or other tools' traces (OpenAI-style responses, llama-server, SGLang, lm-eval logs, jsonl): they are imported")
                     .clicked()
                 {
                     self.push(AppCommand::OpenDialog);
@@ -1168,6 +1258,14 @@ impl App {
                     .clicked()
                 {
                     self.push(AppCommand::OpenFolderDialog);
+                    ui.close();
+                }
+                if ui
+                    .add_enabled(!self.runs.is_empty(), egui::Button::new("Save run as...  (Ctrl+Shift+S)"))
+                    .on_hover_text("Write the active run as a reasonscope run file (for an imported trace: keeps the conversion)")
+                    .clicked()
+                {
+                    self.push(AppCommand::SaveRunDialog);
                     ui.close();
                 }
                 ui.menu_button("Open recent", |ui| {
@@ -1315,7 +1413,18 @@ impl App {
         ui.horizontal(|ui| {
             if let [p] = self.opening.as_slice() {
                 ui.add(egui::Spinner::new());
-                ui.label(format!("opening {}", super::live::file_label(p)));
+                match self.import_progress.get(p) {
+                    Some(&f) => {
+                        ui.add(egui::ProgressBar::new(f).desired_width(200.0).text(format!(
+                            "reading {}: {:.0}%",
+                            super::live::file_label(p),
+                            f * 100.0
+                        )));
+                    }
+                    None => {
+                        ui.label(format!("opening {}", super::live::file_label(p)));
+                    }
+                }
                 ui.separator();
             } else if let Some((done, total)) = self.opening_progress() {
                 ui.add(egui::Spinner::new());
@@ -1481,20 +1590,64 @@ impl eframe::App for App {
 /// A run's decoding method and its analysis, as suite figures read them.
 pub(crate) type SuiteInput = (String, std::sync::Arc<Vec<crate::analysis::TurnAnalysis>>);
 
-/// Read and analyse one run file off the GUI thread and hand it to the app.
+/// What opening one file gave: its runs (name, run, analysis) and, for an
+/// import, how it went.
+pub struct Loaded {
+    pub runs: Vec<(String, crate::run::Run, Vec<crate::analysis::TurnAnalysis>)>,
+    pub import: Option<crate::run::import::Summary>,
+}
+
+/// Read a run file or import another tool's file (detected by content),
+/// and analyse its runs. `progress` gets the fraction of the file read.
+fn read_loaded(
+    p: &Path,
+    params: &crate::analysis::AnalysisParams,
+    progress: &mut dyn FnMut(f32),
+) -> Result<Loaded, String> {
+    let total = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0).max(1);
+    let opts = crate::run::default_import_options(p);
+    let opened = crate::run::open_any(p, &opts, false, &mut |read| {
+        progress((read as f64 / total as f64).min(1.0) as f32)
+    })
+    .map_err(|e| e.to_string())?;
+    let runs = opened
+        .runs
+        .into_iter()
+        .map(|r| {
+            let turns = crate::analysis::analyze_run(&r.run, params);
+            (r.name, r.run, turns)
+        })
+        .collect();
+    Ok(Loaded {
+        runs,
+        import: opened.summary,
+    })
+}
+
+/// Read and analyse one file off the GUI thread and hand it to the app.
 fn load_in_background(
     p: &Path,
     params: &crate::analysis::AnalysisParams,
     tx: &crossbeam_channel::Sender<JobDone>,
     ctx: Option<&egui::Context>,
 ) {
-    let result = read_run(p).map(|run| {
-        let turns = crate::analysis::analyze_run(&run, params);
-        (run, turns)
+    let mut last = 0.0f32;
+    let result = read_loaded(p, params, &mut |f| {
+        // A few dozen updates per file are enough for a progress bar.
+        if f - last >= 0.02 {
+            last = f;
+            let _ = tx.try_send(JobDone::Progress {
+                path: p.to_path_buf(),
+                fraction: f,
+            });
+            if let Some(c) = ctx {
+                c.request_repaint();
+            }
+        }
     });
     let _ = tx.send(JobDone::Opened {
         path: p.to_path_buf(),
-        result: result.map_err(|e| e.to_string()),
+        result,
     });
     if let Some(c) = ctx {
         c.request_repaint();

@@ -25,6 +25,14 @@ pub fn entropy_ui(app: &mut App, ui: &mut egui::Ui) {
     let Some(t) = app.shared_turn() else {
         return;
     };
+    if let Some(why) = app
+        .run()
+        .and_then(|r| crate::charts::entropy_unavailable(&r.run))
+    {
+        ui.add_space(12.0);
+        ui.label(egui::RichText::new(why).weak());
+        return;
+    }
     egui::ScrollArea::vertical().show(ui, |ui| {
         if let Some(fig) = super::ready_figure(app, ui, "entropy") {
             figure_ui(ui, &fig, theme::PLOT_HEIGHT * 0.8);

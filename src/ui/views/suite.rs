@@ -120,6 +120,7 @@ fn suite_tables(app: &App, ui: &egui::Ui) -> Arc<SuiteTables> {
                     let answers: Vec<String> = q
                         .methods
                         .iter()
+                        .filter(|m| m.unavailable.is_none())
                         .map(|m| format!("{}: {}", m.method, m.answer.as_deref().unwrap_or("none")))
                         .collect();
                     (
