@@ -239,15 +239,21 @@ enum Cmd {
         vocab_size: Option<u32>,
         #[arg(long, short = 'q')]
         quiet: bool,
+        /// Replace run files that exist.
+        #[arg(long)]
+        force: bool,
     },
     /// Export a chart without a window (the same chart the app shows).
     Export {
         /// Run file(s) or folders; calibration and suite use every run given.
         #[arg(required = true)]
         runs: Vec<PathBuf>,
-        #[arg(long, value_parser = ["methods", "agreement", "entropy", "branches", "reflection", "curves", "calibration", "drift", "suite"])]
+        /// The chart (not needed for --format jsonl).
+        #[arg(long, default_value = "", hide_default_value = true,
+              value_parser = ["", "methods", "agreement", "entropy", "branches", "reflection", "curves", "calibration", "drift", "suite"])]
         chart: String,
-        #[arg(long, value_parser = ["png", "svg", "csv"])]
+        /// png, svg or csv for a chart; jsonl writes the runs themselves in the jsonl interchange format.
+        #[arg(long, value_parser = ["png", "svg", "csv", "jsonl"])]
         format: String,
         #[arg(short = 'o', long)]
         output: PathBuf,
@@ -381,6 +387,7 @@ fn main() {
             tokenizer,
             vocab_size,
             quiet,
+            force,
         }) => prompt_arg(prompt, prompt_file).and_then(|prompt| {
             cli::import_files(&cli::ImportArgs {
                 files,
@@ -389,6 +396,7 @@ fn main() {
                 tokenizer,
                 vocab: vocab_size,
                 quiet,
+                force,
             })
         }),
         Some(Cmd::Export {

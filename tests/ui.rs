@@ -373,3 +373,90 @@ fn a_folder_opens_in_one_job_with_one_progress_line_and_one_chart_job() {
     assert_eq!(h.state().settings.view, View::Methods);
     assert_eq!(h.state().runs[h.state().active].name, "q00.json.gz");
 }
+
+/// A file dropped from the desktop, as the native integration hands it over.
+#[derive(Debug)]
+struct NativeDrop(PathBuf);
+
+impl egui::DroppedFile for NativeDrop {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+/// Another tool's file dropped on the window: detected, imported in the
+/// background, shown with what its statistics can and cannot say, and kept
+/// as a run file with Save run as.
+#[test]
+fn dropping_an_openai_response_imports_it_with_bound_and_unavailable_labels() {
+    let f =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/import/llama-server-chat.json");
+    let mut h = harness(&[]);
+    h.input_mut()
+        .dropped_files
+        .push(std::sync::Arc::new(NativeDrop(f)));
+    h.run_steps(1);
+    assert!(
+        common::ui::step_until(&mut h, 30, |a| a
+            .runs
+            .iter()
+            .any(|r| r.name.contains("(imported)"))),
+        "the dropped file is imported"
+    );
+    h.run_steps(3);
+    let app = h.state();
+    assert_eq!(app.runs.len(), 2, "the bundled run stays open");
+    assert!(
+        app.run().unwrap().path.is_none(),
+        "never saved over the source"
+    );
+    assert!(content(&h, "imported"));
+    assert!(content(&h, "openai-chat"));
+    click(&mut h, View::Methods.label());
+    assert!(content(&h, "entropy is a lower bound"));
+    assert!(
+        content(&h, "needs the full distribution"),
+        "self-certainty says why it is unavailable"
+    );
+    click(&mut h, View::Entropy.label());
+    assert!(common::ui::step_until_shown(
+        &mut h,
+        30,
+        "lower bound from the top-k logprobs"
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("chat.json.gz");
+    h.state_mut().push(AppCommand::SaveRunTo(saved.clone()));
+    h.run_steps(2);
+    let run = reasonscope::run::read_run(&saved).unwrap();
+    assert_eq!(run.import.unwrap().from, "openai-chat");
+    assert_eq!(
+        h.state().run().unwrap().path.as_deref(),
+        Some(saved.as_path())
+    );
+}
+
+#[test]
+fn a_text_only_import_says_why_entropy_is_unavailable() {
+    let f =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/import/lm-eval-samples.jsonl");
+    let mut h = harness(&[f]);
+    assert!(common::ui::step_until(&mut h, 30, |a| a.runs.len() == 5 && a.opening.is_empty()));
+    h.run_steps(3);
+    assert_eq!(
+        h.state().settings.view,
+        View::Suite,
+        "several prompts open as a suite"
+    );
+    for v in View::ALL {
+        click(&mut h, v.label());
+    }
+    click(&mut h, View::Entropy.label());
+    assert!(content(
+        &h,
+        "Entropy and DeepConf confidence are unavailable: this run holds text only"
+    ));
+}

@@ -21,7 +21,13 @@ pub struct ExportArgs {
 
 /// `reasonscope export`: the app's chart for a run, written without a window.
 pub fn export_chart(a: &ExportArgs) -> anyhow::Result<()> {
-    let format = Format::parse(&a.format).context("format must be png, svg or csv")?;
+    if a.format == "jsonl" {
+        return export_jsonl(a);
+    }
+    if a.chart.is_empty() {
+        bail!("--chart is required for png, svg and csv");
+    }
+    let format = Format::parse(&a.format).context("format must be png, svg, csv or jsonl")?;
     let mut params = AnalysisParams::default();
     params.methods.window = a.window.max(1);
     let mut loaded = Vec::new();
@@ -78,6 +84,28 @@ pub fn export_chart(a: &ExportArgs) -> anyhow::Result<()> {
         c => format!("the {c} chart needs gold answers, which the run(s) do not have"),
     })?;
     export(&fig, format, &a.output, a.scale, a.force)?;
+    eprintln!("wrote {}", a.output.display());
+    Ok(())
+}
+
+/// `export --format jsonl`: runs as lines of the `jsonl` interchange
+/// format (docs/run-format.md), which `import` reads back.
+fn export_jsonl(a: &ExportArgs) -> anyhow::Result<()> {
+    if a.output.exists() && !a.force {
+        bail!("{} exists (--force replaces it)", a.output.display());
+    }
+    let mut out = String::new();
+    for f in &super::expand_inputs(&a.runs) {
+        let opened = open_any(f, &default_import_options(f), false, &mut |_| {})?;
+        for r in opened.runs {
+            let line = crate::run::import::jsonl_line(&r.run)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+    crate::run::write_atomic(&a.output, out.as_bytes())
+        .with_context(|| format!("cannot write {}", a.output.display()))?;
     eprintln!("wrote {}", a.output.display());
     Ok(())
 }

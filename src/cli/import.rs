@@ -16,6 +16,8 @@ pub struct ImportArgs {
     pub tokenizer: Option<PathBuf>,
     pub vocab: Option<u32>,
     pub quiet: bool,
+    /// Replace run files that exist.
+    pub force: bool,
 }
 
 /// `name.json` → `name`; `name.jsonl.gz` → `name`.
@@ -31,6 +33,7 @@ fn stem(p: &Path) -> String {
 /// Where one file's runs go: `out` (a run file, or a folder when the file
 /// holds several prompts); by default next to the source.
 struct Sink {
+    force: bool,
     single: PathBuf,
     folder: PathBuf,
     first: Option<Imported>,
@@ -48,14 +51,23 @@ impl Sink {
             .with_context(|| format!("cannot create {}", self.folder.display()))?;
         for r in self.first.take().into_iter().chain([r]) {
             let p = self.folder.join(format!("{}.json.gz", r.name));
+            self.check(&p)?;
             write_run(&r.run, &p)?;
             self.written.push(p);
         }
         Ok(())
     }
 
+    fn check(&self, p: &Path) -> anyhow::Result<()> {
+        if !self.force && p.exists() {
+            bail!("{} exists (--force replaces it)", p.display());
+        }
+        Ok(())
+    }
+
     fn finish(mut self) -> anyhow::Result<Vec<PathBuf>> {
         if let Some(r) = self.first.take() {
+            self.check(&self.single)?;
             write_run(&r.run, &self.single)?;
             self.written.push(self.single.clone());
         }
@@ -102,6 +114,7 @@ pub fn import_files(a: &ImportArgs) -> anyhow::Result<()> {
             }
         }
         let mut sink = Sink {
+            force: a.force,
             single,
             folder,
             first: None,

@@ -1,6 +1,6 @@
 //! `jsonl`: reasonscope's interchange format for any other tool (a
 //! notebook, HF `generate`, a script): one prompt per line,
-//! `{"id", "prompt" | "messages", "gold"?, "model"?, "n_vocab"?,
+//! `{"id", "prompt" | "messages", "gold"?, "model"?, "n_vocab"?, "sampling"?,
 //!   "samples": [{"text", "finish"?, "tokens"?, "token_ids"?, "logprobs"?,
 //!                "top_logprobs"?, "entropy"?, "self_certainty"?,
 //!                "confidence"?}]}`
@@ -225,6 +225,17 @@ pub fn convert(v: &Value) -> Result<Vec<Trace>, String> {
         .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned));
     trace.model = str_field(v, "model");
     trace.n_vocab = v.get("n_vocab").and_then(Value::as_u64).map(|x| x as u32);
+    if let Some(sp) = v.get("sampling") {
+        let num = |k: &str| sp.get(k).and_then(Value::as_f64);
+        trace.sampling = super::trace::SamplingIn {
+            temperature: num("temperature").map(|x| x as f32),
+            top_k: num("top_k").map(|x| x as u32),
+            top_p: num("top_p").map(|x| x as f32),
+            min_p: num("min_p").map(|x| x as f32),
+            seed: sp.get("seed").and_then(Value::as_u64),
+            max_tokens: num("max_tokens").map(|x| x as u32),
+        };
+    }
     trace.conversation = Some(match (v.get("prompt"), v.get("messages")) {
         (Some(Value::String(p)), _) => Message::users(&[p]),
         (_, Some(m)) => serde_json::from_value::<Vec<Message>>(m.clone())
@@ -318,6 +329,26 @@ pub fn to_line(run: &Run) -> Result<String, String> {
         line.insert("answer_pattern".into(), json!(pattern));
     }
     line.insert("model".into(), json!(run.model.name));
+    let sp = &run.sampling;
+    let unknown = |f: &str| {
+        run.import
+            .as_ref()
+            .is_some_and(|i| i.is_unknown(&format!("sampling.{f}")))
+    };
+    let mut sampling = Map::new();
+    for (k, v) in [
+        ("temperature", json!(sp.temperature)),
+        ("top_k", json!(sp.top_k)),
+        ("top_p", json!(sp.top_p)),
+        ("min_p", json!(sp.min_p)),
+        ("seed", json!(sp.seed)),
+        ("max_tokens", json!(sp.max_tokens)),
+    ] {
+        if !unknown(k) {
+            sampling.insert(k.into(), v);
+        }
+    }
+    line.insert("sampling".into(), Value::Object(sampling));
     if run.model.n_vocab > 0 {
         line.insert("n_vocab".into(), json!(run.model.n_vocab));
     }
