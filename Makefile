@@ -5,7 +5,7 @@ export TZ = UTC
 export WGPU_BACKEND ?= vulkan
 export VK_DRIVER_FILES ?= /usr/share/vulkan/icd.d/lvp_icd.x86_64.json
 
-.PHONY: setup model build run test bench screenshot fmt lint
+.PHONY: setup model build run test bench screenshot fmt lint import-fixtures
 
 setup:
 	scripts/setup.sh
@@ -32,6 +32,7 @@ bench: setup
 	$(CARGO) bench --bench ui_frames
 	$(CARGO) bench --bench engine
 	$(CARGO) bench --bench remote
+	$(CARGO) bench --bench import
 
 # A screenshot of the real window under Xvfb (README image).
 screenshot: build
@@ -42,3 +43,8 @@ fmt:
 
 lint:
 	$(CARGO) clippy --release --all-targets -- -D warnings
+
+# Re-make tests/data/import/ with the real llama-server and lm_eval (pip,
+# needs PyPI); the results are committed, so neither CI nor make test runs it.
+import-fixtures:
+	scripts/make-import-fixtures.sh

@@ -1,5 +1,9 @@
-//! What the engine and remote benchmarks share: the same prompt, path
-//! count, length and sampler settings, so their figures compare.
+//! What the benchmarks share: the same prompt, path count, length and
+//! sampler settings for the engine and remote ones, so their figures
+//! compare, and the counting allocator of the memory figures.
+#![allow(dead_code)]
+
+pub mod alloc;
 
 use reasonscope::engine::{DecodingMethod, SampleRequest, SamplerParams};
 use reasonscope::run::{Message, Role};

@@ -635,6 +635,15 @@ impl<T: Clone> Rows<T> {
         self.absent = false;
     }
 
+    /// Append a row given as `width` values (no temporary row).
+    pub fn push_row_iter(&mut self, row: impl IntoIterator<Item = T>) {
+        let before = self.data.len();
+        self.data.extend(row);
+        debug_assert_eq!(self.data.len() - before, self.width);
+        self.n_rows += 1;
+        self.absent = false;
+    }
+
     pub fn truncate_rows(&mut self, n: usize) {
         if n < self.n_rows && self.ragged.is_empty() {
             self.data.truncate(n * self.width);

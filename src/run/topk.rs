@@ -54,40 +54,57 @@ pub fn normalize(cands: &mut Vec<Candidate>) -> bool {
             c.logprob = f32::NEG_INFINITY;
         }
     }
-    // Stable: equal logprobs keep the server's order.
-    cands.sort_by(|a, b| b.logprob.total_cmp(&a.logprob));
-    let mut seen_ids = std::collections::HashSet::new();
-    let mut seen_texts = std::collections::HashSet::new();
-    cands.retain(|c| {
-        if c.id >= 0 {
-            seen_ids.insert(c.id)
+    // Stable: equal logprobs keep the server's order; a sorted list is left
+    // as it is (the usual case) without moving anything.
+    if !cands.is_sorted_by(|a, b| a.logprob >= b.logprob) {
+        cands.sort_by(|a, b| b.logprob.total_cmp(&a.logprob));
+    }
+    // A few dozen candidates: a linear scan beats hashing.
+    let mut i = 0;
+    while i < cands.len() {
+        let c = &cands[i];
+        let repeat = cands[..i].iter().any(|d| {
+            if c.id >= 0 {
+                d.id == c.id
+            } else {
+                d.id < 0 && d.text == c.text
+            }
+        });
+        if repeat {
+            cands.remove(i);
         } else {
-            seen_texts.insert(c.text.clone())
+            i += 1;
         }
-    });
+    }
     clamped
 }
 
 /// The statistics of one position from its candidates' logprobs (sorted,
 /// most probable first, as `normalize` leaves them); `vocab` = V when known.
 pub fn position_stats(logprobs: &[f32], vocab: Option<u32>) -> Option<TopKStats> {
-    let finite: Vec<f64> = logprobs
-        .iter()
-        .filter(|l| l.is_finite())
-        .map(|&l| f64::from(l).min(0.0))
-        .collect();
-    if finite.is_empty() {
+    let finite = || {
+        logprobs
+            .iter()
+            .filter(|l| l.is_finite())
+            .map(|&l| f64::from(l).min(0.0))
+    };
+    let n = finite().count();
+    if n == 0 {
         return None;
     }
-    let clamped = finite.len() != logprobs.len();
-    let kc = finite.len().min(CONFIDENCE_K);
-    let confidence = -finite[..kc].iter().sum::<f64>() / kc as f64;
-    let mass: f64 = finite.iter().map(|l| l.exp()).sum();
-    let h_known: f64 = -finite.iter().map(|l| l.exp() * l).sum::<f64>();
+    let clamped = n != logprobs.len();
+    let kc = n.min(CONFIDENCE_K);
+    let confidence = -finite().take(kc).sum::<f64>() / kc as f64;
+    let (mut mass, mut h_known, mut ln_qk) = (0.0f64, 0.0f64, 0.0f64);
+    for l in finite() {
+        let q = l.exp();
+        mass += q;
+        h_known -= q * l;
+        ln_qk = l;
+    }
     let r = (1.0 - mass).max(0.0);
-    let ln_qk = *finite.last().expect("not empty");
     let entropy_lo = h_known - r * ln_qk;
-    let k = finite.len() as f64;
+    let k = n as f64;
     let entropy_hi = vocab.and_then(|v| {
         let v = f64::from(v);
         if r == 0.0 {

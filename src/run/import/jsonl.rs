@@ -226,15 +226,7 @@ pub fn convert(v: &Value) -> Result<Vec<Trace>, String> {
     trace.model = str_field(v, "model");
     trace.n_vocab = v.get("n_vocab").and_then(Value::as_u64).map(|x| x as u32);
     if let Some(sp) = v.get("sampling") {
-        let num = |k: &str| sp.get(k).and_then(Value::as_f64);
-        trace.sampling = super::trace::SamplingIn {
-            temperature: num("temperature").map(|x| x as f32),
-            top_k: num("top_k").map(|x| x as u32),
-            top_p: num("top_p").map(|x| x as f32),
-            min_p: num("min_p").map(|x| x as f32),
-            seed: sp.get("seed").and_then(Value::as_u64),
-            max_tokens: num("max_tokens").map(|x| x as u32),
-        };
+        trace.sampling = super::trace::SamplingIn::read(sp, &["max_tokens"]);
     }
     trace.conversation = Some(match (v.get("prompt"), v.get("messages")) {
         (Some(Value::String(p)), _) => Message::users(&[p]),

@@ -36,16 +36,8 @@ pub fn convert(v: &Value) -> Result<Vec<Trace>, String> {
         trace.conversation = Some(Message::users(&[p]));
         trace.plain_prompt = true;
     }
-    let num = |k: &str| settings.get(k).and_then(Value::as_f64);
-    trace.sampling = SamplingIn {
-        temperature: num("temperature").map(|x| x as f32),
-        top_k: num("top_k").map(|x| x as u32),
-        top_p: num("top_p").map(|x| x as f32),
-        min_p: num("min_p").map(|x| x as f32),
-        // llama-server reports the seed it used (or 0xFFFFFFFF: random).
-        seed: settings.get("seed").and_then(Value::as_u64),
-        max_tokens: num("n_predict").filter(|&n| n >= 0.0).map(|x| x as u32),
-    };
+    // llama-server reports the seed it used (or 0xFFFFFFFF: random).
+    trace.sampling = SamplingIn::read(settings, &["n_predict"]);
     let tokens = match v.get("completion_probabilities") {
         Some(Value::Array(e)) => Some(entries::read_tokens(e, "completion_probabilities")?),
         None | Some(Value::Null) => None,

@@ -88,15 +88,7 @@ pub fn convert(v: &Value) -> Result<Vec<Trace>, String> {
         .get("arg_1")
         .or_else(|| args.get(1))
         .unwrap_or(&Value::Null);
-    let num = |k: &str| kw.get(k).and_then(Value::as_f64);
-    trace.sampling = SamplingIn {
-        temperature: num("temperature").map(|x| x as f32),
-        top_k: num("top_k").map(|x| x as u32),
-        top_p: num("top_p").map(|x| x as f32),
-        min_p: num("min_p").map(|x| x as f32),
-        seed: kw.get("seed").and_then(Value::as_u64),
-        max_tokens: num("max_gen_toks").or(num("max_tokens")).map(|x| x as u32),
-    };
+    trace.sampling = SamplingIn::read(kw, &["max_gen_toks", "max_tokens"]);
     trace.gold = match v.get("target") {
         Some(Value::String(s)) => Some(s.clone()),
         Some(Value::Number(n)) => Some(n.to_string()),

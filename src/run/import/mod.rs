@@ -115,6 +115,17 @@ fn finish(reason: Option<&str>) -> Finish {
     }
 }
 
+/// A response's `choices`, in their `index` order (`n` choices = N paths).
+fn choices_in_order(v: &Value) -> Vec<&Value> {
+    let mut choices: Vec<&Value> = v
+        .get("choices")
+        .and_then(Value::as_array)
+        .map(|c| c.iter().collect())
+        .unwrap_or_default();
+    choices.sort_by_key(|c| c.get("index").and_then(Value::as_u64).unwrap_or(0));
+    choices
+}
+
 fn str_field(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).map(str::to_owned)
 }
@@ -188,58 +199,88 @@ pub fn import(
         } else {
             file.clone()
         };
-        let value = match rec.value {
+        let raw = match rec.value {
             Ok(v) => v,
             Err(e) => {
                 if format.is_none() && rec.index == 1 {
-                    fatal = Some(format!("{at}: {e}"));
+                    fatal = Some(format!(
+                        "{at}: not a run file or a trace reasonscope imports: {e}"
+                    ));
                     return false;
                 }
                 sum.problems.push(format!("{at}: {e}"));
                 return true;
             }
         };
-        let f = match (detect(&value), format) {
-            (Ok(f), None) => {
-                format = Some(f);
-                f
-            }
-            (Ok(f), Some(first)) if f == first => f,
-            (Ok(f), Some(first)) => {
-                sum.problems.push(format!(
-                    "{at}: a {} record in a {} file (mixed formats are not imported together)",
-                    f.id(),
-                    first.id()
-                ));
-                return true;
-            }
-            (Err(e), None) => {
-                fatal = Some(format!("{at}: {e}"));
-                return false;
-            }
-            (Err(e), Some(first)) => {
-                sum.problems
-                    .push(format!("{at}: not a {} record ({e})", first.id()));
-                return true;
-            }
-        };
-        if f == Format::LmEval {
-            if let Some(k) = lm_eval::key(&value) {
-                if seen_docs.contains_key(&k) {
-                    // The same document under another filter: same paths.
-                    return true;
+        // Chat completion lines: the typed fast path.
+        let fast = match (&raw, format) {
+            (records::Raw::Line(b), None | Some(Format::OpenAiChat)) => {
+                let t = openai_chat::convert_fast(b);
+                if t.is_some() {
+                    format = Some(Format::OpenAiChat);
                 }
-                seen_docs.insert(k, rec.index);
+                t
             }
-        }
-        let traces = match f.convert(&value) {
-            Ok(t) => t,
-            Err(e) => {
-                sum.problems.push(format!("{at}: {e}"));
-                return true;
+            _ => None,
+        };
+        let (f, traces) = match fast {
+            Some(t) => (Format::OpenAiChat, t),
+            None => {
+                let value = match raw.into_value() {
+                    Ok(v) => v,
+                    Err(e) if format.is_none() && rec.index == 1 => {
+                        fatal = Some(format!(
+                            "{at}: not a run file or a trace reasonscope imports: {e}"
+                        ));
+                        return false;
+                    }
+                    Err(e) => {
+                        sum.problems.push(format!("{at}: {e}"));
+                        return true;
+                    }
+                };
+                let f = match (detect(&value), format) {
+                    (Ok(f), None) => {
+                        format = Some(f);
+                        f
+                    }
+                    (Ok(f), Some(first)) if f == first => f,
+                    (Ok(f), Some(first)) => {
+                        sum.problems.push(format!(
+                            "{at}: a {} record in a {} file (mixed formats are not imported together)",
+                            f.id(),
+                            first.id()
+                        ));
+                        return true;
+                    }
+                    (Err(e), None) => {
+                        fatal = Some(format!("{at}: {e}"));
+                        return false;
+                    }
+                    (Err(e), Some(first)) => {
+                        sum.problems
+                            .push(format!("{at}: not a {} record ({e})", first.id()));
+                        return true;
+                    }
+                };
+                if f == Format::LmEval {
+                    if let Some(k) = lm_eval::key(&value) {
+                        if seen_docs.contains_key(&k) {
+                            // The same document under another filter: same paths.
+                            return true;
+                        }
+                        seen_docs.insert(k, rec.index);
+                    }
+                }
+                match f.convert(&value) {
+                    Ok(t) => (f, t),
+                    Err(e) => {
+                        sum.problems.push(format!("{at}: {e}"));
+                        return true;
+                    }
+                }
             }
         };
-        drop(value);
         let merge_all = opts.prompt.is_some() && f != Format::LmEval && f != Format::Jsonl
             || (f == Format::Sglang && rec.layout == Layout::Array);
         for t in traces {

@@ -5,8 +5,9 @@
 
 use serde_json::Value;
 
-use super::trace::{Sample, Trace};
-use super::{entries, finish, str_field};
+use super::trace::{Sample, TokenIn, Trace};
+use super::{choices_in_order, entries, finish, str_field};
+use crate::run::topk::Candidate;
 use crate::run::Distribution;
 
 /// The response object of a record (a Batch API line wraps it).
@@ -40,14 +41,7 @@ pub fn convert(v: &Value) -> Result<Vec<Trace>, String> {
     let mut trace = Trace::new(Distribution::Raw);
     trace.model = str_field(b, "model");
     trace.title = str_field(v, "custom_id");
-    let mut choices: Vec<&Value> = b
-        .get("choices")
-        .and_then(Value::as_array)
-        .map(|c| c.iter().collect())
-        .unwrap_or_default();
-    // `n` choices in their `index` order.
-    choices.sort_by_key(|c| c.get("index").and_then(Value::as_u64).unwrap_or(0));
-    for (i, c) in choices.iter().enumerate() {
+    for (i, c) in choices_in_order(b).iter().enumerate() {
         let at = format!("{at}choices[{i}]");
         let msg = c
             .get("message")
@@ -73,4 +67,172 @@ pub fn convert(v: &Value) -> Result<Vec<Trace>, String> {
         });
     }
     Ok(vec![trace])
+}
+
+/// The fast path for the common case, a chat completion line: typed
+/// deserialization borrowing from the line, no `Value` tree (several times
+/// faster and smaller). Anything it does not expect returns `None`, and
+/// the record goes through `convert`, which names the problem precisely.
+pub fn convert_fast(line: &[u8]) -> Option<Vec<Trace>> {
+    use std::borrow::Cow;
+
+    use serde::Deserialize;
+
+    /// A logprob: a number, or −∞ written as null or a string ("-inf");
+    /// `None` for anything else (the slow path then names it).
+    struct Lp(Option<f32>);
+    impl<'de> Deserialize<'de> for Lp {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl serde::de::Visitor<'_> for V {
+                type Value = Lp;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a logprob")
+                }
+                fn visit_f64<E>(self, x: f64) -> Result<Lp, E> {
+                    Ok(Lp(Some(x as f32)))
+                }
+                fn visit_i64<E>(self, x: i64) -> Result<Lp, E> {
+                    Ok(Lp(Some(x as f32)))
+                }
+                fn visit_u64<E>(self, x: u64) -> Result<Lp, E> {
+                    Ok(Lp(Some(x as f32)))
+                }
+                fn visit_unit<E>(self) -> Result<Lp, E> {
+                    Ok(Lp(Some(f32::NEG_INFINITY)))
+                }
+                fn visit_str<E>(self, s: &str) -> Result<Lp, E> {
+                    Ok(Lp((s.contains("inf") || s.eq_ignore_ascii_case("nan"))
+                        .then_some(f32::NEG_INFINITY)))
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+    impl Lp {
+        fn get(&self) -> Option<f32> {
+            self.0
+        }
+    }
+    #[derive(Deserialize)]
+    struct Cand<'a> {
+        id: Option<i64>,
+        #[serde(borrow)]
+        token: Option<Cow<'a, str>>,
+        bytes: Option<Vec<u8>>,
+        logprob: Lp,
+    }
+    #[derive(Deserialize)]
+    struct Entry<'a> {
+        id: Option<i64>,
+        #[serde(borrow)]
+        token: Option<Cow<'a, str>>,
+        bytes: Option<Vec<u8>>,
+        logprob: Lp,
+        #[serde(borrow, default)]
+        top_logprobs: Vec<Cand<'a>>,
+    }
+    #[derive(Deserialize)]
+    struct Logprobs<'a> {
+        #[serde(borrow)]
+        content: Option<Vec<Entry<'a>>>,
+    }
+    #[derive(Deserialize)]
+    struct Msg<'a> {
+        #[serde(borrow)]
+        content: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        reasoning_content: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        reasoning: Option<Cow<'a, str>>,
+    }
+    #[derive(Deserialize)]
+    struct Choice<'a> {
+        index: Option<u64>,
+        #[serde(borrow)]
+        finish_reason: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        message: Msg<'a>,
+        #[serde(borrow)]
+        logprobs: Option<Logprobs<'a>>,
+    }
+    #[derive(Deserialize)]
+    struct Resp<'a> {
+        #[serde(borrow)]
+        model: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        choices: Vec<Choice<'a>>,
+    }
+    /// (id, bytes) as `entries::token_id` / `token_bytes` read them.
+    fn id_bytes(id: Option<i64>, token: Option<&str>, bytes: Option<Vec<u8>>) -> (i32, Vec<u8>) {
+        let tok = token.unwrap_or_default();
+        let vllm = tok.strip_prefix("token_id:");
+        let id = match (id, vllm) {
+            (Some(i), _) => i32::try_from(i).unwrap_or(-1),
+            (None, Some(n)) => n.parse().unwrap_or(-1),
+            (None, None) => -1,
+        };
+        let bytes = match (bytes, vllm) {
+            (Some(b), _) => b,
+            (None, Some(_)) => Vec::new(),
+            (None, None) => tok.as_bytes().to_vec(),
+        };
+        (id, bytes)
+    }
+
+    let mut r: Resp = serde_json::from_slice(line).ok()?;
+    if r.choices.is_empty() {
+        return None;
+    }
+    let mut trace = Trace::new(Distribution::Raw);
+    trace.model = r.model.map(Cow::into_owned);
+    r.choices.sort_by_key(|c| c.index.unwrap_or(0));
+    for c in r.choices {
+        let mut text = String::new();
+        for t in [
+            &c.message.reasoning_content,
+            &c.message.reasoning,
+            &c.message.content,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            text.push_str(t);
+        }
+        let tokens = match c.logprobs.and_then(|l| l.content) {
+            None => None,
+            Some(entries) => {
+                let mut out = Vec::with_capacity(entries.len());
+                for e in entries {
+                    let (id, bytes) = id_bytes(e.id, e.token.as_deref(), e.bytes);
+                    let mut top = Vec::with_capacity(e.top_logprobs.len());
+                    for c in e.top_logprobs {
+                        let (cid, cb) = id_bytes(c.id, c.token.as_deref(), c.bytes);
+                        top.push(Candidate {
+                            id: cid,
+                            text: match std::str::from_utf8(&cb) {
+                                Ok(s) => s.into(),
+                                Err(_) => String::from_utf8_lossy(&cb).into(),
+                            },
+                            logprob: c.logprob.get()?,
+                        });
+                    }
+                    out.push(TokenIn {
+                        id,
+                        bytes,
+                        logprob: e.logprob.get()?,
+                        top,
+                    });
+                }
+                Some(out)
+            }
+        };
+        trace.samples.push(Sample {
+            text,
+            finish: finish(c.finish_reason.as_deref()),
+            tokens,
+            exact: None,
+        });
+    }
+    Some(vec![trace])
 }

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use super::trace::{Sample, TokenIn, Trace};
-use super::{entries, finish, str_field};
+use super::{choices_in_order, entries, finish, str_field};
 use crate::run::topk::Candidate;
 use crate::run::Distribution;
 
@@ -79,13 +79,7 @@ pub fn convert(v: &Value) -> Result<Vec<Trace>, String> {
     let mut trace = Trace::new(Distribution::Raw);
     trace.model = str_field(v, "model");
     trace.plain_prompt = true;
-    let mut choices: Vec<&Value> = v
-        .get("choices")
-        .and_then(Value::as_array)
-        .map(|c| c.iter().collect())
-        .unwrap_or_default();
-    choices.sort_by_key(|c| c.get("index").and_then(Value::as_u64).unwrap_or(0));
-    for (i, c) in choices.iter().enumerate() {
+    for (i, c) in choices_in_order(v).iter().enumerate() {
         let at = format!("choices[{i}]");
         let text = c
             .get("text")

@@ -25,7 +25,23 @@ pub struct Record {
     pub index: u64,
     pub line: Option<u64>,
     pub layout: Layout,
-    pub value: Result<Value, String>,
+    pub value: Result<Raw, String>,
+}
+
+/// A record parsed, or a JSON line left for the reader to parse (a typed
+/// fast path may read it without a `Value` tree).
+pub enum Raw {
+    Value(Value),
+    Line(Vec<u8>),
+}
+
+impl Raw {
+    pub fn into_value(self) -> Result<Value, String> {
+        match self {
+            Raw::Value(v) => Ok(v),
+            Raw::Line(b) => serde_json::from_slice(&b).map_err(|e| describe(&e)),
+        }
+    }
 }
 
 /// Whether the first bytes of a file are a reasonscope run file (its
@@ -127,7 +143,7 @@ impl<'de> Visitor<'de> for Elements<'_> {
                 index,
                 line: None,
                 layout: Layout::Array,
-                value: value.map_err(|e| {
+                value: value.map(Raw::Value).map_err(|e| {
                     if e.contains("EOF") {
                         format!("truncated: the JSON ends early ({e})")
                     } else {
@@ -187,37 +203,40 @@ pub fn read(
         Some(_) => {
             let mut first = Vec::new();
             r.read_until(b'\n', &mut first).map_err(io)?;
-            let parsed = serde_json::from_slice::<Value>(&first);
+            // Checked without building it: a line may be large.
+            let complete = serde_json::from_slice::<serde::de::IgnoredAny>(&first).is_ok();
             let more = peek(&mut r).map_err(io)?.is_some();
-            match parsed {
-                Ok(v) if more => {
+            match complete {
+                true if more => {
                     if !on(Record {
                         index: 1,
                         line: Some(1),
                         layout: Layout::Lines,
-                        value: Ok(v),
+                        value: Ok(Raw::Line(first)),
                     }) {
                         return Ok(());
                     }
                     lines(&mut r, on).map_err(io)
                 }
-                Ok(v) => {
+                true => {
                     on(Record {
                         index: 1,
                         line: None,
                         layout: Layout::Document,
-                        value: Ok(v),
+                        value: Ok(Raw::Line(first)),
                     });
                     Ok(())
                 }
-                Err(_) => {
+                false => {
                     // A document over several lines (pretty-printed).
                     r.read_to_end(&mut first).map_err(io)?;
                     on(Record {
                         index: 1,
                         line: None,
                         layout: Layout::Document,
-                        value: serde_json::from_slice(&first).map_err(|e| describe(&e)),
+                        value: serde_json::from_slice(&first)
+                            .map(Raw::Value)
+                            .map_err(|e| describe(&e)),
                     });
                     Ok(())
                 }
@@ -241,12 +260,11 @@ fn lines(r: &mut dyn BufRead, on: &mut dyn FnMut(Record) -> bool) -> std::io::Re
             continue;
         }
         index += 1;
-        let value = serde_json::from_slice::<Value>(&buf).map_err(|e| describe(&e));
         if !on(Record {
             index,
             line: Some(line),
             layout: Layout::Lines,
-            value,
+            value: Ok(Raw::Line(std::mem::take(&mut buf))),
         }) {
             return Ok(());
         }

@@ -54,6 +54,26 @@ pub struct SamplingIn {
     pub max_tokens: Option<u32>,
 }
 
+impl SamplingIn {
+    /// Settings from an object of the source (`temperature`, `top_k`,
+    /// `top_p`, `min_p`, `seed`, and the first of `max_keys` present).
+    pub fn read(v: &serde_json::Value, max_keys: &[&str]) -> Self {
+        let num = |k: &str| v.get(k).and_then(serde_json::Value::as_f64);
+        SamplingIn {
+            temperature: num("temperature").map(|x| x as f32),
+            top_k: num("top_k").map(|x| x as u32),
+            top_p: num("top_p").map(|x| x as f32),
+            min_p: num("min_p").map(|x| x as f32),
+            seed: v.get("seed").and_then(serde_json::Value::as_u64),
+            max_tokens: max_keys
+                .iter()
+                .find_map(|k| num(k))
+                .filter(|&n| n >= 0.0)
+                .map(|x| x as u32),
+        }
+    }
+}
+
 /// One prompt's samples from a source file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trace {
@@ -121,7 +141,7 @@ pub struct Options<'a> {
 /// Build the run of one prompt's samples (`record`: the 1-based record of
 /// the file when it held several).
 pub fn to_run(
-    trace: Trace,
+    mut trace: Trace,
     from: &str,
     record: Option<u64>,
     opts: &Options,
@@ -160,7 +180,7 @@ pub fn to_run(
         .or_else(|| opts.tokenizer.map(|t| t.n_vocab()))
         .filter(|&v| v > 0);
     let (paths, stats, width, tokens_note) = if with_logprobs {
-        let (paths, width, clamped) = topk_paths(&trace.samples, vocab, exact)?;
+        let (paths, width, clamped) = topk_paths(&mut trace.samples, vocab, exact)?;
         if clamped > 0 {
             notes.push(format!(
                 "{clamped} logprobs were NaN, −∞ or clamped (≤ −9000, as vLLM's −9999): read as −∞ (probability 0)"
@@ -294,33 +314,29 @@ fn path(index: usize, turn: Turn) -> Path {
 /// alternatives kept per token and how many logprobs were clamps.
 /// With `exact`, the samples' own full-distribution statistics are kept.
 fn topk_paths(
-    samples: &[Sample],
+    samples: &mut [Sample],
     vocab: Option<u32>,
     exact: bool,
 ) -> Result<(Vec<Path>, usize, usize), String> {
     let mut clamped = 0usize;
     // Normalized candidates first: the rows' width is the fewest any
     // position kept (vLLM may return k or k+1 distinct candidates).
-    let mut normalized: Vec<Vec<(i32, &[u8], f32, Vec<Candidate>)>> = Vec::new();
     let mut width = usize::MAX;
-    for s in samples {
-        let toks = s.tokens.as_deref().unwrap_or_default();
-        let mut out = Vec::with_capacity(toks.len());
-        for t in toks {
-            let mut c = t.top.clone();
-            clamped += c
+    for s in samples.iter_mut() {
+        for t in s.tokens.iter_mut().flatten() {
+            clamped += t
+                .top
                 .iter()
                 .filter(|c| !c.logprob.is_finite() || c.logprob <= topk::CLAMP_FLOOR)
                 .count();
-            topk::normalize(&mut c);
-            width = width.min(c.len());
-            out.push((t.id, t.bytes.as_slice(), t.logprob, c));
+            topk::normalize(&mut t.top);
+            width = width.min(t.top.len());
         }
-        normalized.push(out);
     }
     let width = if width == usize::MAX { 0 } else { width };
     let mut paths = Vec::with_capacity(samples.len());
-    for (p, (s, toks)) in samples.iter().zip(normalized).enumerate() {
+    for (p, s) in samples.iter().enumerate() {
+        let toks = s.tokens.as_deref().unwrap_or_default();
         let mut tokens = Tokens::with_width(width);
         let given = s.exact.as_ref().filter(|_| exact);
         if given.is_none() {
@@ -329,7 +345,8 @@ fn topk_paths(
         let mut joiner = Utf8Joiner::default();
         let mut text = String::new();
         let mut hi = Vec::with_capacity(toks.len());
-        for (i, (id, bytes, lp, cands)) in toks.into_iter().enumerate() {
+        for (i, tk) in toks.iter().enumerate() {
+            let (id, bytes, lp, cands) = (tk.id, &tk.bytes, tk.logprob, &tk.top);
             let lps: Vec<f32> = cands.iter().map(|c| c.logprob).collect();
             let st = match given {
                 Some(e) => topk::TopKStats {
@@ -359,18 +376,13 @@ fn topk_paths(
             tokens.entropy.push(st.entropy_lo);
             tokens.confidence.push(st.confidence);
             let alts = &cands[..width];
-            tokens
-                .top_id
-                .push_row(&alts.iter().map(|c| c.id).collect::<Vec<_>>());
+            tokens.top_id.push_row_iter(alts.iter().map(|c| c.id));
             tokens
                 .top_text
-                .push_row(&alts.iter().map(|c| c.text.clone()).collect::<Vec<_>>());
-            tokens.top_logprob.push_row(
-                &alts
-                    .iter()
-                    .map(|c| topk::stored_logprob(c.logprob))
-                    .collect::<Vec<_>>(),
-            );
+                .push_row_iter(alts.iter().map(|c| c.text.clone()));
+            tokens
+                .top_logprob
+                .push_row_iter(alts.iter().map(|c| topk::stored_logprob(c.logprob)));
             hi.push(st.entropy_hi);
         }
         let rest = joiner.finish();

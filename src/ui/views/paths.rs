@@ -129,26 +129,43 @@ pub fn paths_ui(app: &mut App, ui: &mut egui::Ui) {
     if !lo.is_finite() {
         (lo, hi) = (0.0, 1.0);
     }
+    let no_stat = stat_unavailable(&r.run, stat);
     ui.horizontal(|ui| {
-        ui.label(format!(
-            "{} {:.2}",
-            stat.label(),
-            if inverted(stat) { hi } else { lo }
-        ));
-        let (rect, _) = ui.allocate_exact_size(egui::vec2(160.0, 12.0), egui::Sense::hover());
-        for k in 0..32 {
-            let x0 = rect.left() + rect.width() * k as f32 / 32.0;
-            let x1 = rect.left() + rect.width() * (k + 1) as f32 / 32.0;
-            ui.painter().rect_filled(
-                egui::Rect::from_x_y_ranges(x0..=x1, rect.y_range()),
-                0.0,
-                theme::heat(k as f32 / 31.0, dark),
+        if let Some(why) = no_stat {
+            // No scale for values that do not exist.
+            ui.label(
+                egui::RichText::new(format!(
+                    "tokens not coloured ({} unavailable: {why})",
+                    stat.label()
+                ))
+                .weak(),
             );
+            if let Some(t) = r.run.import.as_ref().and_then(|i| i.tokens.as_deref()) {
+                if t == "words" {
+                    ui.label(egui::RichText::new("(a token is a word or punctuation mark)").weak());
+                }
+            }
+        } else {
+            ui.label(format!(
+                "{} {:.2}",
+                stat.label(),
+                if inverted(stat) { hi } else { lo }
+            ));
+            let (rect, _) = ui.allocate_exact_size(egui::vec2(160.0, 12.0), egui::Sense::hover());
+            for k in 0..32 {
+                let x0 = rect.left() + rect.width() * k as f32 / 32.0;
+                let x1 = rect.left() + rect.width() * (k + 1) as f32 / 32.0;
+                ui.painter().rect_filled(
+                    egui::Rect::from_x_y_ranges(x0..=x1, rect.y_range()),
+                    0.0,
+                    theme::heat(k as f32 / 31.0, dark),
+                );
+            }
+            ui.label(format!(
+                "{:.2}  (warm = uncertain)",
+                if inverted(stat) { lo } else { hi }
+            ));
         }
-        ui.label(format!(
-            "{:.2}  (warm = uncertain)",
-            if inverted(stat) { lo } else { hi }
-        ));
         ui.separator();
         ui.label("underlines:");
         ui.label(
@@ -246,7 +263,11 @@ pub fn paths_ui(app: &mut App, ui: &mut egui::Ui) {
                             "path {p} · answer {}{verdict} · {} tokens · {}",
                             pa.and_then(|x| x.answer.as_deref()).unwrap_or("none"),
                             tt.tokens.len(),
-                            tt.finish.as_str()
+                            if r.run.import.as_ref().is_some_and(|i| i.is_unknown("paths.finish")) {
+                                "end unknown"
+                            } else {
+                                tt.finish.as_str()
+                            }
                         ));
                         if let Some(f) = r.run.paths[p].fork {
                             ui.small(format!("forked from path {} at token {}", f.path, f.token));
