@@ -254,7 +254,7 @@ fn lm_eval_log_samples_become_a_suite_folder_matching_its_majority_vote() {
         .collect();
     let docs: Vec<&Value> = lines.iter().filter(|l| l["filter"] == "maj@8").collect();
     assert_eq!(docs.len(), 5);
-    let files = reasonscope::cli::expand_inputs(&[out.clone()]);
+    let files = reasonscope::cli::expand_inputs(std::slice::from_ref(&out));
     assert_eq!(
         files.len(),
         5,

@@ -98,7 +98,7 @@ pub enum JobDone {
     },
     Opened {
         path: PathBuf,
-        result: Result<Loaded, String>,
+        result: Box<Result<Loaded, String>>,
     },
     /// Bytes of a file being imported read so far.
     Progress {
@@ -108,7 +108,7 @@ pub enum JobDone {
     /// A growing live run, analysed.
     Analysed {
         index: usize,
-        run: crate::run::Run,
+        run: Box<crate::run::Run>,
         turns: Vec<crate::analysis::TurnAnalysis>,
     },
     Tree {
@@ -568,7 +568,7 @@ impl App {
                         .is_some_and(|l| l.run_index == Some(index))
                     {
                         if let Some(r) = self.runs.get_mut(index) {
-                            r.run = std::sync::Arc::new(run);
+                            r.run = std::sync::Arc::new(*run);
                             r.turns = std::sync::Arc::new(turns);
                         }
                         self.figures.clear();
@@ -588,7 +588,7 @@ impl App {
                     if self.opening.is_empty() {
                         self.opening_total = 0;
                     }
-                    self.opened(&path, result);
+                    self.opened(&path, *result);
                 }
                 JobDone::Progress { path, fraction } => {
                     if self.opening.contains(&path) {
@@ -1080,7 +1080,7 @@ impl App {
                         let turns = crate::analysis::analyze_run(&snap, &params);
                         let _ = tx.send(JobDone::Analysed {
                             index: i,
-                            run: snap,
+                            run: Box::new(snap),
                             turns,
                         });
                         if let Some(c) = ctx {
@@ -1647,7 +1647,7 @@ fn load_in_background(
     });
     let _ = tx.send(JobDone::Opened {
         path: p.to_path_buf(),
-        result,
+        result: Box::new(result),
     });
     if let Some(c) = ctx {
         c.request_repaint();

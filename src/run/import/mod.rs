@@ -59,7 +59,7 @@ impl Format {
     }
 
     fn check(self, v: &Value) -> Result<(), String> {
-        if !v.is_object() && !(self == Format::Sglang && v.is_array()) {
+        if !(v.is_object() || self == Format::Sglang && v.is_array()) {
             return Err("not a JSON object".into());
         }
         match self {

@@ -114,12 +114,60 @@ pub fn convert_fast(line: &[u8]) -> Option<Vec<Trace>> {
             self.0
         }
     }
+    /// A token's `bytes` without a heap allocation for the usual short
+    /// token (one per candidate: hundreds of thousands per response), in
+    /// the size of a `Vec`.
+    enum Bytes {
+        Inline(u8, [u8; 22]),
+        Heap(Vec<u8>),
+    }
+    impl Bytes {
+        fn as_slice(&self) -> &[u8] {
+            match self {
+                Bytes::Inline(n, b) => &b[..*n as usize],
+                Bytes::Heap(v) => v,
+            }
+        }
+    }
+    impl<'de> Deserialize<'de> for Bytes {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Bytes;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a list of bytes")
+                }
+                fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                    self,
+                    mut a: A,
+                ) -> Result<Bytes, A::Error> {
+                    let mut out = Bytes::Inline(0, [0; 22]);
+                    while let Some(x) = a.next_element::<u8>()? {
+                        match &mut out {
+                            Bytes::Inline(n, b) if (*n as usize) < b.len() => {
+                                b[*n as usize] = x;
+                                *n += 1;
+                            }
+                            Bytes::Inline(_, b) => {
+                                let mut v = b.to_vec();
+                                v.push(x);
+                                out = Bytes::Heap(v);
+                            }
+                            Bytes::Heap(v) => v.push(x),
+                        }
+                    }
+                    Ok(out)
+                }
+            }
+            d.deserialize_seq(V)
+        }
+    }
     #[derive(Deserialize)]
     struct Cand<'a> {
         id: Option<i64>,
         #[serde(borrow)]
         token: Option<Cow<'a, str>>,
-        bytes: Option<Vec<u8>>,
+        bytes: Option<Bytes>,
         logprob: Lp,
     }
     #[derive(Deserialize)]
@@ -127,7 +175,7 @@ pub fn convert_fast(line: &[u8]) -> Option<Vec<Trace>> {
         id: Option<i64>,
         #[serde(borrow)]
         token: Option<Cow<'a, str>>,
-        bytes: Option<Vec<u8>>,
+        bytes: Option<Bytes>,
         logprob: Lp,
         #[serde(borrow, default)]
         top_logprobs: Vec<Cand<'a>>,
@@ -164,7 +212,11 @@ pub fn convert_fast(line: &[u8]) -> Option<Vec<Trace>> {
         choices: Vec<Choice<'a>>,
     }
     /// (id, bytes) as `entries::token_id` / `token_bytes` read them.
-    fn id_bytes(id: Option<i64>, token: Option<&str>, bytes: Option<Vec<u8>>) -> (i32, Vec<u8>) {
+    fn id_bytes<'b>(
+        id: Option<i64>,
+        token: Option<&'b str>,
+        bytes: Option<&'b Bytes>,
+    ) -> (i32, &'b [u8]) {
         let tok = token.unwrap_or_default();
         let vllm = tok.strip_prefix("token_id:");
         let id = match (id, vllm) {
@@ -173,9 +225,9 @@ pub fn convert_fast(line: &[u8]) -> Option<Vec<Trace>> {
             (None, None) => -1,
         };
         let bytes = match (bytes, vllm) {
-            (Some(b), _) => b,
-            (None, Some(_)) => Vec::new(),
-            (None, None) => tok.as_bytes().to_vec(),
+            (Some(b), _) => b.as_slice(),
+            (None, Some(_)) => &[],
+            (None, None) => tok.as_bytes(),
         };
         (id, bytes)
     }
@@ -204,15 +256,16 @@ pub fn convert_fast(line: &[u8]) -> Option<Vec<Trace>> {
             Some(entries) => {
                 let mut out = Vec::with_capacity(entries.len());
                 for e in entries {
-                    let (id, bytes) = id_bytes(e.id, e.token.as_deref(), e.bytes);
+                    let (id, bytes) = id_bytes(e.id, e.token.as_deref(), e.bytes.as_ref());
+                    let bytes = bytes.to_vec();
                     let mut top = Vec::with_capacity(e.top_logprobs.len());
-                    for c in e.top_logprobs {
-                        let (cid, cb) = id_bytes(c.id, c.token.as_deref(), c.bytes);
+                    for c in &e.top_logprobs {
+                        let (cid, cb) = id_bytes(c.id, c.token.as_deref(), c.bytes.as_ref());
                         top.push(Candidate {
                             id: cid,
-                            text: match std::str::from_utf8(&cb) {
+                            text: match std::str::from_utf8(cb) {
                                 Ok(s) => s.into(),
-                                Err(_) => String::from_utf8_lossy(&cb).into(),
+                                Err(_) => String::from_utf8_lossy(cb).into(),
                             },
                             logprob: c.logprob.get()?,
                         });
