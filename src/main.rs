@@ -260,7 +260,8 @@ enum Cmd {
         /// Only this path (entropy chart).
         #[arg(long)]
         path: Option<usize>,
-        #[arg(long, default_value_t = 0)]
+        /// The turn (1-based, as in the app).
+        #[arg(long, default_value_t = 1)]
         turn: usize,
         /// PNG scale (1 = the SVG's size).
         #[arg(long, default_value_t = 2.0)]

@@ -460,3 +460,62 @@ fn a_text_only_import_says_why_entropy_is_unavailable() {
         "Entropy and DeepConf confidence are unavailable: this run holds text only"
     ));
 }
+
+#[test]
+fn an_error_is_never_overwritten_by_an_info_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        b"{\"format\": \"reasonscope.run\", \"version\": 1, \"paths\": [",
+    )
+    .unwrap();
+    let good = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_runs/apples-n16.json.gz");
+    let mut h = harness(&[bad, good]);
+    assert!(common::ui::step_until(&mut h, 30, |a| a.opening.is_empty() && a.runs.len() == 1));
+    h.run_steps(2);
+    let app = h.state();
+    let m = app.message.as_ref().unwrap();
+    assert!(m.error && m.text.contains("bad.json"), "{}", m.text);
+    assert!(app
+        .messages
+        .iter()
+        .any(|m| !m.error && m.text.contains("apples-n16")));
+    assert!(content(&h, "log (2, 1 errors)"));
+    click(&mut h, "log (2, 1 errors)");
+    assert!(content(&h, "Messages"));
+}
+
+/// Tab commits a typed number into its own field (egui's DragValue handed
+/// it to the next field), and an out-of-range value is clamped with a note.
+#[test]
+fn numeric_fields_commit_on_tab_and_clamp_with_a_note() {
+    use egui::accesskit::Role;
+    let mut h = harness(&[]);
+    h.state_mut().push(AppCommand::ToggleNewRun);
+    h.run_steps(3);
+    let temperature = h.state().settings.form.temperature;
+    let mut type_into =
+        |h: &mut egui_kittest::Harness<'static, reasonscope::ui::App>, label: &str, text: &str| {
+            h.get(By::new().label(label).role(Role::TextInput)).focus();
+            h.run_steps(2);
+            h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+            h.get(By::new().label(label).role(Role::TextInput))
+                .type_text(text);
+            h.run_steps(1);
+            h.key_press(egui::Key::Tab);
+            h.run_steps(3);
+        };
+    type_into(&mut h, "Max tokens", "64");
+    assert_eq!(h.state().settings.form.max_tokens, 64);
+    assert_eq!(
+        h.state().settings.form.temperature,
+        temperature,
+        "the next field is untouched"
+    );
+    type_into(&mut h, "Temperature", "7");
+    assert_eq!(h.state().settings.form.temperature, 2.0);
+    assert!(content(&h, "7 is outside 0–2: set to 2"));
+    type_into(&mut h, "Paths (N)", "many");
+    assert!(content(&h, "\"many\" is not a number"));
+}

@@ -32,17 +32,36 @@ fn a_live_run_streams_stops_and_forks() {
         .last()
         .is_some_and(|r| r.name.starts_with("live:"))));
     // The view catches up with the stream (re-analysed in the background):
-    // a column of a path still sampling (its turn is marked cancelled until it ends).
+    // a column of a path still sampling says so.
     assert!(
-        step_until_shown(&mut h, 20, "tokens · cancelled"),
+        step_until_shown(&mut h, 20, "tokens · running"),
         "no live path column"
     );
     assert!(h.state().live.is_some(), "still sampling");
+    // Votes of paths still sampling are marked as such.
+    click(&mut h, "Methods");
+    assert!(
+        step_until_shown(&mut h, 20, "running"),
+        "no unfinished-paths note"
+    );
+    assert!(content(&h, "paths unfinished"));
+    click(&mut h, "Paths");
     click(&mut h, "Stop");
     assert!(
         step_until(&mut h, 60, |a| a.live.is_none()),
         "stop never finished the run"
     );
+    // After Stop, paths cut short are still marked unfinished.
+    if h.state().runs[h.state().active]
+        .run
+        .paths
+        .iter()
+        .any(|p| p.turns[0].finish != Finish::Stop)
+    {
+        click(&mut h, "Methods");
+        assert!(content(&h, "paths unfinished"));
+        click(&mut h, "Paths");
+    }
     let app = h.state();
     let r = &app.runs[app.active].run;
     validate(r).unwrap();

@@ -110,6 +110,9 @@ pub struct MethodReport {
     /// Why the method could not be computed on this run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unavailable: Option<&'static str>,
+    /// Answers tied with the winner (broken by path order).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tie: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -191,6 +194,7 @@ pub fn turn_report(t: &TurnAnalysis) -> TurnReport {
                 correct: m.correct,
                 votes: m.votes.iter().cloned().collect(),
                 unavailable: m.unavailable,
+                tie: m.tie.clone(),
             })
             .collect(),
         forks: t

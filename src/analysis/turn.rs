@@ -47,6 +47,21 @@ pub struct MethodOutcome {
     /// Why the method could not be computed on this run (its statistics'
     /// source lacks what it needs); then it has no answer.
     pub unavailable: Option<&'static str>,
+    /// Other answers with exactly the winner's vote or value: the tie was
+    /// broken by `TIE_RULE`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tie: Vec<String>,
+}
+
+/// How every method breaks a tie (methods.rs: the earliest class or path
+/// wins), said wherever a tie is shown.
+pub const TIE_RULE: &str = "path order decides: the earliest path's answer wins";
+
+impl MethodOutcome {
+    /// "tie with 3, 5 (broken by …)", when there was one.
+    pub fn tie_note(&self) -> Option<String> {
+        (!self.tie.is_empty()).then(|| format!("tie with {} ({TIE_RULE})", self.tie.join(", ")))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -108,7 +123,22 @@ pub fn outcome(
     gold: Option<&str>,
 ) -> MethodOutcome {
     let answer = pick.class.map(|c| classes[c].clone());
+    // Exactly equal votes or values (one path's choice for `first` is not
+    // a vote).
+    let winner = pick
+        .class
+        .and_then(|w| pick.votes.iter().find(|e| e.0 == w).map(|e| e.1));
+    let tie = match winner {
+        Some(wv) if method != "first" => pick
+            .votes
+            .iter()
+            .filter(|&&(c, v)| Some(c) != pick.class && v == wv)
+            .map(|&(c, _)| classes[c].clone())
+            .collect(),
+        _ => Vec::new(),
+    };
     MethodOutcome {
+        tie,
         method,
         correct: gold.map(|g| answers::is_correct(answer.as_deref(), g)),
         answer,
@@ -131,6 +161,7 @@ fn unavailable_outcome(method: &'static str, why: &'static str) -> MethodOutcome
         correct: None,
         votes: Vec::new(),
         unavailable: Some(why),
+        tie: Vec::new(),
     }
 }
 
@@ -235,4 +266,103 @@ pub fn analyze_run(run: &Run, params: &AnalysisParams) -> Vec<TurnAnalysis> {
     (0..run.n_turns())
         .map(|t| analyze_turn(run, t, params))
         .collect()
+}
+
+/// "5 of 16 paths unfinished (3 running, 2 cut at the token limit): …"
+/// when some paths of turn `t` did not end with their end-of-generation
+/// token; their answers so far are counted as votes, which the reader must
+/// know. `running`: paths still being sampled (shown as `cancelled` in the
+/// run until they end).
+pub fn unfinished_note(run: &Run, t: usize, running: usize) -> Option<String> {
+    use crate::run::Finish;
+    let mut counts = [0usize; 4];
+    let mut answered = 0;
+    for p in &run.paths {
+        let Some(turn) = p.turns.get(t) else { continue };
+        answered += 1;
+        match turn.finish {
+            Finish::Stop => {}
+            Finish::Length => counts[0] += 1,
+            Finish::ContextFull => counts[1] += 1,
+            Finish::Cancelled => counts[2] += 1,
+            Finish::Error => counts[3] += 1,
+        }
+    }
+    let stopped = counts[2].saturating_sub(running);
+    let parts: Vec<String> = [
+        (running, "running"),
+        (counts[0], "cut at the token limit"),
+        (counts[1], "cut by a full context"),
+        (stopped, "stopped"),
+        (counts[3], "ended by an error"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect();
+    let n: usize = counts.iter().sum();
+    (n > 0).then(|| {
+        format!(
+            "{n} of {answered} paths unfinished ({}): their answers so far count as votes",
+            parts.join(", ")
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::run::{one_token_turn, run_with_paths};
+
+    fn methods_of(answers: &[&str]) -> Vec<super::MethodOutcome> {
+        let paths = answers
+            .iter()
+            .map(|a| vec![one_token_turn(&format!("The answer is {a}."))])
+            .collect();
+        let run = run_with_paths("q", Some("3"), 1, paths);
+        crate::analysis::analyze_run(&run, &crate::analysis::AnalysisParams::default())
+            .remove(0)
+            .methods
+    }
+
+    #[test]
+    fn unfinished_paths_are_counted_by_why() {
+        let mut paths: Vec<Vec<crate::run::Turn>> = (0..4)
+            .map(|_| vec![one_token_turn("The answer is 3.")])
+            .collect();
+        paths[1][0].finish = crate::run::Finish::Length;
+        paths[2][0].finish = crate::run::Finish::Cancelled;
+        paths[3][0].finish = crate::run::Finish::Cancelled;
+        let run = run_with_paths("q", None, 1, paths);
+        assert_eq!(
+            super::unfinished_note(&run, 0, 1).unwrap(),
+            "3 of 4 paths unfinished (1 running, 1 cut at the token limit, 1 stopped): their answers so far count as votes"
+        );
+        let done = run_with_paths("q", None, 1, vec![vec![one_token_turn("3")]]);
+        assert_eq!(super::unfinished_note(&done, 0, 0), None);
+    }
+
+    #[test]
+    fn a_tie_is_said_with_how_it_was_broken() {
+        // 1 and 3 have two votes each: the earliest path's answer, 1, wins.
+        let m = methods_of(&["1", "3", "3", "1", "5"]);
+        let maj = m.iter().find(|m| m.method == "majority").unwrap();
+        assert_eq!(maj.answer.as_deref(), Some("1"));
+        assert_eq!(maj.tie, vec!["3".to_owned()]);
+        assert!(maj.tie_note().unwrap().contains("earliest path"));
+        // One path's answer is not a vote: `first` never ties.
+        assert!(m
+            .iter()
+            .find(|m| m.method == "first")
+            .unwrap()
+            .tie
+            .is_empty());
+        // A clear winner has no tie.
+        let m = methods_of(&["1", "3", "3"]);
+        assert!(m
+            .iter()
+            .find(|m| m.method == "majority")
+            .unwrap()
+            .tie
+            .is_empty());
+    }
 }

@@ -113,7 +113,7 @@ pub fn methods_figure(t: &TurnAnalysis) -> Figure {
         .collect();
     Figure {
         id: "methods",
-        title: format!("Selection methods, turn {}", t.turn),
+        title: format!("Selection methods, turn {}", t.turn + 1),
         charts,
         columns: 5,
     }
@@ -308,7 +308,7 @@ pub fn entropy_figure(
     };
     Figure {
         id: "entropy",
-        title: format!("Entropy, turn {}", t.turn),
+        title: format!("Entropy, turn {}", t.turn + 1),
         charts: vec![
             Chart {
                 // A top-k run stores the entropy's lower bound: say so.
@@ -470,7 +470,7 @@ pub fn branches_figure(run: &Run, t: &TurnAnalysis) -> Figure {
     }
     Figure {
         id: "branches",
-        title: format!("Branches, turn {}", t.turn),
+        title: format!("Branches, turn {}", t.turn + 1),
         charts: vec![Chart {
             title: format!(
                 "Token trie of {} paths ({} forks)",
@@ -569,7 +569,7 @@ pub fn reflection_figure(t: &TurnAnalysis) -> Figure {
     ];
     Figure {
         id: "reflection",
-        title: format!("Reflection, turn {}", t.turn),
+        title: format!("Reflection, turn {}", t.turn + 1),
         charts: vec![Chart {
             title: "Forward reasoning vs reflection (row label: reflection share)".into(),
             x: Axis::new("token"),

@@ -141,7 +141,7 @@ pub fn table(rep: &Report, runs: &[(String, Run)]) -> String {
                 s,
                 "== {} · turn {} · {} paths · gold {}",
                 clip(&rr.file, 50),
-                t.turn,
+                t.turn + 1,
                 t.paths.len(),
                 t.gold.as_deref().unwrap_or("-")
             );
@@ -150,6 +150,9 @@ pub fn table(rep: &Report, runs: &[(String, Run)]) -> String {
             }
             if let Some(note) = crate::analysis::methods::stats_note(run) {
                 let _ = writeln!(s, "   {note}");
+            }
+            if let Some(note) = crate::analysis::turn::unfinished_note(run, t.turn, 0) {
+                let _ = writeln!(s, "   {}", clip(&note, 96));
             }
             let _ = writeln!(
                 s,
@@ -180,6 +183,15 @@ pub fn table(rep: &Report, runs: &[(String, Run)]) -> String {
                     yes_no(m.correct),
                     clip(&v.join(" "), 52)
                 );
+                if !m.tie.is_empty() {
+                    let _ = writeln!(
+                        s,
+                        "{:<18} tie with {}: {}",
+                        "",
+                        clip(&m.tie.join(", "), 12),
+                        crate::analysis::turn::TIE_RULE
+                    );
+                }
             }
             let _ = writeln!(
                 s,

@@ -45,13 +45,15 @@ pub fn export_chart(a: &ExportArgs) -> anyhow::Result<()> {
         bail!("no run to export");
     }
     let (run, turns) = &loaded[0];
-    if a.turn >= turns.len() {
+    // Turns are numbered from 1, as in the app and `fork --turn`.
+    if a.turn == 0 || a.turn > turns.len() {
         bail!(
-            "turn {} does not exist (the run has {} turn(s))",
+            "turn {} does not exist (the run has {} turn(s), numbered from 1)",
             a.turn,
             turns.len()
         );
     }
+    let turn = a.turn - 1;
     if let Some(p) = a.path {
         if p >= run.paths.len() {
             bail!(
@@ -63,7 +65,7 @@ pub fn export_chart(a: &ExportArgs) -> anyhow::Result<()> {
     let suite: Vec<&TurnAnalysis> = loaded.iter().flat_map(|(_, t)| t.iter()).collect();
     let req = FigureRequest {
         id: a.chart.clone(),
-        turn: a.turn,
+        turn,
         paths: a.path.map(|p| vec![p]),
         selected: None,
         normalized_x: false,

@@ -15,6 +15,9 @@ pub struct LiveRun {
     pub started_paths: usize,
     pub done: bool,
     started: Option<Instant>,
+    /// (path, turn) still being sampled: a snapshot writes them as
+    /// `cancelled`, the app shows them as running.
+    running: std::collections::HashSet<(u32, u32)>,
 }
 
 impl LiveRun {
@@ -34,6 +37,7 @@ impl LiveRun {
                 false
             }
             Event::Token(t) => {
+                self.running.insert((t.path, t.turn));
                 self.push(t);
                 self.tokens += 1;
                 true
@@ -48,6 +52,7 @@ impl LiveRun {
                 if *done {
                     self.finished_paths += 1;
                 }
+                self.running.remove(&(*path, *turn));
                 if let Some(t) = self.turn_mut(*path as usize, *turn as usize) {
                     t.finish = *finish;
                 }
@@ -56,6 +61,7 @@ impl LiveRun {
             Event::RunFinished { run } => {
                 self.run = Some((**run).clone());
                 self.done = true;
+                self.running.clear();
                 true
             }
             _ => false,
@@ -83,6 +89,16 @@ impl LiveRun {
         };
         r.push_to(&mut t.tokens);
         t.text.push_str(&r.text);
+    }
+
+    /// Whether turn `turn` of `path` is still being sampled.
+    pub fn is_running(&self, path: usize, turn: usize) -> bool {
+        self.running.contains(&(path as u32, turn as u32))
+    }
+
+    /// How many paths are still sampling turn `turn`.
+    pub fn running_in(&self, turn: usize) -> usize {
+        self.running.iter().filter(|r| r.1 as usize == turn).count()
     }
 
     /// Tokens per second since the run started.

@@ -118,9 +118,12 @@ pub enum JobDone {
     Failed(String),
 }
 
+#[derive(Debug, Clone)]
 pub struct Message {
     pub text: String,
     pub error: bool,
+    /// Local time it was given (HH:MM:SS).
+    pub at: String,
 }
 
 pub struct App {
@@ -138,6 +141,9 @@ pub struct App {
     pub entropy_sort: (usize, bool),
     pub entropy_selected_only: bool,
     pub message: Option<Message>,
+    /// Every message of this session, oldest first (the status log).
+    pub messages: Vec<Message>,
+    log_open: bool,
     pub help_open: bool,
     commands: Vec<AppCommand>,
     figures: HashMap<String, std::sync::Arc<Figure>>,
@@ -191,6 +197,8 @@ impl App {
             entropy_sort: (0, false),
             entropy_selected_only: false,
             message: None,
+            messages: Vec::new(),
+            log_open: false,
             help_open: false,
             commands: Vec::new(),
             figures: HashMap::new(),
@@ -239,6 +247,26 @@ impl App {
         self.commands.push(c);
     }
 
+    /// The live session when it samples the active run.
+    fn live_of_active(&self) -> Option<&crate::engine::LiveRun> {
+        self.live
+            .as_ref()
+            .filter(|l| l.run_index == Some(self.active) && !l.live.done)
+            .map(|l| &l.live)
+    }
+
+    /// Whether turn `turn` of `path` of the active run is still being sampled.
+    pub fn is_running(&self, path: usize, turn: usize) -> bool {
+        self.live_of_active()
+            .is_some_and(|l| l.is_running(path, turn))
+    }
+
+    /// "… of N paths unfinished …" for the active run's current turn.
+    pub fn unfinished_note(&self) -> Option<String> {
+        let running = self.live_of_active().map_or(0, |l| l.running_in(self.turn));
+        crate::analysis::turn::unfinished_note(&self.run()?.run, self.turn, running)
+    }
+
     pub fn run(&self) -> Option<&OpenRun> {
         self.runs.get(self.active)
     }
@@ -252,18 +280,36 @@ impl App {
         super::state::TurnRef::new(self.run()?.turns.clone(), self.turn)
     }
 
+    /// An info message: shown unless an error is waiting to be read (an
+    /// error is never replaced by news); every message goes to the log.
     fn info(&mut self, text: impl Into<String>) {
-        self.message = Some(Message {
+        let m = Message {
             text: text.into(),
             error: false,
-        });
+            at: chrono::Local::now().format("%H:%M:%S").to_string(),
+        };
+        if !self.message.as_ref().is_some_and(|m| m.error) {
+            self.message = Some(m.clone());
+        }
+        self.log(m);
     }
 
     fn error(&mut self, text: impl Into<String>) {
-        self.message = Some(Message {
+        let m = Message {
             text: text.into(),
             error: true,
-        });
+            at: chrono::Local::now().format("%H:%M:%S").to_string(),
+        };
+        self.message = Some(m.clone());
+        self.log(m);
+    }
+
+    fn log(&mut self, m: Message) {
+        const KEEP: usize = 500;
+        if self.messages.len() == KEEP {
+            self.messages.remove(0);
+        }
+        self.messages.push(m);
     }
 
     /// The one open function: CLI, dialog, drag-and-drop, recent files and
@@ -1473,7 +1519,48 @@ impl App {
                     self.commands.push(AppCommand::ClearMessage);
                 }
             }
+            if !self.messages.is_empty() {
+                let errors = self.messages.iter().filter(|m| m.error).count();
+                let label = if errors > 0 {
+                    format!("log ({}, {errors} errors)", self.messages.len())
+                } else {
+                    format!("log ({})", self.messages.len())
+                };
+                if ui
+                    .small_button(label)
+                    .on_hover_text("Every message of this session")
+                    .clicked()
+                {
+                    self.log_open = !self.log_open;
+                }
+            }
         });
+    }
+
+    fn log_ui(&mut self, ctx: &egui::Context) {
+        let mut open = self.log_open;
+        let dark = self.settings.dark;
+        egui::Window::new("Messages")
+            .open(&mut open)
+            .default_width(640.0)
+            .show(ctx, |ui| {
+                egui::ScrollArea::vertical()
+                    .max_height(400.0)
+                    .stick_to_bottom(true)
+                    .show(ui, |ui| {
+                        for m in &self.messages {
+                            ui.horizontal_wrapped(|ui| {
+                                ui.monospace(&m.at);
+                                if m.error {
+                                    ui.colored_label(theme::error_color(dark), &m.text);
+                                } else {
+                                    ui.label(&m.text);
+                                }
+                            });
+                        }
+                    });
+            });
+        self.log_open = open;
     }
 
     fn help_ui(&mut self, ctx: &egui::Context) {
@@ -1572,6 +1659,7 @@ impl eframe::App for App {
         });
         let ctx = ui.ctx().clone();
         self.help_ui(&ctx);
+        self.log_ui(&ctx);
         self.dialogs_ui(&ctx);
         if self.live.is_some() {
             ctx.request_repaint_after(std::time::Duration::from_millis(100));

@@ -24,9 +24,14 @@ pub fn methods_ui(app: &mut App, ui: &mut egui::Ui) {
     let note = app
         .run()
         .and_then(|r| crate::analysis::methods::stats_note(&r.run));
+    let unfinished = app.unfinished_note();
     let Some(t) = app.shared_turn() else {
         return;
     };
+    if let Some(u) = unfinished {
+        ui.colored_label(theme::error_color(app.settings.dark), format!("Note: {u}"))
+            .on_hover_text("A path cut before its end-of-generation token has not given its final answer: its answer so far is counted as it stands");
+    }
     if let Some(note) = note {
         ui.label(egui::RichText::new(note).italics())
             .on_hover_text("methods.md, \"Statistics from top-k logprobs\": a method never uses a value the source could not give");
@@ -55,7 +60,15 @@ pub fn methods_ui(app: &mut App, ui: &mut egui::Ui) {
                         ui.end_row();
                         continue;
                     }
-                    ui.label(m.answer.as_deref().unwrap_or("none"));
+                    match m.tie_note() {
+                        Some(note) => {
+                            ui.label(format!("{} (tie)", m.answer.as_deref().unwrap_or("none")))
+                                .on_hover_text(note);
+                        }
+                        None => {
+                            ui.label(m.answer.as_deref().unwrap_or("none"));
+                        }
+                    }
                     ui.label(fmt_opt(m.confidence, 3));
                     let (txt, col) = match m.correct {
                         Some(true) => ("right", theme::color(palette::RIGHT)),

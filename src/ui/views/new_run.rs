@@ -7,18 +7,69 @@ use crate::ui::app::{App, AppCommand};
 use crate::ui::live::ModelState;
 use crate::ui::theme;
 
-fn labelled<T: egui::emath::Numeric>(
+/// A numeric field that commits what was typed on Tab, Return or focus
+/// loss (and only into itself), clamps to `range` with a visible note, and
+/// says when the text is not a number. egui's DragValue hands a typed but
+/// uncommitted value to the next field on Tab, so the form uses this.
+fn labelled<T>(
     ui: &mut egui::Ui,
     label: &str,
     tip: &str,
     v: &mut T,
     range: std::ops::RangeInclusive<T>,
-    speed: f64,
-) {
+    _speed: f64,
+) where
+    T: egui::emath::Numeric + std::str::FromStr + std::fmt::Display,
+{
     let l = ui.label(label).on_hover_text(tip);
-    ui.add(egui::DragValue::new(v).range(range).speed(speed))
+    let id = ui.make_persistent_id(("num", label));
+    let editing: Option<String> = ui.data(|d| d.get_temp(id));
+    let mut text = editing.clone().unwrap_or_else(|| v.to_string());
+    let resp = ui
+        .add(
+            egui::TextEdit::singleline(&mut text)
+                .id(id.with("edit"))
+                .desired_width(90.0),
+        )
         .labelled_by(l.id)
         .on_hover_text(tip);
+    let note_id = id.with("note");
+    // Only once per edit: egui may run a frame's passes twice, and both see
+    // the focus lost.
+    if resp.lost_focus() && editing.is_some() {
+        let note = match text.trim().parse::<f64>() {
+            Ok(x) if x.is_finite() => {
+                let (lo, hi) = (range.start().to_f64(), range.end().to_f64());
+                let c = x.clamp(lo, hi);
+                *v = T::from_f64(c);
+                (c != x || v.to_f64() != x).then(|| {
+                    format!(
+                        "{x} is outside {}–{}: set to {}",
+                        range.start(),
+                        range.end(),
+                        v
+                    )
+                })
+            }
+            _ if text.trim().is_empty() => None,
+            _ => Some(format!("{:?} is not a number: kept {}", text.trim(), v)),
+        };
+        ui.data_mut(|d| {
+            d.remove::<String>(id);
+            match note {
+                Some(n) => {
+                    d.insert_temp(note_id, n);
+                }
+                None => d.remove::<String>(note_id),
+            }
+        });
+    } else if resp.has_focus() {
+        ui.data_mut(|d| d.insert_temp(id, text));
+    }
+    let note: Option<String> = ui.data(|d| d.get_temp(note_id));
+    if let Some(n) = note {
+        ui.colored_label(ui.visuals().warn_fg_color, n);
+    }
     ui.end_row();
 }
 

@@ -43,6 +43,7 @@ pub fn paths_ui(app: &mut App, ui: &mut egui::Ui) {
     let Some(t) = app.turn_analysis() else { return };
     let n_paths = r.run.paths.len();
     let turn = t.turn;
+    let running: Vec<usize> = (0..n_paths).filter(|&p| app.is_running(p, turn)).collect();
     let stat = app.settings.stat;
     let dark = app.settings.dark;
     let mut shown = app.shown_paths.clone();
@@ -263,7 +264,9 @@ pub fn paths_ui(app: &mut App, ui: &mut egui::Ui) {
                             "path {p} · answer {}{verdict} · {} tokens · {}",
                             pa.and_then(|x| x.answer.as_deref()).unwrap_or("none"),
                             tt.tokens.len(),
-                            if r.run.import.as_ref().is_some_and(|i| i.is_unknown("paths.finish")) {
+                            if running.contains(&p) {
+                                "running"
+                            } else if r.run.import.as_ref().is_some_and(|i| i.is_unknown("paths.finish")) {
                                 "end unknown"
                             } else {
                                 tt.finish.as_str()

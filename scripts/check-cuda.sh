@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# `make check-cuda`: builds reasonscope with `--features cuda` on a machine
+# without a GPU, to prove that the CUDA build compiles and links. The CUDA
+# toolkit comes from NVIDIA's PyPI wheels, pinned to CUDA 13.0 (runs on
+# drivers >= 580, the H200 machine's), into .cache/cuda13 (git-ignored).
+# CUDA_ARCHS picks the GPU architectures (default 90: H100/H200; add e.g.
+# "80;86;89;90" for A100, RTX 30xx, RTX 40xx/L4). Output: target-cuda/.
+#
+# Why these settings (measured, ../shared/gpu-notes.md):
+# - the wheels have no static cuBLAS, so llama.cpp is built as shared
+#   libraries (LLAMA_BUILD_SHARED_LIBS=1) next to the binary;
+# - they have no libcuda.so stub: GGML_CUDA_NO_VMM=ON, so nothing links
+#   the driver library and the binary starts on a machine without one;
+# - CMake wants lib64 and unversioned .so links; the linker needs the
+#   toolkit's lib for the libraries' own needs (-rpath-link).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD/.cache/cuda13
+cu=$root/nvidia/cu13
+if [ ! -x "$cu/bin/nvcc" ]; then
+  echo "installing the CUDA 13.0 toolkit wheels into $root" >&2
+  python3 -m pip install -q --target "$root" \
+    nvidia-cuda-nvcc==13.0.88 nvidia-cuda-runtime==13.0.96 nvidia-cuda-cccl \
+    nvidia-cuda-crt==13.0.88 nvidia-nvvm==13.0.88 nvidia-cublas==13.0.0.19
+fi
+[ -e "$cu/lib64" ] || ln -s lib "$cu/lib64"
+for l in cudart cublas cublasLt; do
+  [ -e "$cu/lib/lib$l.so" ] || ln -s "lib$l.so.13" "$cu/lib/lib$l.so"
+done
+export PATH=$cu/bin:$PATH
+export CUDA_PATH=$cu CUDAToolkit_ROOT=$cu
+export CMAKE_CUDA_COMPILER=$cu/bin/nvcc
+export CMAKE_CUDA_ARCHITECTURES=${CUDA_ARCHS:-90}
+export GGML_CUDA_NO_VMM=ON
+export LLAMA_BUILD_SHARED_LIBS=1
+export LD_LIBRARY_PATH=$cu/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export RUSTFLAGS="${RUSTFLAGS:-} -C link-arg=-Wl,-rpath-link,$cu/lib -C link-arg=-Wl,-rpath,\$ORIGIN"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target-cuda}
+start=$(date +%s)
+cargo build --release --features cuda --bin reasonscope
+echo "CUDA build (archs $CMAKE_CUDA_ARCHITECTURES) took $(( $(date +%s) - start )) s" >&2
+bin=$CARGO_TARGET_DIR/release/reasonscope
+ls -l "$bin" "$CARGO_TARGET_DIR"/release/*.so* 2>/dev/null || true
+# Without an NVIDIA driver it must start and say so (CPU fallback).
+"$bin" --version
