@@ -495,7 +495,7 @@ fn numeric_fields_commit_on_tab_and_clamp_with_a_note() {
     h.state_mut().push(AppCommand::ToggleNewRun);
     h.run_steps(3);
     let temperature = h.state().settings.form.temperature;
-    let mut type_into =
+    let type_into =
         |h: &mut egui_kittest::Harness<'static, reasonscope::ui::App>, label: &str, text: &str| {
             h.get(By::new().label(label).role(Role::TextInput)).focus();
             h.run_steps(2);
