@@ -61,8 +61,9 @@ fn hovering_a_token_shows_its_alternatives() {
 fn selecting_a_path_in_one_view_selects_it_in_the_others() {
     let mut h = harness(&[]);
     click(&mut h, "Entropy");
+    // Below the fold under the run header: clicked through AccessKit.
     h.get(By::new().label("2").role(egui::accesskit::Role::Link))
-        .click();
+        .click_accesskit();
     h.run_steps(4);
     assert_eq!(h.state().settings.view, View::Paths);
     assert_eq!(h.state().shown_paths, vec![2]);
@@ -518,4 +519,22 @@ fn numeric_fields_commit_on_tab_and_clamp_with_a_note() {
     assert!(content(&h, "7 is outside 0–2: set to 2"));
     type_into(&mut h, "Paths (N)", "many");
     assert!(content(&h, "\"many\" is not a number"));
+}
+
+/// The Paths view's colour scale belongs to the turn: moving through the
+/// paths with J does not rescale it.
+#[test]
+fn the_paths_colour_scale_stays_fixed_as_paths_change() {
+    let mut h = harness(&[]);
+    click(&mut h, "Paths");
+    let scale = |h: &egui_kittest::Harness<'static, reasonscope::ui::App>| {
+        format!("{:?}", h.get_by_label_contains("(warm = uncertain)").value())
+    };
+    let first = scale(&h);
+    for _ in 0..5 {
+        h.key_press(egui::Key::J);
+        h.run_steps(3);
+        assert_eq!(scale(&h), first);
+    }
+    assert_ne!(h.state().shown_paths, vec![0, 1]);
 }

@@ -36,6 +36,9 @@ pub enum Event {
     },
     ModelLoaded {
         info: run::ModelInfo,
+        /// A local GGUF without a chat template: prompts use the plain
+        /// `User:/Assistant:` layout (the panel says so before sampling).
+        plain_prompt: bool,
     },
     /// The run as it starts: settings and conversation, paths with no turns.
     RunStarted {

@@ -174,6 +174,7 @@ fn worker_loop(
                     Ok(s) => {
                         emit(Event::ModelLoaded {
                             info: s.model_info(),
+                            plain_prompt: false,
                         });
                         server = Some(s);
                     }
@@ -191,6 +192,7 @@ fn worker_loop(
                     Ok(m) => {
                         emit(Event::ModelLoaded {
                             info: m.info.clone(),
+                            plain_prompt: m.chat_template.is_none(),
                         });
                         model = Some(m);
                     }

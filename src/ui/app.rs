@@ -1033,7 +1033,7 @@ impl App {
                         *p = *progress;
                     }
                 }
-                Event::ModelLoaded { info } => {
+                Event::ModelLoaded { info, plain_prompt } => {
                     let backend = match &self.model {
                         super::live::ModelState::Loading { backend, .. } => backend.clone(),
                         _ => self.settings.form.backend(),
@@ -1041,6 +1041,7 @@ impl App {
                     self.model = super::live::ModelState::Loaded {
                         backend,
                         name: info.name.clone(),
+                        plain_prompt: *plain_prompt,
                     };
                 }
                 Event::Error { message } => {

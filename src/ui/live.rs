@@ -258,9 +258,20 @@ impl RunForm {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ModelState {
     None,
-    Loading { backend: Backend, progress: f32 },
-    Loaded { backend: Backend, name: String },
-    Failed { backend: Backend, error: String },
+    Loading {
+        backend: Backend,
+        progress: f32,
+    },
+    Loaded {
+        backend: Backend,
+        name: String,
+        /// No chat template in the GGUF: the plain layout is used.
+        plain_prompt: bool,
+    },
+    Failed {
+        backend: Backend,
+        error: String,
+    },
 }
 
 /// The models a server lists, fetched in the background when its URL is

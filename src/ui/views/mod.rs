@@ -5,6 +5,7 @@ mod compare;
 mod curves;
 mod drift;
 mod entropy;
+mod header;
 mod methods;
 mod new_run;
 mod paths;
@@ -35,6 +36,10 @@ pub fn figure_of(view: View) -> Option<&'static str> {
 }
 
 pub fn view_ui(app: &mut App, ui: &mut egui::Ui) {
+    // Suite and Compare span several runs: no single run's header.
+    if !matches!(app.settings.view, View::Suite | View::Compare) {
+        header::header_ui(app, ui);
+    }
     match app.settings.view {
         View::Methods => methods::methods_ui(app, ui),
         View::Paths => paths::paths_ui(app, ui),

@@ -145,11 +145,17 @@ pub fn new_run_ui(app: &mut App, ui: &mut egui::Ui) {
                     crate::engine::Backend::Server(_) => format!("connecting to {what}"),
                 }));
             }
-            ModelState::Loaded { name, backend } => {
+            ModelState::Loaded { name, backend, plain_prompt } => {
                 ui.label(match backend {
                     crate::engine::Backend::Local(_) => format!("model loaded: {name}"),
                     crate::engine::Backend::Server(_) => format!("server ready: {name} at {}", crate::ui::live::backend_label(backend)),
                 });
+                if *plain_prompt {
+                    ui.colored_label(
+                        ui.visuals().warn_fg_color,
+                        "This GGUF has no chat template: prompts use a plain User:/Assistant: layout, which an instruction-tuned model may not follow. The run records it.",
+                    );
+                }
             }
             ModelState::Failed { error, backend } => {
                 ui.colored_label(theme::error_color(app.settings.dark), match backend {

@@ -117,10 +117,11 @@ pub fn paths_ui(app: &mut App, ui: &mut egui::Ui) {
         ui.label("(J / K: next / previous paths)");
     });
 
-    // Colour range over the shown paths.
+    // One colour scale for the whole turn (every path, not only the shown
+    // ones), so that a colour means the same value as J/K move.
     let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
-    for &p in &shown {
-        if let Some(tt) = r.run.paths[p].turns.get(turn) {
+    for path in &r.run.paths {
+        if let Some(tt) = path.turns.get(turn) {
             for v in (0..tt.tokens.len()).filter_map(|i| stat_value(&tt.tokens, i, stat)) {
                 lo = lo.min(v);
                 hi = hi.max(v);
