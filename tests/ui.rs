@@ -528,7 +528,10 @@ fn the_paths_colour_scale_stays_fixed_as_paths_change() {
     let mut h = harness(&[]);
     click(&mut h, "Paths");
     let scale = |h: &egui_kittest::Harness<'static, reasonscope::ui::App>| {
-        format!("{:?}", h.get_by_label_contains("(warm = uncertain)").value())
+        format!(
+            "{:?}",
+            h.get_by_label_contains("(warm = uncertain)").value()
+        )
     };
     let first = scale(&h);
     for _ in 0..5 {
@@ -537,4 +540,52 @@ fn the_paths_colour_scale_stays_fixed_as_paths_change() {
         assert_eq!(scale(&h), first);
     }
     assert_ne!(h.state().shown_paths, vec![0, 1]);
+}
+
+/// Each view keeps its own scroll position: scrolling one never opens
+/// another mid-page.
+#[test]
+fn each_view_scrolls_on_its_own() {
+    let mut h = harness(&[]);
+    let top_of = |h: &egui_kittest::Harness<'static, reasonscope::ui::App>, l: &str| {
+        h.query_all_by_label_contains(l)
+            .next()
+            .map(|n| n.rect().top())
+            .unwrap()
+    };
+    click(&mut h, "Methods");
+    let before = top_of(&h, "lowest_perplexity");
+    h.hover_at(egui::pos2(640.0, 500.0));
+    h.event(egui::Event::MouseWheel {
+        unit: egui::MouseWheelUnit::Point,
+        delta: egui::vec2(0.0, -300.0),
+        phase: egui::TouchPhase::Move,
+        source: egui::MouseWheelSource::Unknown,
+        modifiers: egui::Modifiers::NONE,
+    });
+    h.run_steps(20);
+    let scrolled = top_of(&h, "lowest_perplexity");
+    assert!(
+        scrolled < before - 100.0,
+        "the Methods view scrolled: {before} -> {scrolled}"
+    );
+    click(&mut h, "Entropy");
+    h.run_steps(3);
+    let summary = top_of(&h, "Per-path summary");
+    click(&mut h, "Methods");
+    h.run_steps(3);
+    click(&mut h, "Entropy");
+    h.run_steps(3);
+    assert_eq!(top_of(&h, "Per-path summary"), summary);
+    assert!(
+        summary > 250.0,
+        "the Entropy view opened scrolled: {summary}"
+    );
+    click(&mut h, "Methods");
+    h.run_steps(3);
+    assert_eq!(
+        top_of(&h, "lowest_perplexity"),
+        scrolled,
+        "Methods keeps its place"
+    );
 }

@@ -1671,6 +1671,12 @@ impl eframe::App for App {
         }
     }
 
+    /// Settings are saved (`save`); egui's own memory is not, so that no
+    /// view reopens mid-scroll from an earlier session.
+    fn persist_egui_memory(&self) -> bool {
+        false
+    }
+
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, eframe::APP_KEY, &self.settings);
     }

@@ -20,84 +20,88 @@ pub fn branches_ui(app: &mut App, ui: &mut egui::Ui) {
     };
     let (nodes, ys) = (&tree.0, &tree.1);
     let fig = super::ready_figure(app, ui, "branches");
-    egui::ScrollArea::vertical().show(ui, |ui| {
-        if let Some(fig) = fig {
-            let resp = figure_ui(ui, &fig, theme::PLOT_HEIGHT * 1.4);
-            if let Some([x, y]) = resp.first().and_then(|r| r.clicked_at) {
-                // Nearest node segment to the click.
-                let best = nodes
-                    .iter()
-                    .enumerate()
-                    .map(|(i, n)| {
-                        let dx = if x < n.start as f64 {
-                            n.start as f64 - x
-                        } else if x > n.end as f64 {
-                            x - n.end as f64
-                        } else {
-                            0.0
-                        };
-                        (i, dx / 10.0 + (y - ys[i]).abs())
-                    })
-                    .min_by(|a, b| a.1.total_cmp(&b.1))
-                    .map(|b| b.0);
-                app.push(AppCommand::SelectNode(best));
+    egui::ScrollArea::vertical()
+        .id_salt(("view-scroll", "branches"))
+        .show(ui, |ui| {
+            if let Some(fig) = fig {
+                let resp = figure_ui(ui, &fig, theme::PLOT_HEIGHT * 1.4);
+                if let Some([x, y]) = resp.first().and_then(|r| r.clicked_at) {
+                    // Nearest node segment to the click.
+                    let best = nodes
+                        .iter()
+                        .enumerate()
+                        .map(|(i, n)| {
+                            let dx = if x < n.start as f64 {
+                                n.start as f64 - x
+                            } else if x > n.end as f64 {
+                                x - n.end as f64
+                            } else {
+                                0.0
+                            };
+                            (i, dx / 10.0 + (y - ys[i]).abs())
+                        })
+                        .min_by(|a, b| a.1.total_cmp(&b.1))
+                        .map(|b| b.0);
+                    app.push(AppCommand::SelectNode(best));
+                }
             }
-        }
-        if let Some(n) = app.selected_node.and_then(|i| nodes.get(i)) {
-            ui.strong(format!(
-                "Node: tokens {}–{}, {} paths, starts with {:?}",
-                n.start,
-                n.end,
-                n.paths.len(),
-                n.label
-            ));
-            let answers: Vec<String> = n
-                .answers
-                .iter()
-                .map(|(a, k)| format!("{}: {k}", if a.is_empty() { "none" } else { a }))
-                .collect();
-            ui.label(format!("answers below: {}", answers.join(", ")));
-            ui.horizontal_wrapped(|ui| {
-                for &p in &n.paths {
-                    let idx = t.paths.get(p).map_or(p, |x| x.index);
-                    if ui.link(format!("path {idx}")).clicked() {
-                        app.push(AppCommand::SetPaths(vec![idx]));
-                        app.push(AppCommand::SetView(crate::ui::state::View::Paths));
+            if let Some(n) = app.selected_node.and_then(|i| nodes.get(i)) {
+                ui.strong(format!(
+                    "Node: tokens {}–{}, {} paths, starts with {:?}",
+                    n.start,
+                    n.end,
+                    n.paths.len(),
+                    n.label
+                ));
+                let answers: Vec<String> = n
+                    .answers
+                    .iter()
+                    .map(|(a, k)| format!("{}: {k}", if a.is_empty() { "none" } else { a }))
+                    .collect();
+                ui.label(format!("answers below: {}", answers.join(", ")));
+                ui.horizontal_wrapped(|ui| {
+                    for &p in &n.paths {
+                        let idx = t.paths.get(p).map_or(p, |x| x.index);
+                        if ui.link(format!("path {idx}")).clicked() {
+                            app.push(AppCommand::SetPaths(vec![idx]));
+                            app.push(AppCommand::SetView(crate::ui::state::View::Paths));
+                        }
                     }
+                });
+            }
+            ui.add_space(6.0);
+            ui.strong(format!("Most decisive forks ({} in all)", t.forks.len()));
+            egui::Grid::new("forks").striped(true).show(ui, |ui| {
+                for h in [
+                    "token",
+                    "entropy",
+                    "decisiveness (JSD, nats)",
+                    "branches: token x paths -> answers",
+                ] {
+                    ui.strong(h);
+                }
+                ui.end_row();
+                for f in t.forks.iter().take(12) {
+                    ui.label(f.position.to_string());
+                    ui.label(format!("{:.3}", f.entropy));
+                    ui.label(format!("{:.3}", f.decisiveness));
+                    let kids: Vec<String> = f
+                        .children
+                        .iter()
+                        .map(|c| {
+                            let a: Vec<String> = c
+                                .answers
+                                .iter()
+                                .map(|(a, k)| {
+                                    format!("{}:{k}", if a.is_empty() { "none" } else { a })
+                                })
+                                .collect();
+                            format!("{:?} x{} -> {}", c.text, c.paths.len(), a.join(" "))
+                        })
+                        .collect();
+                    ui.label(kids.join("   |   "));
+                    ui.end_row();
                 }
             });
-        }
-        ui.add_space(6.0);
-        ui.strong(format!("Most decisive forks ({} in all)", t.forks.len()));
-        egui::Grid::new("forks").striped(true).show(ui, |ui| {
-            for h in [
-                "token",
-                "entropy",
-                "decisiveness (JSD, nats)",
-                "branches: token x paths -> answers",
-            ] {
-                ui.strong(h);
-            }
-            ui.end_row();
-            for f in t.forks.iter().take(12) {
-                ui.label(f.position.to_string());
-                ui.label(format!("{:.3}", f.entropy));
-                ui.label(format!("{:.3}", f.decisiveness));
-                let kids: Vec<String> = f
-                    .children
-                    .iter()
-                    .map(|c| {
-                        let a: Vec<String> = c
-                            .answers
-                            .iter()
-                            .map(|(a, k)| format!("{}:{k}", if a.is_empty() { "none" } else { a }))
-                            .collect();
-                        format!("{:?} x{} -> {}", c.text, c.paths.len(), a.join(" "))
-                    })
-                    .collect();
-                ui.label(kids.join("   |   "));
-                ui.end_row();
-            }
         });
-    });
 }

@@ -53,80 +53,82 @@ pub fn compare_ui(app: &mut App, ui: &mut egui::Ui) {
     });
     let b = app.compare_with;
     let turn = app.turn;
-    egui::ScrollArea::vertical().show(ui, |ui| {
-        ui.columns(2, |cols| {
-            for (col, idx) in cols.iter_mut().zip([a, b]) {
-                let r = &app.runs[idx];
-                col.strong(format!(
-                    "{} · {} · T = {} · {} paths",
-                    r.name,
-                    r.run.model.name,
-                    r.run.sampling.temperature,
-                    r.run.paths.len()
-                ));
-                let Some(t) = r.turns.get(turn) else {
-                    col.label("no such turn");
-                    continue;
-                };
-                egui::Grid::new(("cmp", idx)).striped(true).show(col, |ui| {
-                    for h in ["method", "answer", "conf", "correct"] {
-                        ui.strong(h);
-                    }
-                    ui.end_row();
-                    for m in &t.methods {
-                        ui.monospace(m.method);
-                        ui.label(m.answer.as_deref().unwrap_or("none"));
-                        ui.label(fmt_opt(m.confidence, 3));
-                        ui.label(match m.correct {
-                            Some(true) => "right",
-                            Some(false) => "wrong",
-                            None => "–",
-                        });
+    egui::ScrollArea::vertical()
+        .id_salt(("view-scroll", "compare"))
+        .show(ui, |ui| {
+            ui.columns(2, |cols| {
+                for (col, idx) in cols.iter_mut().zip([a, b]) {
+                    let r = &app.runs[idx];
+                    col.strong(format!(
+                        "{} · {} · T = {} · {} paths",
+                        r.name,
+                        r.run.model.name,
+                        r.run.sampling.temperature,
+                        r.run.paths.len()
+                    ));
+                    let Some(t) = r.turns.get(turn) else {
+                        col.label("no such turn");
+                        continue;
+                    };
+                    egui::Grid::new(("cmp", idx)).striped(true).show(col, |ui| {
+                        for h in ["method", "answer", "conf", "correct"] {
+                            ui.strong(h);
+                        }
                         ui.end_row();
+                        for m in &t.methods {
+                            ui.monospace(m.method);
+                            ui.label(m.answer.as_deref().unwrap_or("none"));
+                            ui.label(fmt_opt(m.confidence, 3));
+                            ui.label(match m.correct {
+                                Some(true) => "right",
+                                Some(false) => "wrong",
+                                None => "–",
+                            });
+                            ui.end_row();
+                        }
+                    });
+                    let fig = methods_figure(t);
+                    if let Some(maj) = fig.charts.iter().find(|c| c.title.starts_with("majority")) {
+                        col.label(format!("vote distribution: {}", maj.title));
+                        plot::chart_ui(col, maj, ("cmp-maj", idx), theme::SMALL_PLOT_HEIGHT, false);
                     }
-                });
-                let fig = methods_figure(t);
-                if let Some(maj) = fig.charts.iter().find(|c| c.title.starts_with("majority")) {
-                    col.label(format!("vote distribution: {}", maj.title));
-                    plot::chart_ui(col, maj, ("cmp-maj", idx), theme::SMALL_PLOT_HEIGHT, false);
                 }
-            }
-        });
-        // Entropy distributions on one shared axis.
-        let max = app
-            .runs
-            .iter()
-            .flat_map(|r| {
-                r.run
-                    .paths
-                    .iter()
-                    .flat_map(|p| p.turns.get(turn))
-                    .flat_map(|t| t.tokens.entropy.iter().copied())
-            })
-            .fold(0.0f32, f32::max)
-            .max(0.1) as f64;
-        let chart = Chart {
-            title: "Token entropy distribution (share of tokens)".into(),
-            x: Axis::new("entropy (nats)"),
-            y: Axis::new("share"),
-            series: [a, b]
+            });
+            // Entropy distributions on one shared axis.
+            let max = app
+                .runs
                 .iter()
-                .enumerate()
-                .map(|(k, &i)| {
-                    let h = entropy_hist(&app.runs[i].run, turn, 30, max);
-                    Series::new(
-                        app.runs[i].name.clone(),
-                        crate::charts::palette::categorical(k),
-                        Mark::Line {
-                            points: h,
-                            width: 2.0,
-                            dashed: false,
-                        },
-                    )
+                .flat_map(|r| {
+                    r.run
+                        .paths
+                        .iter()
+                        .flat_map(|p| p.turns.get(turn))
+                        .flat_map(|t| t.tokens.entropy.iter().copied())
                 })
-                .collect(),
-        };
-        ui.strong(&chart.title);
-        plot::chart_ui(ui, &chart, "cmp-entropy", theme::PLOT_HEIGHT * 0.8, true);
-    });
+                .fold(0.0f32, f32::max)
+                .max(0.1) as f64;
+            let chart = Chart {
+                title: "Token entropy distribution (share of tokens)".into(),
+                x: Axis::new("entropy (nats)"),
+                y: Axis::new("share"),
+                series: [a, b]
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &i)| {
+                        let h = entropy_hist(&app.runs[i].run, turn, 30, max);
+                        Series::new(
+                            app.runs[i].name.clone(),
+                            crate::charts::palette::categorical(k),
+                            Mark::Line {
+                                points: h,
+                                width: 2.0,
+                                dashed: false,
+                            },
+                        )
+                    })
+                    .collect(),
+            };
+            ui.strong(&chart.title);
+            plot::chart_ui(ui, &chart, "cmp-entropy", theme::PLOT_HEIGHT * 0.8, true);
+        });
 }

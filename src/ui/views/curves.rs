@@ -16,34 +16,36 @@ pub fn curves_ui(app: &mut App, ui: &mut egui::Ui) {
     if !has_gold {
         ui.label("This turn has no gold answer: accuracy curves need one (sample with --gold).");
     }
-    egui::ScrollArea::vertical().show(ui, |ui| {
-        if has_gold {
-            if let Some(fig) = super::ready_figure(app, ui, "curves") {
+    egui::ScrollArea::vertical()
+        .id_salt(("view-scroll", "curves"))
+        .show(ui, |ui| {
+            if has_gold {
+                if let Some(fig) = super::ready_figure(app, ui, "curves") {
+                    figure_ui(ui, &fig, theme::PLOT_HEIGHT);
+                }
+            }
+            let (n_questions, suite) = {
+                let all: Vec<&crate::analysis::TurnAnalysis> = app
+                    .runs
+                    .iter()
+                    .flat_map(|r| r.turns.iter())
+                    .filter(|t| t.gold.is_some())
+                    .collect();
+                (all.len(), suite_methods(&all))
+            };
+            if n_questions == 0 {
+                return;
+            }
+            ui.add_space(8.0);
+            ui.horizontal(|ui| {
+                ui.heading(format!(
+                    "Suite: {n_questions} question(s) with gold over the open runs"
+                ));
+                export_buttons(app, ui, "calibration");
+            });
+            super::suite_methods_table(ui, "suite", &suite);
+            if let Some(fig) = super::ready_figure(app, ui, "calibration") {
                 figure_ui(ui, &fig, theme::PLOT_HEIGHT);
             }
-        }
-        let (n_questions, suite) = {
-            let all: Vec<&crate::analysis::TurnAnalysis> = app
-                .runs
-                .iter()
-                .flat_map(|r| r.turns.iter())
-                .filter(|t| t.gold.is_some())
-                .collect();
-            (all.len(), suite_methods(&all))
-        };
-        if n_questions == 0 {
-            return;
-        }
-        ui.add_space(8.0);
-        ui.horizontal(|ui| {
-            ui.heading(format!(
-                "Suite: {n_questions} question(s) with gold over the open runs"
-            ));
-            export_buttons(app, ui, "calibration");
         });
-        super::suite_methods_table(ui, "suite", &suite);
-        if let Some(fig) = super::ready_figure(app, ui, "calibration") {
-            figure_ui(ui, &fig, theme::PLOT_HEIGHT);
-        }
-    });
 }

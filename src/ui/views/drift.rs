@@ -24,7 +24,7 @@ pub fn drift_ui(app: &mut App, ui: &mut egui::Ui) {
         return;
     }
     let d = drift(&run, &turns);
-    egui::ScrollArea::vertical().show(ui, |ui| {
+    egui::ScrollArea::vertical().id_salt(("view-scroll", "drift")).show(ui, |ui| {
         if let Some(reference) = &run.drift_reference {
             ui.label(format!(
                 "kl_ref measured against: {} (turn 1 of a no-history reference is the reference itself: D = 0)",

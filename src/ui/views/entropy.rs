@@ -33,79 +33,81 @@ pub fn entropy_ui(app: &mut App, ui: &mut egui::Ui) {
         ui.label(egui::RichText::new(why).weak());
         return;
     }
-    egui::ScrollArea::vertical().show(ui, |ui| {
-        if let Some(fig) = super::ready_figure(app, ui, "entropy") {
-            figure_ui(ui, &fig, theme::PLOT_HEIGHT * 0.8);
-        }
-        ui.add_space(6.0);
-        ui.strong("Per-path summary (click a header to sort, a row to show the path)");
-        let (col, desc) = app.entropy_sort;
-        let mut rows: Vec<&crate::analysis::turn::PathAnalysis> = t.paths.iter().collect();
-        let key = |p: &crate::analysis::turn::PathAnalysis| -> f64 {
-            match col {
-                1 => p.scores.mean_entropy.unwrap_or(f64::NAN),
-                2 => p.scores.n_tokens as f64,
-                3 => p.scores.uncertain_points as f64,
-                4 => p.scores.conf_lowest_group.unwrap_or(f64::NAN),
-                _ => p.index as f64,
+    egui::ScrollArea::vertical()
+        .id_salt(("view-scroll", "entropy"))
+        .show(ui, |ui| {
+            if let Some(fig) = super::ready_figure(app, ui, "entropy") {
+                figure_ui(ui, &fig, theme::PLOT_HEIGHT * 0.8);
             }
-        };
-        if col == 5 {
-            rows.sort_by(|a, b| a.answer.cmp(&b.answer));
-        } else {
-            rows.sort_by(|a, b| key(a).total_cmp(&key(b)));
-        }
-        if desc {
-            rows.reverse();
-        }
-        egui::Grid::new("entropy-strip")
-            .striped(true)
-            .show(ui, |ui| {
-                for (k, h) in [
-                    "path",
-                    "mean entropy",
-                    "tokens",
-                    "uncertain",
-                    "lowest group conf",
-                    "answer",
-                ]
-                .iter()
-                .enumerate()
-                {
-                    let arrow = if k == col {
-                        if desc {
-                            " v"
+            ui.add_space(6.0);
+            ui.strong("Per-path summary (click a header to sort, a row to show the path)");
+            let (col, desc) = app.entropy_sort;
+            let mut rows: Vec<&crate::analysis::turn::PathAnalysis> = t.paths.iter().collect();
+            let key = |p: &crate::analysis::turn::PathAnalysis| -> f64 {
+                match col {
+                    1 => p.scores.mean_entropy.unwrap_or(f64::NAN),
+                    2 => p.scores.n_tokens as f64,
+                    3 => p.scores.uncertain_points as f64,
+                    4 => p.scores.conf_lowest_group.unwrap_or(f64::NAN),
+                    _ => p.index as f64,
+                }
+            };
+            if col == 5 {
+                rows.sort_by(|a, b| a.answer.cmp(&b.answer));
+            } else {
+                rows.sort_by(|a, b| key(a).total_cmp(&key(b)));
+            }
+            if desc {
+                rows.reverse();
+            }
+            egui::Grid::new("entropy-strip")
+                .striped(true)
+                .show(ui, |ui| {
+                    for (k, h) in [
+                        "path",
+                        "mean entropy",
+                        "tokens",
+                        "uncertain",
+                        "lowest group conf",
+                        "answer",
+                    ]
+                    .iter()
+                    .enumerate()
+                    {
+                        let arrow = if k == col {
+                            if desc {
+                                " v"
+                            } else {
+                                " ^"
+                            }
                         } else {
-                            " ^"
+                            ""
+                        };
+                        if ui
+                            .button(format!("{h}{arrow}"))
+                            .on_hover_text("Sort by this column")
+                            .clicked()
+                        {
+                            app.entropy_sort = (k, if k == col { !desc } else { false });
                         }
-                    } else {
-                        ""
-                    };
-                    if ui
-                        .button(format!("{h}{arrow}"))
-                        .on_hover_text("Sort by this column")
-                        .clicked()
-                    {
-                        app.entropy_sort = (k, if k == col { !desc } else { false });
                     }
-                }
-                ui.end_row();
-                for p in rows {
-                    if ui
-                        .link(format!("{}", p.index))
-                        .on_hover_text("Show this path in Paths")
-                        .clicked()
-                    {
-                        app.push(AppCommand::SetPaths(vec![p.index]));
-                        app.push(AppCommand::SetView(crate::ui::state::View::Paths));
-                    }
-                    ui.label(fmt_opt(p.scores.mean_entropy, 3));
-                    ui.label(p.scores.n_tokens.to_string());
-                    ui.label(p.scores.uncertain_points.to_string());
-                    ui.label(fmt_opt(p.scores.conf_lowest_group, 3));
-                    ui.label(p.answer.as_deref().unwrap_or("none"));
                     ui.end_row();
-                }
-            });
-    });
+                    for p in rows {
+                        if ui
+                            .link(format!("{}", p.index))
+                            .on_hover_text("Show this path in Paths")
+                            .clicked()
+                        {
+                            app.push(AppCommand::SetPaths(vec![p.index]));
+                            app.push(AppCommand::SetView(crate::ui::state::View::Paths));
+                        }
+                        ui.label(fmt_opt(p.scores.mean_entropy, 3));
+                        ui.label(p.scores.n_tokens.to_string());
+                        ui.label(p.scores.uncertain_points.to_string());
+                        ui.label(fmt_opt(p.scores.conf_lowest_group, 3));
+                        ui.label(p.answer.as_deref().unwrap_or("none"));
+                        ui.end_row();
+                    }
+                });
+        });
 }

@@ -36,87 +36,92 @@ pub fn methods_ui(app: &mut App, ui: &mut egui::Ui) {
         ui.label(egui::RichText::new(note).italics())
             .on_hover_text("methods.md, \"Statistics from top-k logprobs\": a method never uses a value the source could not give");
     }
-    egui::ScrollArea::vertical().show(ui, |ui| {
-        egui::Grid::new("methods-table")
-            .striped(true)
-            .show(ui, |ui| {
-                for h in [
-                    "method",
-                    "answer",
-                    "confidence",
-                    "correct",
-                    "votes (answer: weight)",
-                ] {
-                    ui.strong(h);
-                }
-                ui.end_row();
-                for m in &t.methods {
-                    ui.monospace(m.method);
-                    if let Some(why) = m.unavailable {
-                        ui.weak("unavailable");
-                        ui.label("");
-                        ui.label("");
-                        ui.weak(why);
-                        ui.end_row();
-                        continue;
+    egui::ScrollArea::vertical()
+        .id_salt(("view-scroll", "methods"))
+        .show(ui, |ui| {
+            egui::Grid::new("methods-table")
+                .striped(true)
+                .show(ui, |ui| {
+                    for h in [
+                        "method",
+                        "answer",
+                        "confidence",
+                        "correct",
+                        "votes (answer: weight)",
+                    ] {
+                        ui.strong(h);
                     }
-                    match m.tie_note() {
-                        Some(note) => {
-                            ui.label(format!("{} (tie)", m.answer.as_deref().unwrap_or("none")))
+                    ui.end_row();
+                    for m in &t.methods {
+                        ui.monospace(m.method);
+                        if let Some(why) = m.unavailable {
+                            ui.weak("unavailable");
+                            ui.label("");
+                            ui.label("");
+                            ui.weak(why);
+                            ui.end_row();
+                            continue;
+                        }
+                        match m.tie_note() {
+                            Some(note) => {
+                                ui.label(format!(
+                                    "{} (tie)",
+                                    m.answer.as_deref().unwrap_or("none")
+                                ))
                                 .on_hover_text(note);
+                            }
+                            None => {
+                                ui.label(m.answer.as_deref().unwrap_or("none"));
+                            }
                         }
-                        None => {
-                            ui.label(m.answer.as_deref().unwrap_or("none"));
-                        }
-                    }
-                    ui.label(fmt_opt(m.confidence, 3));
-                    let (txt, col) = match m.correct {
-                        Some(true) => ("right", theme::color(palette::RIGHT)),
-                        Some(false) => ("wrong", theme::color(palette::WRONG)),
-                        None => ("–", ui.visuals().text_color()),
-                    };
-                    ui.colored_label(col, txt);
-                    let votes: Vec<String> = m
-                        .votes
-                        .iter()
-                        .take(6)
-                        .map(|(a, v)| format!("{a}: {}", trim(*v)))
-                        .collect();
-                    ui.label(votes.join("   "));
-                    ui.end_row();
-                }
-            });
-        ui.add_space(8.0);
-        if let Some(fig) = super::ready_figure(app, ui, "methods") {
-            figure_ui(ui, &fig, theme::SMALL_PLOT_HEIGHT);
-        }
-        ui.add_space(8.0);
-        ui.strong("Method agreement (same answer)");
-        let (ids, m) = agreement(&t);
-        egui::Grid::new("agreement")
-            .spacing([2.0, 2.0])
-            .show(ui, |ui| {
-                ui.label("");
-                for id in &ids {
-                    ui.small(id.chars().take(8).collect::<String>());
-                }
-                ui.end_row();
-                for (i, row) in m.iter().enumerate() {
-                    ui.small(ids[i]);
-                    for &same in row {
-                        let c = if same {
-                            theme::color(palette::RIGHT).gamma_multiply(0.7)
-                        } else {
-                            ui.visuals().faint_bg_color
+                        ui.label(fmt_opt(m.confidence, 3));
+                        let (txt, col) = match m.correct {
+                            Some(true) => ("right", theme::color(palette::RIGHT)),
+                            Some(false) => ("wrong", theme::color(palette::WRONG)),
+                            None => ("–", ui.visuals().text_color()),
                         };
-                        let (rect, _) =
-                            ui.allocate_exact_size(egui::vec2(44.0, 14.0), egui::Sense::hover());
-                        ui.painter().rect_filled(rect, 2.0, c);
+                        ui.colored_label(col, txt);
+                        let votes: Vec<String> = m
+                            .votes
+                            .iter()
+                            .take(6)
+                            .map(|(a, v)| format!("{a}: {}", trim(*v)))
+                            .collect();
+                        ui.label(votes.join("   "));
+                        ui.end_row();
+                    }
+                });
+            ui.add_space(8.0);
+            if let Some(fig) = super::ready_figure(app, ui, "methods") {
+                figure_ui(ui, &fig, theme::SMALL_PLOT_HEIGHT);
+            }
+            ui.add_space(8.0);
+            ui.strong("Method agreement (same answer)");
+            let (ids, m) = agreement(&t);
+            egui::Grid::new("agreement")
+                .spacing([2.0, 2.0])
+                .show(ui, |ui| {
+                    ui.label("");
+                    for id in &ids {
+                        ui.small(id.chars().take(8).collect::<String>());
                     }
                     ui.end_row();
-                }
-            });
-    });
+                    for (i, row) in m.iter().enumerate() {
+                        ui.small(ids[i]);
+                        for &same in row {
+                            let c = if same {
+                                theme::color(palette::RIGHT).gamma_multiply(0.7)
+                            } else {
+                                ui.visuals().faint_bg_color
+                            };
+                            let (rect, _) = ui
+                                .allocate_exact_size(egui::vec2(44.0, 14.0), egui::Sense::hover());
+                            ui.painter().rect_filled(rect, 2.0, c);
+                        }
+                        ui.end_row();
+                    }
+                });
+        });
 }
 
 fn trim(v: f64) -> String {

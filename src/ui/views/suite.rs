@@ -34,37 +34,39 @@ pub fn suite_ui(app: &mut App, ui: &mut egui::Ui) {
         );
         return;
     }
-    egui::ScrollArea::vertical().show(ui, |ui| {
-        for g in tables.groups.iter() {
-            ui.add_space(4.0);
-            ui.strong(format!(
-                "Decoding method {}: {} question(s) with gold",
-                g.label, g.n_questions
-            ));
-            super::suite_methods_table(ui, ("suite-table", &g.label), &g.methods);
-            if !g.split.is_empty() {
+    egui::ScrollArea::vertical()
+        .id_salt(("view-scroll", "suite"))
+        .show(ui, |ui| {
+            for g in tables.groups.iter() {
                 ui.add_space(4.0);
-                egui::CollapsingHeader::new(format!(
-                    "{} question(s) where the methods disagree",
-                    g.split.len()
-                ))
-                .id_salt(("disagree", &g.label))
-                .default_open(true)
-                .show(ui, |ui| disagreement_rows(app, ui, g));
-            }
-        }
-        ui.add_space(8.0);
-        if let Some((done, total)) = app.opening_progress() {
-            ui.horizontal(|ui| {
-                ui.spinner();
-                ui.label(format!(
-                    "opening runs: {done} of {total}; the charts are drawn once all are open"
+                ui.strong(format!(
+                    "Decoding method {}: {} question(s) with gold",
+                    g.label, g.n_questions
                 ));
-            });
-        } else if let Some(fig) = super::ready_figure(app, ui, "suite") {
-            figure_ui(ui, &fig, theme::PLOT_HEIGHT);
-        }
-    });
+                super::suite_methods_table(ui, ("suite-table", &g.label), &g.methods);
+                if !g.split.is_empty() {
+                    ui.add_space(4.0);
+                    egui::CollapsingHeader::new(format!(
+                        "{} question(s) where the methods disagree",
+                        g.split.len()
+                    ))
+                    .id_salt(("disagree", &g.label))
+                    .default_open(true)
+                    .show(ui, |ui| disagreement_rows(app, ui, g));
+                }
+            }
+            ui.add_space(8.0);
+            if let Some((done, total)) = app.opening_progress() {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label(format!(
+                        "opening runs: {done} of {total}; the charts are drawn once all are open"
+                    ));
+                });
+            } else if let Some(fig) = super::ready_figure(app, ui, "suite") {
+                figure_ui(ui, &fig, theme::PLOT_HEIGHT);
+            }
+        });
 }
 
 /// A question where the methods disagree: (run, turn), link text, gold,
