@@ -69,10 +69,24 @@ fn after_answer_phrase(text: &str) -> Option<String> {
     if let Some(b) = last_boxed(span) {
         return Some(b.to_owned());
     }
+    // "3 + 5 = 8": the value after the last "=".
+    let span = span.rsplit('=').next().unwrap_or(span).trim();
+    // An expression in a variable ("x + 1") is the answer as written, not
+    // the number inside it.
+    static EXPR: OnceLock<Regex> = OnceLock::new();
+    let expr = re(
+        &EXPR,
+        r"(?:^|[\s(\d])[A-Za-z]\s*[-+*/^]|[-+*/^]\s*[A-Za-z](?:$|[\s)])",
+    );
+    if expr.is_match(span) && span.split_whitespace().count() <= 9 {
+        return Some(span.to_owned());
+    }
     if let Some(n) = number_re().find(span) {
         return Some(n.as_str().to_owned());
     }
-    if span.is_empty() {
+    // A short word or phrase ("blue", "yes", "B") is an answer; prose
+    // ("the number of apples Tom has") only says what the answer will be.
+    if span.is_empty() || span.split_whitespace().count() > 3 {
         None
     } else {
         Some(span.to_owned())
@@ -238,6 +252,14 @@ mod tests {
         ("#### 8", Some("8")),
         ("Value .5", Some("0.5")),
         ("The answer is $\\frac{1}{2}$.", Some("0.5")),
+        // Found by trying the app (issue: answer extraction).
+        ("The answer is x + 1.", Some("x + 1")),
+        ("So the answer is 2x + 1", Some("2x + 1")),
+        ("The answer is 3 + 5 = 8.", Some("8")),
+        (
+            "The answer is the number of apples Tom has. He has 8.",
+            Some("8"),
+        ),
         ("The answer is \\text{yes}.", Some("yes")),
         ("answer:", None),
     ];

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::answers;
 
-pub const DEFAULT_MARKERS: [&str; 11] = [
+pub const DEFAULT_MARKERS: [&str; 17] = [
     "wait",
     "hmm",
     "actually",
@@ -19,6 +19,12 @@ pub const DEFAULT_MARKERS: [&str; 11] = [
     "on second thought",
     "let me reconsider",
     "i made a mistake",
+    "double check",
+    "recheck",
+    "let's check",
+    "let's verify",
+    "let's double-check",
+    "hold on",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -140,7 +146,11 @@ fn marker_regex(markers: &[String]) -> Option<Regex> {
                 return r.clone();
             }
         }
-        let alts: Vec<String> = markers.iter().map(|m| regex::escape(m)).collect();
+        // Straight and curly apostrophes alike ("let’s check").
+        let alts: Vec<String> = markers
+            .iter()
+            .map(|m| regex::escape(m).replace('\'', "['’]"))
+            .collect();
         let r = Regex::new(&format!(r"(?i)\b(?:{})\b", alts.join("|"))).ok();
         *last = Some((markers.to_vec(), r.clone()));
         r
@@ -245,6 +255,18 @@ mod tests {
             out.push(CompactString::from(cur.as_str()));
         }
         out
+    }
+
+    #[test]
+    fn prose_after_answer_is_not_a_candidate_and_markers_are_found_in_their_variants() {
+        // Found by trying the app: the first line only says what the answer
+        // will be; the markers were missed in their common spellings.
+        let text = "The answer is the number of apples Tom has.\nLet’s check: 3 + 5 = 8\nHold on, double check it. The answer is 8.";
+        let r = reflection(text, &toks(text), Some("8"), &default_markers());
+        let answers: Vec<&str> = r.candidates.iter().map(|c| c.answer.as_str()).collect();
+        assert_eq!(answers, vec!["8", "8"]);
+        let found: Vec<&str> = r.markers.iter().map(|m| m.text.as_str()).collect();
+        assert_eq!(found, vec!["let’s check", "hold on", "double check"]);
     }
 
     #[test]
