@@ -589,3 +589,31 @@ fn each_view_scrolls_on_its_own() {
         "Methods keeps its place"
     );
 }
+
+/// Without a desktop file dialog (no XDG portal), File > Open falls back
+/// to the in-app path field, which says why, completes and opens.
+#[test]
+fn without_a_desktop_dialog_open_falls_back_to_a_path_field() {
+    std::env::set_var("REASONSCOPE_NO_NATIVE_DIALOG", "1");
+    let mut h = harness(&[]);
+    h.state_mut().push(AppCommand::OpenDialog);
+    h.run_steps(3);
+    assert!(h.state().path_dialog.is_some());
+    assert!(content(&h, "No desktop file dialog answered"));
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_runs");
+    h.state_mut().path_dialog.as_mut().unwrap().text = format!("{}/apples-n", dir.display());
+    h.run_steps(2);
+    // Completion lists the matching files; clicking one fills it in.
+    let entry = format!("{}/apples-n16.json.gz", dir.display());
+    click(&mut h, &entry);
+    assert_eq!(h.state().path_dialog.as_ref().unwrap().text, entry);
+    click(&mut h, "OK");
+    assert!(common::ui::step_until(&mut h, 30, |a| a.runs.len() == 2 && a.opening.is_empty()));
+    assert!(h.state().path_dialog.is_none());
+    // Ctrl+E where there is no chart says so instead of doing nothing.
+    click(&mut h, "Paths");
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::E);
+    h.run_steps(3);
+    assert!(content(&h, "has no chart to export"));
+    std::env::remove_var("REASONSCOPE_NO_NATIVE_DIALOG");
+}

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use eframe::egui::{self, Key, KeyboardShortcut, Modifiers};
 
+use super::path_dialog::{native, Answer, Native, PathDialog, Purpose};
 use super::state::{OpenRun, Settings, View};
 use super::{theme, views};
 use crate::charts::{self, Figure};
@@ -52,6 +53,12 @@ pub enum AppCommand {
     },
     /// Ask where to save the active run as a run file (an imported one).
     SaveRunDialog,
+    /// Choose a GGUF model for the New run form.
+    BrowseModel,
+    /// Open the in-app path field (File > Type a path).
+    TypePath,
+    /// Say something in the status line (a shortcut that cannot act).
+    Notice(String),
     /// Save the active run here (never replaces an existing file).
     SaveRunTo(PathBuf),
     /// Save without asking (never replaces an existing file).
@@ -144,6 +151,8 @@ pub struct App {
     /// Every message of this session, oldest first (the status log).
     pub messages: Vec<Message>,
     log_open: bool,
+    /// The in-app path field, while open.
+    pub path_dialog: Option<PathDialog>,
     pub help_open: bool,
     commands: Vec<AppCommand>,
     figures: HashMap<String, std::sync::Arc<Figure>>,
@@ -199,6 +208,7 @@ impl App {
             message: None,
             messages: Vec::new(),
             log_open: false,
+            path_dialog: None,
             help_open: false,
             commands: Vec::new(),
             figures: HashMap::new(),
@@ -374,6 +384,59 @@ impl App {
                 }
             }
         }
+    }
+
+    /// Where the path field starts: the folder of the last file opened.
+    fn start_dir(&self) -> PathBuf {
+        let dir = self
+            .settings
+            .recent
+            .first()
+            .and_then(|p| {
+                if p.is_dir() {
+                    Some(p.clone())
+                } else {
+                    p.parent().map(Path::to_path_buf)
+                }
+            })
+            .or_else(|| std::env::current_dir().ok())
+            .unwrap_or_default();
+        let mut s = dir.display().to_string();
+        if !s.ends_with('/') {
+            s.push('/');
+        }
+        PathBuf::from(s)
+    }
+
+    /// The in-app path field, because no desktop dialog answered.
+    fn path_field(&mut self, purpose: Purpose, file_name: Option<&str>) {
+        let mut start = self.start_dir();
+        if let Some(f) = file_name {
+            start = start.join(f);
+        }
+        self.path_dialog = Some(PathDialog::new(
+            purpose,
+            &start,
+            Some("No desktop file dialog answered (is an XDG desktop portal running?): type the path instead.".into()),
+        ));
+    }
+
+    /// Act on the path field's answer; a path that cannot be used keeps it
+    /// open with the reason.
+    fn path_chosen(&mut self, purpose: Purpose, p: PathBuf) -> bool {
+        let missing = || !p.exists();
+        match purpose {
+            Purpose::Open | Purpose::OpenFolder | Purpose::Model if missing() => {
+                self.error(format!("{}: no such file or folder", p.display()));
+                return false;
+            }
+            Purpose::Open => self.push(AppCommand::Open(p)),
+            Purpose::OpenFolder => self.open_folder(&p),
+            Purpose::Model => self.settings.form.model = p,
+            Purpose::SaveRun => self.save_run_to(&p, false),
+            Purpose::Export { figure, format } => self.export_to(figure, format, &p, false),
+        }
+        true
     }
 
     /// Save the active run as a run file; `ask` false for tests and
@@ -766,15 +829,36 @@ impl App {
                 AppCommand::Open(p) if p.is_dir() => self.open_folder(&p),
                 AppCommand::Open(p) => self.open_async(&p),
                 AppCommand::OpenDialog => {
-                    if let Some(files) = rfd::FileDialog::new()
-                        .add_filter("run files and traces", &["json", "gz", "jsonl"])
-                        .pick_files()
-                    {
-                        for f in files {
-                            self.open_async(&f);
+                    match native(|| {
+                        rfd::FileDialog::new()
+                            .add_filter("run files and traces", &["json", "gz", "jsonl"])
+                            .pick_files()
+                    }) {
+                        Native::Picked(files) => {
+                            for f in files {
+                                self.open_async(&f);
+                            }
                         }
+                        Native::Cancelled => {}
+                        Native::Unavailable => self.path_field(Purpose::Open, None),
                     }
                 }
+                AppCommand::TypePath => {
+                    self.path_dialog =
+                        Some(PathDialog::new(Purpose::Open, &self.start_dir(), None));
+                }
+                AppCommand::BrowseModel => {
+                    match native(|| {
+                        rfd::FileDialog::new()
+                            .add_filter("GGUF model", &["gguf"])
+                            .pick_file()
+                    }) {
+                        Native::Picked(p) => self.settings.form.model = p,
+                        Native::Cancelled => {}
+                        Native::Unavailable => self.path_field(Purpose::Model, None),
+                    }
+                }
+                AppCommand::Notice(text) => self.info(text),
                 AppCommand::SaveRunDialog => {
                     let Some(r) = self.runs.get(self.active) else {
                         self.error("no run is open to save");
@@ -793,16 +877,21 @@ impl App {
                         })
                         .collect();
                     let default = format!("{}.json.gz", stem.trim_matches('-'));
-                    if let Some(path) = rfd::FileDialog::new().set_file_name(default).save_file() {
-                        self.save_run_to(&path, true);
+                    match native(|| rfd::FileDialog::new().set_file_name(&default).save_file()) {
+                        // The dialog already asked before replacing a file.
+                        Native::Picked(path) => self.save_run_to(&path, true),
+                        Native::Cancelled => {}
+                        Native::Unavailable => self.path_field(Purpose::SaveRun, Some(&default)),
                     }
                 }
                 AppCommand::SaveRunTo(path) => {
                     self.save_run_to(&path, false);
                 }
                 AppCommand::OpenFolderDialog => {
-                    if let Some(dir) = rfd::FileDialog::new().pick_folder() {
-                        self.open_folder(&dir);
+                    match native(|| rfd::FileDialog::new().pick_folder()) {
+                        Native::Picked(dir) => self.open_folder(&dir),
+                        Native::Cancelled => {}
+                        Native::Unavailable => self.path_field(Purpose::OpenFolder, None),
                     }
                 }
                 AppCommand::Close(i) => {
@@ -853,9 +942,13 @@ impl App {
                             .to_owned()),
                         format.extension()
                     );
-                    if let Some(path) = rfd::FileDialog::new().set_file_name(default).save_file() {
+                    match native(|| rfd::FileDialog::new().set_file_name(&default).save_file()) {
                         // The dialog already asked before replacing a file.
-                        self.export_to(figure, format, &path, true);
+                        Native::Picked(path) => self.export_to(figure, format, &path, true),
+                        Native::Cancelled => {}
+                        Native::Unavailable => {
+                            self.path_field(Purpose::Export { figure, format }, Some(&default))
+                        }
                     }
                 }
                 AppCommand::ExportTo {
@@ -1214,15 +1307,22 @@ impl App {
             if i.consume_shortcut(&KeyboardShortcut::new(cmd, Key::T)) {
                 pushed.push(AppCommand::ToggleTheme);
             }
+            if i.consume_shortcut(&KeyboardShortcut::new(cmd, Key::L)) {
+                pushed.push(AppCommand::TypePath);
+            }
             if i.consume_shortcut(&KeyboardShortcut::new(cmd | Modifiers::SHIFT, Key::S)) {
                 pushed.push(AppCommand::SaveRunDialog);
             }
             if i.consume_shortcut(&KeyboardShortcut::new(cmd, Key::E)) {
-                if let Some(f) = views::figure_of(self.settings.view) {
-                    pushed.push(AppCommand::ExportDialog {
+                match views::figure_of(self.settings.view) {
+                    Some(f) => pushed.push(AppCommand::ExportDialog {
                         figure: f,
                         format: Format::Png,
-                    });
+                    }),
+                    None => pushed.push(AppCommand::Notice(format!(
+                        "Ctrl+E: the {} view has no chart to export; its content is text (the other views' charts export to PNG, SVG and CSV)",
+                        self.settings.view.label()
+                    ))),
                 }
             }
             if i.consume_shortcut(&KeyboardShortcut::new(cmd, Key::N)) {
@@ -1305,6 +1405,14 @@ impl App {
                     .clicked()
                 {
                     self.push(AppCommand::OpenFolderDialog);
+                    ui.close();
+                }
+                if ui
+                    .button("Type a path...  (Ctrl+L)")
+                    .on_hover_text("Open a file or folder by its path, with completion (also used when no desktop file dialog is available)")
+                    .clicked()
+                {
+                    self.push(AppCommand::TypePath);
                     ui.close();
                 }
                 if ui
@@ -1571,7 +1679,9 @@ impl App {
             .show(ctx, |ui| {
                 egui::Grid::new("keys").striped(true).show(ui, |ui| {
                     for (k, d) in [
-                        ("Ctrl+O", "open run files"),
+                        ("Ctrl+O", "open run files or traces"),
+                        ("Ctrl+L", "type a path to open (with completion)"),
+                        ("Ctrl+Shift+S", "save the run as a run file"),
                         ("Ctrl+W", "close the current run"),
                         ("Ctrl+E", "export the current view as PNG"),
                         ("Ctrl+T", "light / dark theme"),
@@ -1661,6 +1771,18 @@ impl eframe::App for App {
         let ctx = ui.ctx().clone();
         self.help_ui(&ctx);
         self.log_ui(&ctx);
+        if let Some(d) = &mut self.path_dialog {
+            match d.ui(&ctx) {
+                Some(Answer::Chosen(p)) => {
+                    let purpose = d.purpose.clone();
+                    if self.path_chosen(purpose, p) {
+                        self.path_dialog = None;
+                    }
+                }
+                Some(Answer::Cancelled) => self.path_dialog = None,
+                None => {}
+            }
+        }
         self.dialogs_ui(&ctx);
         if self.live.is_some() {
             ctx.request_repaint_after(std::time::Duration::from_millis(100));

@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod live;
+pub mod path_dialog;
 mod plot;
 pub mod state;
 pub mod theme;

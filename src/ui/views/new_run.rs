@@ -252,7 +252,9 @@ fn follow_ups_ui(ui: &mut egui::Ui, form: &mut crate::ui::live::RunForm) {
 }
 
 /// A local GGUF model: path, Browse, default, recent.
-fn local_model_ui(ui: &mut egui::Ui, form: &mut crate::ui::live::RunForm) {
+/// Returns whether Browse was clicked (the app opens the dialog).
+fn local_model_ui(ui: &mut egui::Ui, form: &mut crate::ui::live::RunForm) -> bool {
+    let mut browse = false;
     let l = ui.label("Model (GGUF)");
     let mut model = form.model.display().to_string();
     if ui
@@ -269,12 +271,7 @@ fn local_model_ui(ui: &mut egui::Ui, form: &mut crate::ui::live::RunForm) {
             .on_hover_text("Choose a GGUF file")
             .clicked()
         {
-            if let Some(p) = rfd::FileDialog::new()
-                .add_filter("GGUF model", &["gguf"])
-                .pick_file()
-            {
-                form.model = p;
-            }
+            browse = true;
         }
         if ui
             .button("Default model")
@@ -294,6 +291,7 @@ fn local_model_ui(ui: &mut egui::Ui, form: &mut crate::ui::live::RunForm) {
             });
         }
     });
+    browse
 }
 
 /// Where the paths are sampled: a local GGUF model or a server.
@@ -306,7 +304,9 @@ fn source_ui(ui: &mut egui::Ui, app: &mut App) {
             .on_hover_text("Sample through llama-server, vLLM, SGLang or another OpenAI-compatible server: entropy becomes a bound, self-certainty is unavailable");
     });
     if !form.use_server {
-        local_model_ui(ui, form);
+        if local_model_ui(ui, form) {
+            app.push(AppCommand::BrowseModel);
+        }
         return;
     }
     let l = ui.label("Server URL (base, e.g. http://127.0.0.1:8080/v1)");
