@@ -326,7 +326,23 @@ pub fn entropy_figure(
                 series: ent,
             },
             Chart {
-                title: format!("DeepConf window confidence (w = {window})"),
+                title: {
+                    // Paths shorter than the window have one group each:
+                    // flat lines, which the title explains.
+                    let longest = paths
+                        .iter()
+                        .filter_map(|&p| run.paths.get(p)?.turns.get(t.turn))
+                        .map(|tt| tt.tokens.len())
+                        .max()
+                        .unwrap_or(0);
+                    if longest > 0 && longest < window {
+                        format!(
+                            "DeepConf window confidence (w = {window} > the longest path, {longest} tokens: each line is its path's mean; set a smaller window to see it move)"
+                        )
+                    } else {
+                        format!("DeepConf window confidence (w = {window})")
+                    }
+                },
                 x: Axis::new(xl),
                 y: Axis::new("mean confidence"),
                 series: conf,
@@ -797,4 +813,22 @@ pub fn figure_for(
         }
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flat_confidence_lines_are_explained() {
+        let run = crate::run::synthetic_run(4, 200, 3);
+        let turns = crate::analysis::analyze_run(&run, &crate::analysis::AnalysisParams::default());
+        let title = |w| {
+            entropy_figure(&run, &turns[0], &[0, 1], false, w, None).charts[1]
+                .title
+                .clone()
+        };
+        assert!(title(2048).contains("> the longest path, 200 tokens"));
+        assert_eq!(title(64), "DeepConf window confidence (w = 64)");
+    }
 }
