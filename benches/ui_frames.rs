@@ -9,6 +9,11 @@ use reasonscope::run::{synthetic_run, write_run};
 use reasonscope::ui::{App, AppCommand, Settings, View};
 
 fn main() {
+    // `UI_BENCH=live` measures live sampling only.
+    if std::env::var("UI_BENCH").is_ok_and(|v| v == "live") {
+        live_throughput();
+        return;
+    }
     let run = synthetic_run(64, 4096, 3);
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("big.json.gz");
@@ -50,6 +55,7 @@ fn main() {
     }
     suite_folder_frames();
     live_sampling_frames();
+    live_throughput();
 }
 
 /// The Suite view over a folder of 200 runs × 16 paths (the suite
@@ -181,4 +187,144 @@ fn live_sampling_frames() {
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+}
+
+/// Tokens per second of live sampling in the app (rendered with wgpu, as a
+/// window is, and painted when egui asks, as eframe does: at most once per
+/// 16 ms) against `reasonscope sample` with the same model and settings,
+/// model loading included on both sides.
+fn live_throughput() {
+    let model = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    if !model.exists() {
+        return;
+    }
+    // Alternated twice: this shared machine drifts over minutes.
+    let (mut cli, mut app) = (Vec::new(), Vec::new());
+    for _ in 0..2 {
+        cli.push(cli_rate(&model));
+        app.push(app_rate(&model));
+    }
+    let c: f64 = cli.iter().sum::<f64>() / cli.len() as f64;
+    let a: f64 = app.iter().map(|x| x.0).sum::<f64>() / app.len() as f64;
+    println!(
+        "live sampling N = 16 × 256 (model load included): app {a:.1} tokens/s ({} frames painted per run), `reasonscope sample` {c:.1} tokens/s: app = {:.2}× the CLI (target ≥ 0.9×; runs: app {:?}, CLI {:?})",
+        app[0].1,
+        a / c,
+        app.iter().map(|x| (x.0 * 10.0).round() / 10.0).collect::<Vec<_>>(),
+        cli.iter().map(|x| (x * 10.0).round() / 10.0).collect::<Vec<_>>()
+    );
+}
+
+const LIVE_PROMPT: &str = "Write a long story about a dragon who learns to count.";
+
+fn cli_rate(model: &std::path::Path) -> f64 {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("cli.json");
+    let t = Instant::now();
+    let st = std::process::Command::new(env!("CARGO_BIN_EXE_reasonscope"))
+        .args([
+            "sample",
+            "-q",
+            "-n",
+            "16",
+            "--max-tokens",
+            "256",
+            "--temperature",
+            "0.8",
+        ])
+        .args([
+            "--top-k",
+            "40",
+            "--top-p",
+            "0.95",
+            "--min-p",
+            "0",
+            "--seed",
+            "42",
+            "--prompt",
+            LIVE_PROMPT,
+        ])
+        .arg("--model")
+        .arg(model)
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .expect("reasonscope sample runs");
+    let secs = t.elapsed().as_secs_f64();
+    assert!(st.success());
+    reasonscope::run::read_run(&out)
+        .expect("cli run")
+        .total_tokens() as f64
+        / secs
+}
+
+/// Tokens/s of the app and the frames it painted.
+fn app_rate(model: &std::path::Path) -> (f64, usize) {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::env::set_var("REASONSCOPE_RUNS_DIR", dir.path());
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .wgpu()
+        .build_eframe(|_cc| App::new(Settings::default(), &[]));
+    // When egui wants the next frame (eframe's repaint callback).
+    let due: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
+    let d = due.clone();
+    h.ctx.set_request_repaint_callback(move |info| {
+        let at = Instant::now() + info.delay;
+        let mut g = d.lock().expect("lock");
+        if g.is_none_or(|x| at < x) {
+            *g = Some(at);
+        }
+    });
+    {
+        let f = &mut h.state_mut().settings.form;
+        f.model = model.to_path_buf();
+        f.n_paths = 16;
+        f.max_tokens = 256;
+        f.temperature = 0.8;
+        f.top_k = 40;
+        f.top_p = 0.95;
+        f.min_p = 0.0;
+        f.seed = 42;
+        f.user = LIVE_PROMPT.into();
+    }
+    h.state_mut().push(AppCommand::SetView(View::Paths));
+    let t = Instant::now();
+    h.state_mut().push(AppCommand::StartSample);
+    h.step();
+    let mut frames = 0usize;
+    let mut last = Instant::now();
+    loop {
+        let next = due.lock().expect("lock").take();
+        match next {
+            Some(at) => {
+                // vsync: no more than one frame per 16 ms.
+                let at = at.max(last + Duration::from_millis(16));
+                if let Some(wait) = at.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                last = Instant::now();
+                h.step();
+                frames += 1;
+            }
+            None => std::thread::sleep(Duration::from_millis(2)),
+        }
+        let app = h.state();
+        if app.live.is_none() && app.runs.iter().any(|r| r.path.is_some()) {
+            break;
+        }
+        assert!(t.elapsed().as_secs() < 600, "the live run did not finish");
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let tokens: usize = h
+        .state()
+        .runs
+        .iter()
+        .map(|r| r.run.total_tokens())
+        .max()
+        .unwrap_or(0);
+    (tokens as f64 / secs, frames)
 }

@@ -1591,7 +1591,9 @@ impl App {
                 ui.separator();
             }
             if let Some(l) = &self.live {
-                ui.add(egui::Spinner::new());
+                // No spinner: it asks for a frame every frame, and a frame
+                // on a busy CPU is time taken from the engine; the counts
+                // below change with every repaint the tokens ask for.
                 ui.label(format!(
                     "sampling {}/{} paths, {} tokens, {:.1} tokens/s",
                     l.live.finished_paths,

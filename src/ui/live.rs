@@ -433,11 +433,16 @@ pub fn save_finished(run: &Run) -> Result<PathBuf, String> {
 }
 
 /// The worker, created on first use with a waker that repaints the UI.
+/// Every token wakes it, so the repaint is asked for within 50 ms rather
+/// than at once: while sampling the UI paints at most 20 frames a second
+/// and leaves the cores to the engine.
 pub fn spawn_worker(ctx: &eframe::egui::Context) -> std::io::Result<Worker> {
     let c = ctx.clone();
     Worker::spawn(
         EngineConfig::default(),
-        Some(std::sync::Arc::new(move || c.request_repaint())),
+        Some(std::sync::Arc::new(move || {
+            c.request_repaint_after(Duration::from_millis(50))
+        })),
     )
 }
 
