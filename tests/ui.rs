@@ -428,6 +428,7 @@ fn dropping_an_openai_response_imports_it_with_bound_and_unavailable_labels() {
         30,
         "lower bound from the top-k logprobs"
     ));
+    assert!(content(&h, "mean entropy (lower bound)"));
     let dir = tempfile::tempdir().unwrap();
     let saved = dir.path().join("chat.json.gz");
     h.state_mut().push(AppCommand::SaveRunTo(saved.clone()));

@@ -33,6 +33,9 @@ pub fn entropy_ui(app: &mut App, ui: &mut egui::Ui) {
         ui.label(egui::RichText::new(why).weak());
         return;
     }
+    let bounds = app
+        .run()
+        .is_some_and(|r| r.run.tokens_have_entropy_bounds());
     egui::ScrollArea::vertical()
         .id_salt(("view-scroll", "entropy"))
         .show(ui, |ui| {
@@ -60,12 +63,18 @@ pub fn entropy_ui(app: &mut App, ui: &mut egui::Ui) {
             if desc {
                 rows.reverse();
             }
+            // A top-k run holds the entropy's lower bound: its mean is one.
+            let mean_entropy = if bounds {
+                "mean entropy (lower bound)"
+            } else {
+                "mean entropy"
+            };
             egui::Grid::new("entropy-strip")
                 .striped(true)
                 .show(ui, |ui| {
                     for (k, h) in [
                         "path",
-                        "mean entropy",
+                        mean_entropy,
                         "tokens",
                         "uncertain",
                         "lowest group conf",
