@@ -115,6 +115,23 @@ pub fn extract(text: &str, spec: Option<&AnswerSpec>) -> Option<String> {
     Some(normalize(&raw)).filter(|s| !s.is_empty())
 }
 
+/// The order of answers on a chart's axis, the same wherever it is drawn:
+/// numeric answers ascending, then the others by votes (most first, ties in
+/// the given order). `counts`: each answer and its votes.
+pub fn axis_order(counts: Vec<(String, usize)>) -> Vec<String> {
+    let (mut nums, mut words): (Vec<_>, Vec<_>) = counts
+        .into_iter()
+        .map(|(a, n)| (parse_number(&a), a, n))
+        .partition(|e| e.0.is_some());
+    nums.sort_by(|a, b| {
+        a.0.unwrap_or(0.0)
+            .total_cmp(&b.0.unwrap_or(0.0))
+            .then(a.1.cmp(&b.1))
+    });
+    words.sort_by(|a, b| b.2.cmp(&a.2));
+    nums.into_iter().chain(words).map(|e| e.1).collect()
+}
+
 /// Parse a normalized answer as a number: integers, decimals, `a/b`, `\frac{a}{b}`.
 pub fn parse_number(s: &str) -> Option<f64> {
     static FRAC: OnceLock<Regex> = OnceLock::new();
@@ -302,5 +319,26 @@ mod tests {
         assert!(is_correct(Some("8"), "8.00"));
         assert!(!is_correct(None, "8"));
         assert!(!is_correct(Some("9"), "8"));
+    }
+}
+
+#[cfg(test)]
+mod axis_tests {
+    use super::axis_order;
+
+    #[test]
+    fn numbers_ascending_then_words_by_votes() {
+        let c = |v: &[(&str, usize)]| v.iter().map(|(a, n)| ((*a).to_owned(), *n)).collect();
+        assert_eq!(
+            axis_order(c(&[
+                ("8", 8),
+                ("28", 1),
+                ("3", 3),
+                ("blue", 1),
+                ("yes", 4),
+                ("0.5", 1)
+            ])),
+            vec!["0.5", "3", "8", "28", "yes", "blue"]
+        );
     }
 }

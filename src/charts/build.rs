@@ -13,25 +13,32 @@ use crate::run::Run;
 /// Longest polyline drawn or exported (min/max decimation keeps spikes).
 pub const MAX_LINE_POINTS: usize = 1200;
 
-/// Answers ordered by how many paths gave them (most first), ties by first appearance.
+/// The turn's answers in axis order (`answers::axis_order`): numbers
+/// ascending, then other answers by the paths that gave them.
 pub fn answer_axis(t: &TurnAnalysis) -> Vec<String> {
-    let mut counts: Vec<(usize, usize)> = (0..t.answers.len()).map(|c| (c, 0)).collect();
+    crate::analysis::answers::axis_order(answer_counts(t))
+}
+
+/// Each answer of the turn and how many paths gave it.
+pub fn answer_counts(t: &TurnAnalysis) -> Vec<(String, usize)> {
+    let mut counts: Vec<(String, usize)> = t.answers.iter().map(|a| (a.clone(), 0)).collect();
     for cand in &t.candidates {
         if let Some(c) = cand.class {
             counts[c].1 += 1;
         }
     }
-    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     counts
-        .into_iter()
-        .map(|(c, _)| t.answers[c].clone())
-        .collect()
 }
 
 /// Methods view: each method's vote distribution as shares on one shared
 /// answer axis (small multiples), the chosen answer coloured by correctness.
 pub fn methods_figure(t: &TurnAnalysis) -> Figure {
-    let axis = answer_axis(t);
+    methods_figure_on(t, &answer_axis(t))
+}
+
+/// The same on a given answer axis (shared by several runs in Compare).
+pub fn methods_figure_on(t: &TurnAnalysis, axis: &[String]) -> Figure {
+    let axis = axis.to_vec();
     // A method the run cannot compute draws no chart (the table says why).
     let charts = t
         .methods

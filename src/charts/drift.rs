@@ -35,8 +35,7 @@ fn answer_axis(d: &Drift) -> Vec<String> {
             }
         }
     }
-    total.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    total.into_iter().map(|e| e.0).collect()
+    crate::analysis::answers::axis_order(total)
 }
 
 fn turn_axis(n: usize) -> Vec<String> {

@@ -1,7 +1,7 @@
 use eframe::egui;
 
 use super::fmt_opt;
-use crate::charts::{methods_figure, Axis, Chart, Mark, Series};
+use crate::charts::{answer_counts, methods_figure_on, Axis, Chart, Mark, Series};
 use crate::ui::app::App;
 use crate::ui::{plot, theme};
 
@@ -53,6 +53,19 @@ pub fn compare_ui(app: &mut App, ui: &mut egui::Ui) {
     });
     let b = app.compare_with;
     let turn = app.turn;
+    // One answer axis for both runs' vote charts.
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for i in [a, b] {
+        if let Some(t) = app.runs[i].turns.get(turn) {
+            for (ans, n) in answer_counts(t) {
+                match counts.iter_mut().find(|c| c.0 == ans) {
+                    Some(c) => c.1 += n,
+                    None => counts.push((ans, n)),
+                }
+            }
+        }
+    }
+    let shared_axis = crate::analysis::answers::axis_order(counts);
     egui::ScrollArea::vertical()
         .id_salt(("view-scroll", "compare"))
         .show(ui, |ui| {
@@ -87,7 +100,7 @@ pub fn compare_ui(app: &mut App, ui: &mut egui::Ui) {
                             ui.end_row();
                         }
                     });
-                    let fig = methods_figure(t);
+                    let fig = methods_figure_on(t, &shared_axis);
                     if let Some(maj) = fig.charts.iter().find(|c| c.title.starts_with("majority")) {
                         col.label(format!("vote distribution: {}", maj.title));
                         plot::chart_ui(col, maj, ("cmp-maj", idx), theme::SMALL_PLOT_HEIGHT, false);

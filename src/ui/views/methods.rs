@@ -36,6 +36,7 @@ pub fn methods_ui(app: &mut App, ui: &mut egui::Ui) {
         ui.label(egui::RichText::new(note).italics())
             .on_hover_text("methods.md, \"Statistics from top-k logprobs\": a method never uses a value the source could not give");
     }
+    let axis = crate::charts::answer_axis(&t);
     egui::ScrollArea::vertical()
         .id_salt(("view-scroll", "methods"))
         .show(ui, |ui| {
@@ -81,13 +82,25 @@ pub fn methods_ui(app: &mut App, ui: &mut egui::Ui) {
                             None => ("–", ui.visuals().text_color()),
                         };
                         ui.colored_label(col, txt);
-                        let votes: Vec<String> = m
-                            .votes
+                        // In axis order; past 8 answers the rest is a hover away.
+                        let mut votes: Vec<&(String, f64)> = m.votes.iter().collect();
+                        votes.sort_by_key(|(a, _)| {
+                            axis.iter().position(|x| x == a).unwrap_or(usize::MAX)
+                        });
+                        let all: Vec<String> = votes
                             .iter()
-                            .take(6)
                             .map(|(a, v)| format!("{a}: {}", trim(*v)))
                             .collect();
-                        ui.label(votes.join("   "));
+                        if all.len() > 8 {
+                            ui.label(format!(
+                                "{}   … {} more",
+                                all[..8].join("   "),
+                                all.len() - 8
+                            ))
+                            .on_hover_text(all.join("\n"));
+                        } else {
+                            ui.label(all.join("   "));
+                        }
                         ui.end_row();
                     }
                 });
