@@ -401,9 +401,55 @@ pub fn tree_layout(nodes: &[TreeNode]) -> Vec<f64> {
 
 /// Branches view: the collapsed token trie; edge width ∝ paths, colour =
 /// the dominant answer below (green/red with gold), decisive forks labelled.
+/// The Branches chart's x axis: forks sit at whole numbers in token order
+/// and the chains between them are compressed linearly, so that forks in
+/// the first tokens of long paths do not crowd into a sliver; after the
+/// last fork the paths run to x = forks + 1.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenAxis {
+    forks: Vec<usize>,
+    max: usize,
+}
+
+impl TokenAxis {
+    pub fn new(nodes: &[crate::analysis::branches::TreeNode]) -> Self {
+        let mut forks: Vec<usize> = nodes
+            .iter()
+            .filter(|n| n.children.len() >= 2)
+            .map(|n| n.end)
+            .collect();
+        forks.push(0);
+        forks.sort_unstable();
+        forks.dedup();
+        let max = nodes.iter().map(|n| n.end).max().unwrap_or(0);
+        TokenAxis { forks, max }
+    }
+
+    /// x of token position `pos`.
+    pub fn x(&self, pos: usize) -> f64 {
+        let k = self.forks.partition_point(|&f| f <= pos);
+        let i = k.saturating_sub(1);
+        let lo = self.forks[i];
+        let hi = self
+            .forks
+            .get(i + 1)
+            .copied()
+            .unwrap_or(self.max.max(lo + 1));
+        i as f64 + (pos.saturating_sub(lo)) as f64 / (hi - lo).max(1) as f64
+    }
+
+    /// Tick labels: the token position of each fork, then the end.
+    pub fn labels(&self) -> Vec<String> {
+        let mut l: Vec<String> = self.forks.iter().map(|f| f.to_string()).collect();
+        l.push(format!("{} (end)", self.max));
+        l
+    }
+}
+
 pub fn branches_figure(run: &Run, t: &TurnAnalysis) -> Figure {
     let nodes = turn_tree(run, t);
     let y = tree_layout(&nodes);
+    let ax = TokenAxis::new(&nodes);
     let axis = answer_axis(t);
     let total = t.paths.len().max(1) as f32;
     type Segments = Vec<([f64; 2], [f64; 2], f32)>;
@@ -434,14 +480,14 @@ pub fn branches_figure(run: &Run, t: &TurnAnalysis) -> Figure {
         };
         let width = 1.0 + 7.0 * n.paths.len() as f32 / total;
         let mut segs = vec![(
-            [n.start as f64, y[i]],
-            [n.end.max(n.start) as f64, y[i]],
+            [ax.x(n.start), y[i]],
+            [ax.x(n.end.max(n.start)), y[i]],
             width,
         )];
         for &c in &n.children {
             segs.push((
-                [n.end as f64, y[i]],
-                [nodes[c].start as f64 + 0.0, y[c]],
+                [ax.x(n.end), y[i]],
+                [ax.x(nodes[c].start), y[c]],
                 1.0 + 7.0 * nodes[c].paths.len() as f32 / total,
             ));
         }
@@ -457,7 +503,7 @@ pub fn branches_figure(run: &Run, t: &TurnAnalysis) -> Figure {
                 .find(|f| f.position == n.end && f.n_paths == n.paths.len())
             {
                 labels.push((
-                    [n.end as f64, y[i] + 0.35],
+                    [ax.x(n.end), y[i] + 0.35],
                     format!("JSD {:.2}", f.decisiveness),
                 ));
             }
@@ -471,7 +517,7 @@ pub fn branches_figure(run: &Run, t: &TurnAnalysis) -> Figure {
         .iter()
         .enumerate()
         .filter(|(_, n)| n.children.len() >= 2)
-        .map(|(i, n)| [n.end as f64, y[i]])
+        .map(|(i, n)| [ax.x(n.end), y[i]])
         .collect();
     series.push(Series::new(
         "fork",
@@ -500,7 +546,8 @@ pub fn branches_figure(run: &Run, t: &TurnAnalysis) -> Figure {
                 t.paths.len(),
                 t.forks.len()
             ),
-            x: Axis::new("token"),
+            x: Axis::new("token at each fork (the chains between forks compressed)")
+                .categories(ax.labels()),
             y: Axis::new("paths"),
             series,
         }],
@@ -825,6 +872,25 @@ pub fn figure_for(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_branches_axis_spreads_early_forks_and_keeps_token_order() {
+        let run = crate::run::synthetic_run(8, 120, 5);
+        let t = &crate::analysis::analyze_run(&run, &crate::analysis::AnalysisParams::default())[0];
+        let nodes = turn_tree(&run, t);
+        let ax = TokenAxis::new(&nodes);
+        // Monotone in the token position; every fork on a whole number.
+        let xs: Vec<f64> = (0..=120).map(|p| ax.x(p)).collect();
+        assert!(xs.windows(2).all(|w| w[0] <= w[1]));
+        for (i, f) in ax.forks.iter().enumerate() {
+            assert_eq!(ax.x(*f), i as f64);
+        }
+        // The synthetic paths share their first 30 tokens and fork after
+        // them: the shared chain takes one unit, not a quarter of the axis.
+        assert!(ax.forks.len() >= 2);
+        assert_eq!(ax.x(ax.forks[1]), 1.0);
+        assert_eq!(ax.labels().len(), ax.forks.len() + 1);
+    }
 
     #[test]
     fn flat_confidence_lines_are_explained() {

@@ -26,19 +26,22 @@ pub fn branches_ui(app: &mut App, ui: &mut egui::Ui) {
             if let Some(fig) = fig {
                 let resp = figure_ui(ui, &fig, theme::PLOT_HEIGHT * 1.4);
                 if let Some([x, y]) = resp.first().and_then(|r| r.clicked_at) {
-                    // Nearest node segment to the click.
+                    // Nearest node segment to the click, on the chart's
+                    // compressed token axis.
+                    let ax = crate::charts::TokenAxis::new(nodes);
                     let best = nodes
                         .iter()
                         .enumerate()
                         .map(|(i, n)| {
-                            let dx = if x < n.start as f64 {
-                                n.start as f64 - x
-                            } else if x > n.end as f64 {
-                                x - n.end as f64
+                            let (s, e) = (ax.x(n.start), ax.x(n.end));
+                            let dx = if x < s {
+                                s - x
+                            } else if x > e {
+                                x - e
                             } else {
                                 0.0
                             };
-                            (i, dx / 10.0 + (y - ys[i]).abs())
+                            (i, dx * 2.0 + (y - ys[i]).abs())
                         })
                         .min_by(|a, b| a.1.total_cmp(&b.1))
                         .map(|b| b.0);
