@@ -132,6 +132,11 @@ pub fn axis_order(counts: Vec<(String, usize)>) -> Vec<String> {
     nums.into_iter().chain(words).map(|e| e.1).collect()
 }
 
+/// Byte position of the last number in `text`.
+pub fn last_number_at(text: &str) -> Option<usize> {
+    number_re().find_iter(text).last().map(|m| m.start())
+}
+
 /// Parse a normalized answer as a number: integers, decimals, `a/b`, `\frac{a}{b}`.
 pub fn parse_number(s: &str) -> Option<f64> {
     static FRAC: OnceLock<Regex> = OnceLock::new();

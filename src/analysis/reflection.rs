@@ -58,6 +58,9 @@ pub struct CorrectiveKinds {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Reflection {
+    /// The tokens where the path's final answer is written (first and last,
+    /// at its last occurrence in the text), when it is found there.
+    pub final_answer_tokens: Option<(usize, usize)>,
     pub steps: Vec<Step>,
     pub candidates: Vec<CandidateAnswer>,
     pub first_candidate_token: Option<usize>,
@@ -174,12 +177,15 @@ pub fn reflection(
     let steps = steps(text);
     let mut candidates = Vec::new();
     for (si, s) in steps.iter().enumerate() {
-        if let Some(a) = step_answer(&text[s.start..s.end]) {
-            let token = if n == 0 {
-                0
-            } else {
-                token_at(&ends, s.end.saturating_sub(1))
-            };
+        let step = &text[s.start..s.end];
+        if let Some(a) = step_answer(step) {
+            // On the answer itself (its last occurrence in the step, or the
+            // step's last number), not on the period after it.
+            let at = step
+                .rfind(a.as_str())
+                .or_else(|| answers::last_number_at(step))
+                .map_or(s.end.saturating_sub(1), |p| s.start + p);
+            let token = if n == 0 { 0 } else { token_at(&ends, at) };
             let correct = gold.map(|g| answers::is_correct(Some(&a), g));
             candidates.push(CandidateAnswer {
                 step: si,
@@ -220,6 +226,7 @@ pub fn reflection(
         }
     }
     Reflection {
+        final_answer_tokens: None,
         steps,
         candidates,
         first_candidate_token: first,
@@ -229,6 +236,30 @@ pub fn reflection(
         corrective,
         corrective_kinds: gold.map(|_| kinds),
     }
+}
+
+/// The first and last tokens of the last occurrence of `answer` in `text`.
+pub fn answer_tokens(
+    text: &str,
+    token_texts: &[compact_str::CompactString],
+    answer: &str,
+) -> Option<(usize, usize)> {
+    if answer.is_empty() || token_texts.is_empty() {
+        return None;
+    }
+    let pos = text.rfind(answer)?;
+    let mut acc = 0;
+    let ends: Vec<usize> = token_texts
+        .iter()
+        .map(|t| {
+            acc += t.len();
+            acc
+        })
+        .collect();
+    Some((
+        token_at(&ends, pos),
+        token_at(&ends, pos + answer.len() - 1),
+    ))
 }
 
 pub fn default_markers() -> Vec<String> {
@@ -311,5 +342,27 @@ mod tests {
         let text = "Let me think. Eureka!";
         let r = reflection(text, &toks(text), None, &["eureka".to_owned()]);
         assert_eq!(r.markers.len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod answer_tokens_tests {
+    use super::*;
+    use compact_str::CompactString;
+
+    #[test]
+    fn the_final_answer_and_candidates_sit_on_the_number() {
+        let toks: Vec<CompactString> = [
+            "So", " Tom", " has", " 1", "00", " apples", ".", "\n", "= 1", "00", ".",
+        ]
+        .iter()
+        .map(|t| CompactString::from(*t))
+        .collect();
+        let text: String = toks.iter().map(|t| t.as_str()).collect();
+        // The last "100" spans tokens 8 ("= 1") and 9 ("00").
+        assert_eq!(answer_tokens(&text, &toks, "100"), Some((8, 9)));
+        // The candidate of the line "= 100." is on its number, not the period.
+        let r = reflection(&text, &toks, None, &[]);
+        assert_eq!(r.candidates.last().map(|c| c.token), Some(8));
     }
 }

@@ -188,6 +188,9 @@ pub fn analyze_turn(run: &Run, t: usize, params: &AnalysisParams) -> TurnAnalysi
     for (k, (i, tt)) in turns.iter().enumerate() {
         let s = scores::path_scores(&tt.tokens, window);
         let answer = class_ids[k].map(|c| classes[c].clone());
+        let final_answer_tokens = answer
+            .as_deref()
+            .and_then(|a| reflection::answer_tokens(&tt.text, &tt.tokens.text, a));
         candidates.push(Candidate {
             class: class_ids[k],
             text_id: tids[k],
@@ -201,12 +204,15 @@ pub fn analyze_turn(run: &Run, t: usize, params: &AnalysisParams) -> TurnAnalysi
                 .map(|g| answers::is_correct(answer.as_deref(), g)),
             answer,
             scores: s,
-            reflection: reflection::reflection(
-                &tt.text,
-                &tt.tokens.text,
-                gold.as_deref(),
-                &params.markers,
-            ),
+            reflection: reflection::Reflection {
+                final_answer_tokens,
+                ..reflection::reflection(
+                    &tt.text,
+                    &tt.tokens.text,
+                    gold.as_deref(),
+                    &params.markers,
+                )
+            },
         });
     }
     let all: Vec<usize> = (0..candidates.len()).collect();

@@ -46,6 +46,11 @@ pub fn candidate_underline() -> egui::Stroke {
     egui::Stroke::new(2.0, Color32::from_rgb(46, 160, 67))
 }
 
+/// The path's final answer: a box around the token.
+pub fn final_answer_stroke() -> egui::Stroke {
+    egui::Stroke::new(1.5, Color32::from_rgb(37, 99, 235))
+}
+
 pub fn marker_underline() -> egui::Stroke {
     egui::Stroke::new(2.0, Color32::from_rgb(242, 142, 43))
 }

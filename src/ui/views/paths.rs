@@ -175,6 +175,10 @@ pub fn paths_ui(app: &mut App, ui: &mut egui::Ui) {
         )
         .on_hover_text("SRGen uncertain point");
         ui.label(
+            egui::RichText::new("blue: final answer").color(theme::final_answer_stroke().color),
+        )
+        .on_hover_text("Where the path writes the answer the methods count");
+        ui.label(
             egui::RichText::new("green: candidate answer")
                 .color(theme::candidate_underline().color),
         )
@@ -278,6 +282,7 @@ pub fn paths_ui(app: &mut App, ui: &mut egui::Ui) {
                         }
                         let uncertain =
                             crate::analysis::scores::uncertain_points(&tt.tokens.entropy);
+                        let final_toks = pa.and_then(|x| x.reflection.final_answer_tokens);
                         let (cand, marks): (Vec<usize>, Vec<usize>) =
                             pa.map_or((Vec::new(), Vec::new()), |x| {
                                 (
@@ -337,6 +342,11 @@ pub fn paths_ui(app: &mut App, ui: &mut egui::Ui) {
                             if cntp_steps.iter().any(|s| s.token as usize == i) {
                                 fmt.underline = theme::cntp_underline();
                                 fmt.italics = true;
+                            }
+                            if final_toks.is_some_and(|(a, b)| (a..=b).contains(&i)) {
+                                // The final answer: bold blue text, underlined.
+                                fmt.color = theme::final_answer_stroke().color;
+                                fmt.underline = theme::final_answer_stroke();
                             }
                             if selected == Some(i) {
                                 fmt.background = theme::selected_token_bg();
