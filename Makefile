@@ -5,7 +5,7 @@ export TZ = UTC
 export WGPU_BACKEND ?= vulkan
 export VK_DRIVER_FILES ?= /usr/share/vulkan/icd.d/lvp_icd.x86_64.json
 
-.PHONY: setup model build run test bench screenshot fmt lint import-fixtures
+.PHONY: setup model build run test bench screenshot fmt lint import-fixtures check-cuda
 
 setup:
 	scripts/setup.sh
@@ -48,3 +48,8 @@ lint:
 # needs PyPI); the results are committed, so neither CI nor make test runs it.
 import-fixtures:
 	scripts/make-import-fixtures.sh
+
+# Proves the CUDA build compiles and links here (no GPU needed; see
+# scripts/check-cuda.sh). About an hour of 2 cores for sm_90: not in make test.
+check-cuda:
+	scripts/check-cuda.sh

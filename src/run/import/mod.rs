@@ -126,6 +126,16 @@ fn choices_in_order(v: &Value) -> Vec<&Value> {
     choices
 }
 
+/// A choice's sample: its text, tokens and `finish_reason`.
+fn choice_sample(choice: &Value, text: String, tokens: Option<Vec<TokenIn>>) -> Sample {
+    Sample {
+        text,
+        finish: finish(choice.get("finish_reason").and_then(Value::as_str)),
+        tokens,
+        exact: None,
+    }
+}
+
 fn str_field(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).map(str::to_owned)
 }

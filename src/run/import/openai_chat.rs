@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use super::trace::{Sample, TokenIn, Trace};
-use super::{choices_in_order, entries, finish, str_field};
+use super::{choice_sample, choices_in_order, entries, finish, str_field};
 use crate::run::topk::Candidate;
 use crate::run::Distribution;
 
@@ -59,12 +59,7 @@ pub fn convert(v: &Value) -> Result<Vec<Trace>, String> {
             Some(Value::Null) | None => None,
             Some(_) => return Err(format!("{at}.logprobs.content: not an array")),
         };
-        trace.samples.push(Sample {
-            text,
-            finish: finish(c.get("finish_reason").and_then(Value::as_str)),
-            tokens,
-            exact: None,
-        });
+        trace.samples.push(choice_sample(c, text, tokens));
     }
     Ok(vec![trace])
 }
