@@ -25,6 +25,10 @@ fn a_live_run_streams_stops_and_forks() {
             .is_some_and(|l| l.live.tokens >= 8)),
         "no tokens streamed"
     );
+    // The panel says where the model runs (this build: the CPU, said so).
+    if reasonscope::engine::compiled_backend() == "cpu" {
+        assert!(content(&h, "CPU build: this binary has no GPU support"));
+    }
     // Paths appear in the Paths view while sampling.
     click(&mut h, "Paths");
     assert!(step_until(&mut h, 10, |a| a

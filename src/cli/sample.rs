@@ -245,7 +245,10 @@ impl Drive {
             if let Some(ev) = ev {
                 live.apply(&ev);
                 match ev {
-                    Event::ModelLoaded { .. } => {
+                    Event::ModelLoaded { device, .. } => {
+                        if !device.is_empty() {
+                            bar.println(&device);
+                        }
                         bar.set_prefix("sampling");
                         start(&worker)?;
                         sent = true;

@@ -39,6 +39,9 @@ pub enum Event {
         /// A local GGUF without a chat template: prompts use the plain
         /// `User:/Assistant:` layout (the panel says so before sampling).
         plain_prompt: bool,
+        /// Where the model runs, in words (`device_report`); empty for a
+        /// server.
+        device: String,
     },
     /// The run as it starts: settings and conversation, paths with no turns.
     RunStarted {

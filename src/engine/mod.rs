@@ -27,7 +27,7 @@ pub use error::EngineError;
 pub use events::{Event, TokenRecord};
 pub use live::LiveRun;
 pub use method::DecodingMethod;
-pub use model::{available_memory, backend_name, LoadedModel};
+pub use model::{available_memory, backend_name, compiled_backend, device_report, LoadedModel};
 pub use prompt::plain as plain_template;
 pub use remote::ServerSpec;
 pub use request::{validate_request, SampleRequest};

@@ -29,8 +29,8 @@ pub fn backend() -> Result<&'static LlamaBackend, EngineError> {
         .map_err(|e| EngineError::InvalidRequest(format!("llama.cpp backend: {e}")))
 }
 
-/// The backend name recorded in runs.
-pub fn backend_name() -> &'static str {
+/// The GPU backend this binary was built with ("cpu": none).
+pub fn compiled_backend() -> &'static str {
     if cfg!(feature = "cuda") {
         "cuda"
     } else if cfg!(feature = "metal") {
@@ -40,6 +40,50 @@ pub fn backend_name() -> &'static str {
     } else {
         "cpu"
     }
+}
+
+/// What llama.cpp found: the backend runs are recorded with and one line
+/// for the user. A GPU build on a machine without that GPU runs (and says
+/// it runs) on the CPU; a CPU build says it has no GPU support.
+pub struct DeviceReport {
+    pub backend: &'static str,
+    pub line: String,
+}
+
+pub fn device_report() -> &'static DeviceReport {
+    static R: OnceLock<DeviceReport> = OnceLock::new();
+    R.get_or_init(|| {
+        let compiled = compiled_backend();
+        if compiled == "cpu" {
+            return DeviceReport {
+                backend: "cpu",
+                line: "CPU build: this binary has no GPU support (build with --features cuda, vulkan or metal)".into(),
+            };
+        }
+        let _ = backend();
+        use llama_cpp_2::LlamaBackendDeviceType as T;
+        let gpus: Vec<String> = llama_cpp_2::list_llama_ggml_backend_devices()
+            .into_iter()
+            .filter(|d| matches!(d.device_type, T::Gpu | T::IntegratedGpu | T::Accelerator))
+            .map(|d| format!("{} ({:.0} GiB)", d.description, d.memory_total as f64 / (1u64 << 30) as f64))
+            .collect();
+        if gpus.is_empty() {
+            DeviceReport {
+                backend: "cpu",
+                line: format!("{compiled} build, but no {compiled} device was found: running on the CPU"),
+            }
+        } else {
+            DeviceReport {
+                backend: compiled,
+                line: format!("{compiled}: {}; every layer offloaded", gpus.join(", ")),
+            }
+        }
+    })
+}
+
+/// The backend name recorded in runs: where the model actually runs.
+pub fn backend_name() -> &'static str {
+    device_report().backend
 }
 
 /// A loaded model plus what the sampling loop looks up per token.

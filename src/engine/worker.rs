@@ -175,6 +175,7 @@ fn worker_loop(
                         emit(Event::ModelLoaded {
                             info: s.model_info(),
                             plain_prompt: false,
+                            device: String::new(),
                         });
                         server = Some(s);
                     }
@@ -193,6 +194,7 @@ fn worker_loop(
                         emit(Event::ModelLoaded {
                             info: m.info.clone(),
                             plain_prompt: m.chat_template.is_none(),
+                            device: super::model::device_report().line.clone(),
                         });
                         model = Some(m);
                     }

@@ -1126,7 +1126,11 @@ impl App {
                         *p = *progress;
                     }
                 }
-                Event::ModelLoaded { info, plain_prompt } => {
+                Event::ModelLoaded {
+                    info,
+                    plain_prompt,
+                    device,
+                } => {
                     let backend = match &self.model {
                         super::live::ModelState::Loading { backend, .. } => backend.clone(),
                         _ => self.settings.form.backend(),
@@ -1135,6 +1139,7 @@ impl App {
                         backend,
                         name: info.name.clone(),
                         plain_prompt: *plain_prompt,
+                        device: device.clone(),
                     };
                 }
                 Event::Error { message } => {

@@ -267,6 +267,8 @@ pub enum ModelState {
         name: String,
         /// No chat template in the GGUF: the plain layout is used.
         plain_prompt: bool,
+        /// Where the model runs (empty for a server).
+        device: String,
     },
     Failed {
         backend: Backend,

@@ -145,11 +145,20 @@ pub fn new_run_ui(app: &mut App, ui: &mut egui::Ui) {
                     crate::engine::Backend::Server(_) => format!("connecting to {what}"),
                 }));
             }
-            ModelState::Loaded { name, backend, plain_prompt } => {
+            ModelState::Loaded {
+                name,
+                backend,
+                plain_prompt,
+                device,
+            } => {
                 ui.label(match backend {
                     crate::engine::Backend::Local(_) => format!("model loaded: {name}"),
                     crate::engine::Backend::Server(_) => format!("server ready: {name} at {}", crate::ui::live::backend_label(backend)),
                 });
+                if !device.is_empty() {
+                    ui.label(egui::RichText::new(device.as_str()).small())
+                        .on_hover_text("Where llama.cpp runs the model: the GPU backend this binary was built with and the devices it found");
+                }
                 if *plain_prompt {
                     ui.colored_label(
                         ui.visuals().warn_fg_color,
