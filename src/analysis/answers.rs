@@ -128,7 +128,7 @@ pub fn axis_order(counts: Vec<(String, usize)>) -> Vec<String> {
             .total_cmp(&b.0.unwrap_or(0.0))
             .then(a.1.cmp(&b.1))
     });
-    words.sort_by(|a, b| b.2.cmp(&a.2));
+    words.sort_by_key(|w| std::cmp::Reverse(w.2));
     nums.into_iter().chain(words).map(|e| e.1).collect()
 }
 
