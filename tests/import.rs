@@ -632,3 +632,65 @@ fn import_never_replaces_a_file_without_force() {
         .unwrap()
         .success());
 }
+
+/// Resource bounds: a gzip that does not hold JSON is refused before it is
+/// inflated, a run file may not inflate past its limit, and a record longer
+/// than the record limit is reported while the others are imported.
+#[test]
+fn readers_bound_what_they_inflate_and_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    // 200 MB of zeros in ~200 kB: refused at its first bytes.
+    let bomb = dir.path().join("bomb.json.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..200 {
+        enc.write_all(&zeros).unwrap();
+    }
+    std::fs::write(&bomb, enc.finish().unwrap()).unwrap();
+    let t = std::time::Instant::now();
+    let e = reasonscope::run::read_run(&bomb).unwrap_err().to_string();
+    assert!(
+        e.contains("gzip, but its content is not a JSON object"),
+        "{e}"
+    );
+    assert!(t.elapsed().as_secs() < 5);
+    // A real run file over a 1 MiB limit names the limit and how to raise it.
+    let src = dir.path().join("big.json.gz");
+    reasonscope::run::write_run(&reasonscope::run::synthetic_run(16, 2000, 1), &src).unwrap();
+    let o = bin()
+        .arg("info")
+        .arg(&src)
+        .env("REASONSCOPE_MAX_INFLATE_MB", "1")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("inflates to more than 1 MiB") && err.contains("REASONSCOPE_MAX_INFLATE_MB"),
+        "{err}"
+    );
+    // A 2 MB line among good ones, with a 1 MiB record limit.
+    let chat = std::fs::read_to_string(fixture("llama-server-chat.jsonl")).unwrap();
+    let first = chat.lines().next().unwrap();
+    let long = format!("{{\"pad\": \"{}\", \"choices\": []}}", "x".repeat(2 << 20));
+    let file = dir.path().join("long.jsonl");
+    std::fs::write(&file, format!("{first}\n{long}\n{first}\n")).unwrap();
+    let out = dir.path().join("out");
+    let o = bin()
+        .args(["import", "-q", "-o"])
+        .arg(&out)
+        .arg(&file)
+        .env("REASONSCOPE_MAX_RECORD_MB", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("record 2 (line 2): longer than 1 MiB"),
+        "{err}"
+    );
+    assert_eq!(
+        reasonscope::cli::expand_inputs(&[out]).len(),
+        2,
+        "the good records are imported"
+    );
+}

@@ -47,6 +47,16 @@ pub fn read_run_for_analysis(path: &Path) -> Result<Run, RunError> {
     super::model::with_alternatives_skipped(|| read_run(path))
 }
 
+/// The most a gzip run file may inflate to: 4 GiB by default (a run of
+/// 64 paths × 32 768 tokens with 5 alternatives is about 1.3 GB of JSON),
+/// `REASONSCOPE_MAX_INFLATE_MB` to change it.
+pub fn max_inflated() -> u64 {
+    std::env::var("REASONSCOPE_MAX_INFLATE_MB")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(4 << 30, |mb| mb << 20)
+}
+
 /// Parse and validate the bytes of a run file (JSON or gzip JSON).
 pub fn parse_run_bytes(bytes: &[u8]) -> Result<Run, String> {
     let json = if bytes.starts_with(&GZIP_MAGIC) {
@@ -60,10 +70,32 @@ pub fn parse_run_bytes(bytes: &[u8]) -> Result<Run, String> {
             })
             .filter(|&n| n <= bytes.len().saturating_mul(64))
             .unwrap_or(bytes.len() * 4);
-        let mut out = Vec::with_capacity(isize_hint + 1);
-        flate2::read::MultiGzDecoder::new(bytes)
-            .read_to_end(&mut out)
-            .map_err(|e| format!("not a valid gzip file ({e}); the file may be truncated"))?;
+        let limit = max_inflated();
+        let mut dec = flate2::read::MultiGzDecoder::new(bytes).take(limit + 1);
+        // The first bytes are checked before the rest is inflated: a gzip
+        // that does not hold JSON is refused at once, whatever its size.
+        let mut out = Vec::with_capacity(isize_hint.min(limit as usize) + 1);
+        let gz_err =
+            |e: std::io::Error| format!("not a valid gzip file ({e}); the file may be truncated");
+        (&mut dec).take(64).read_to_end(&mut out).map_err(gz_err)?;
+        let head = out.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&out);
+        match head.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'{') => {}
+            None if out.len() < 64 => {}
+            _ => {
+                return Err(format!(
+                    "gzip, but its content is not a JSON object (it starts with {:?})",
+                    String::from_utf8_lossy(&out[..out.len().min(16)])
+                ))
+            }
+        }
+        dec.read_to_end(&mut out).map_err(gz_err)?;
+        if out.len() as u64 > limit {
+            return Err(format!(
+                "inflates to more than {} MiB, the limit for a run file (set REASONSCOPE_MAX_INFLATE_MB to raise it)",
+                limit >> 20
+            ));
+        }
         std::borrow::Cow::Owned(out)
     } else {
         std::borrow::Cow::Borrowed(bytes)

@@ -202,7 +202,15 @@ pub fn read(
         }
         Some(_) => {
             let mut first = Vec::new();
-            r.read_until(b'\n', &mut first).map_err(io)?;
+            if !bounded_line(&mut r, &mut first).map_err(io)? {
+                on(Record {
+                    index: 1,
+                    line: Some(1),
+                    layout: Layout::Lines,
+                    value: Err(too_long()),
+                });
+                return Ok(());
+            }
             // Checked without building it: a line may be large.
             let complete = serde_json::from_slice::<serde::de::IgnoredAny>(&first).is_ok();
             let more = peek(&mut r).map_err(io)?.is_some();
@@ -229,7 +237,19 @@ pub fn read(
                 }
                 false => {
                     // A document over several lines (pretty-printed).
-                    r.read_to_end(&mut first).map_err(io)?;
+                    (&mut r)
+                        .take(max_record())
+                        .read_to_end(&mut first)
+                        .map_err(io)?;
+                    if first.len() as u64 >= max_record() {
+                        on(Record {
+                            index: 1,
+                            line: None,
+                            layout: Layout::Document,
+                            value: Err(too_long()),
+                        });
+                        return Ok(());
+                    }
                     on(Record {
                         index: 1,
                         line: None,
@@ -245,6 +265,51 @@ pub fn read(
     }
 }
 
+/// The longest record (a line, or a whole document) read into memory:
+/// 1 GiB by default, `REASONSCOPE_MAX_RECORD_MB` to change it.
+pub fn max_record() -> u64 {
+    std::env::var("REASONSCOPE_MAX_RECORD_MB")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(1 << 30, |mb| mb << 20)
+}
+
+fn too_long() -> String {
+    format!(
+        "longer than {} MiB, the limit for one record (set REASONSCOPE_MAX_RECORD_MB to raise it)",
+        max_record() >> 20
+    )
+}
+
+/// Read up to a newline, at most `max_record()` bytes; `Ok(false)` when the
+/// line was longer (the rest of it is skipped).
+fn bounded_line(r: &mut dyn BufRead, buf: &mut Vec<u8>) -> std::io::Result<bool> {
+    let limit = max_record();
+    r.take(limit).read_until(b'\n', buf)?;
+    if buf.len() as u64 >= limit && buf.last() != Some(&b'\n') {
+        // Skip the rest of the line without keeping it.
+        loop {
+            let chunk = r.fill_buf()?;
+            if chunk.is_empty() {
+                break;
+            }
+            match chunk.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    r.consume(i + 1);
+                    break;
+                }
+                None => {
+                    let n = chunk.len();
+                    r.consume(n);
+                }
+            }
+        }
+        buf.clear();
+        return Ok(false);
+    }
+    Ok(true)
+}
+
 /// JSON Lines after the first: one record per non-blank line.
 fn lines(r: &mut dyn BufRead, on: &mut dyn FnMut(Record) -> bool) -> std::io::Result<()> {
     let mut buf = Vec::new();
@@ -252,14 +317,26 @@ fn lines(r: &mut dyn BufRead, on: &mut dyn FnMut(Record) -> bool) -> std::io::Re
     let mut index = 1u64;
     loop {
         buf.clear();
-        if r.read_until(b'\n', &mut buf)? == 0 {
+        let whole = bounded_line(r, &mut buf)?;
+        if whole && buf.is_empty() {
             return Ok(());
         }
         line += 1;
-        if buf.iter().all(u8::is_ascii_whitespace) {
+        if whole && buf.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         index += 1;
+        if !whole {
+            if !on(Record {
+                index,
+                line: Some(line),
+                layout: Layout::Lines,
+                value: Err(too_long()),
+            }) {
+                return Ok(());
+            }
+            continue;
+        }
         if !on(Record {
             index,
             line: Some(line),
