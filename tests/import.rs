@@ -561,7 +561,7 @@ fn analyze_info_and_export_open_imports_directly() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success());
     assert!(
-        out.contains("import    openai-chat (1 records, 1 runs)"),
+        out.contains("import    openai-chat (1 record, 1 run)"),
         "{out}"
     );
     assert!(out.contains("self-certainty unavailable"), "{out}");

@@ -14,10 +14,12 @@ pub fn info(path: &Path) -> anyhow::Result<()> {
     )?;
     if let Some(s) = &opened.summary {
         println!(
-            "import    {} ({} records, {} runs{})",
+            "import    {} ({} record{}, {} run{}{})",
             s.format.unwrap_or("?"),
             s.records,
+            if s.records == 1 { "" } else { "s" },
             s.runs,
+            if s.runs == 1 { "" } else { "s" },
             if s.problems.is_empty() {
                 String::new()
             } else {

@@ -250,6 +250,12 @@ impl App {
         }) {
             app.settings.view = v;
         }
+        // Screenshots of the dark theme (REASONSCOPE_THEME=dark|light).
+        match std::env::var("REASONSCOPE_THEME").as_deref() {
+            Ok("dark") => app.settings.dark = true,
+            Ok("light") => app.settings.dark = false,
+            _ => {}
+        }
         app
     }
 
