@@ -694,3 +694,35 @@ fn readers_bound_what_they_inflate_and_hold() {
         "the good records are imported"
     );
 }
+
+/// A record's id names its file: it cannot name one outside the folder.
+#[test]
+fn imported_file_names_stay_in_their_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let lm = std::fs::read_to_string(fixture("lm-eval-samples.jsonl")).unwrap();
+    let mut lines: Vec<serde_json::Value> = lm
+        .lines()
+        .take(2)
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    lines[0]["doc_id"] = serde_json::json!("../../escaped");
+    let src = dir.path().join("hostile.jsonl");
+    std::fs::write(
+        &src,
+        lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
+    )
+    .unwrap();
+    let out = dir.path().join("a/b");
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    assert!(bin()
+        .args(["import", "-q", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .status()
+        .unwrap()
+        .success());
+    let files = reasonscope::cli::expand_inputs(std::slice::from_ref(&out));
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(files.iter().all(|f| f.parent() == Some(out.as_path())));
+    assert!(!dir.path().join("escaped.json.gz").exists());
+}

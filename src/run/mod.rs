@@ -18,3 +18,41 @@ pub use io::{
 pub use model::*;
 pub use suite::{parse_suite, read_suite, Question};
 pub use validate::validate;
+
+/// A file name stem made from data (a title, a record's id): letters,
+/// digits, '-', '_' and '.' only, no leading '.', at most 80 characters, so
+/// that no run or trace can name a file outside the folder it is written
+/// to ("../", absolute paths, control characters).
+pub fn safe_file_stem(s: &str) -> String {
+    let mapped: String = s
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(80)
+        .collect();
+    let t = mapped.trim_matches(|c| c == '-' || c == '.');
+    if t.is_empty() {
+        "run".into()
+    } else {
+        t.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod stem_tests {
+    #[test]
+    fn stems_cannot_leave_their_folder() {
+        use super::safe_file_stem as s;
+        assert_eq!(s("doc 12"), "doc-12");
+        assert_eq!(s("../../etc/passwd"), "etc-passwd");
+        assert_eq!(s("/abs\\path\n\u{7}x"), "abs-path--x");
+        assert_eq!(s(".."), "run");
+        assert_eq!(s(""), "run");
+        assert!(!s("a/b").contains('/'));
+    }
+}

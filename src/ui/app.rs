@@ -870,19 +870,8 @@ impl App {
                         self.error("no run is open to save");
                         continue;
                     };
-                    let stem: String = r
-                        .name
-                        .trim_end_matches(" (imported)")
-                        .chars()
-                        .map(|c| {
-                            if c.is_alphanumeric() || c == '-' || c == '_' {
-                                c
-                            } else {
-                                '-'
-                            }
-                        })
-                        .collect();
-                    let default = format!("{}.json.gz", stem.trim_matches('-'));
+                    let stem = crate::run::safe_file_stem(r.name.trim_end_matches(" (imported)"));
+                    let default = format!("{stem}.json.gz");
                     match native(|| rfd::FileDialog::new().set_file_name(&default).save_file()) {
                         // The dialog already asked before replacing a file.
                         Native::Picked(path) => self.save_run_to(&path, true),
@@ -940,12 +929,10 @@ impl App {
                 AppCommand::ExportDialog { figure, format } => {
                     let default = format!(
                         "{}-{figure}.{}",
-                        self.run().map_or("run".into(), |r| r
-                            .name
-                            .split('.')
-                            .next()
-                            .unwrap_or("run")
-                            .to_owned()),
+                        crate::run::safe_file_stem(
+                            self.run()
+                                .map_or("run", |r| r.name.split('.').next().unwrap_or("run"))
+                        ),
                         format.extension()
                     );
                     match native(|| rfd::FileDialog::new().set_file_name(&default).save_file()) {

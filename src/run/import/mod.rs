@@ -301,7 +301,7 @@ pub fn import(
                 }
             } else {
                 let name = match (&t.title, f) {
-                    (Some(title), Format::LmEval) => title.replace(' ', "-"),
+                    (Some(title), Format::LmEval) => super::safe_file_stem(title),
                     _ if several => format!("record-{:04}", rec.index),
                     _ => "run".to_owned(),
                 };
