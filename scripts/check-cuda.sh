@@ -40,6 +40,14 @@ start=$(date +%s)
 cargo build --release --features cuda --bin reasonscope
 echo "CUDA build (archs $CMAKE_CUDA_ARCHITECTURES) took $(( $(date +%s) - start )) s" >&2
 bin=$CARGO_TARGET_DIR/release/reasonscope
-ls -l "$bin" "$CARGO_TARGET_DIR"/release/*.so* 2>/dev/null || true
-# Without an NVIDIA driver it must start and say so (CPU fallback).
+# The build script leaves only unversioned links next to the binary: copy
+# the libraries themselves (the binary's runpath is $ORIGIN).
+cp -P "$CARGO_TARGET_DIR"/release/build/llama-cpp-sys-2-*/out/build/bin/*.so* "$CARGO_TARGET_DIR/release/"
+ls -l "$bin" "$CARGO_TARGET_DIR"/release/*.so.*.* 2>/dev/null || true
 "$bin" --version
+# Without a GPU (or its driver) the CUDA build must run on the CPU and say
+# so; CUDA's own libraries come from the toolkit (LD_LIBRARY_PATH above).
+out=$(mktemp -d)
+"$bin" sample --prompt "What is 2+3?" -n 2 --max-tokens 8 -o "$out/run.json" --model models/SmolLM2-135M-Instruct.Q4_1.gguf
+python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print('backend recorded:', r['model']['backend'])" "$out/run.json"
+rm -rf "$out"

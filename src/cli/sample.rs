@@ -246,8 +246,8 @@ impl Drive {
                 live.apply(&ev);
                 match ev {
                     Event::ModelLoaded { device, .. } => {
-                        if !device.is_empty() {
-                            bar.println(&device);
+                        if !device.is_empty() && !self.quiet {
+                            bar.suspend(|| eprintln!("{device}"));
                         }
                         bar.set_prefix("sampling");
                         start(&worker)?;
