@@ -116,7 +116,7 @@ impl Figure {
     /// Whether its charts show legends (the app and every export draw the
     /// same): only where they stay readable.
     pub fn shows_legends(&self) -> bool {
-        self.charts.len() <= 2
+        self.charts.len() <= 4
             && self
                 .charts
                 .iter()
