@@ -56,6 +56,9 @@ pub fn chart_ui(
     legend: bool,
 ) -> PlotResponse {
     let ((x0, x1), (y0, y1)) = chart.bounds();
+    // A little room above the highest value, so that peaks and the dots on
+    // them are not cut by the frame.
+    let y1 = y1 + (y1 - y0).abs().max(1e-9) * 0.04;
     let mut plot = Plot::new(("chart", id))
         .height(height)
         .x_axis_label(chart.x.label.clone())
