@@ -291,7 +291,10 @@ fn empty_and_garbage_gzip() {
     let p = write_bytes(&dir, "g.json.gz", &gz.finish().unwrap());
     let e = err_of(&p);
     // It is gzip: the message says its content is what is wrong.
-    assert!(e.contains("gzip, but its content is not a JSON object"), "{e}");
+    assert!(
+        e.contains("gzip, but its content is not a JSON object"),
+        "{e}"
+    );
 }
 
 #[test]
