@@ -9,36 +9,44 @@ use serde_json::Value;
 use super::trace::TokenIn;
 use crate::run::topk::Candidate;
 
-/// A token's id: llama-server's `id`, or vLLM's `token_id:N` token text
-/// (`return_tokens_as_token_ids`); -1 when the source gives none.
-pub fn token_id(v: &Value) -> i32 {
-    if let Some(id) = v.get("id").and_then(Value::as_i64) {
-        return i32::try_from(id).unwrap_or(-1);
-    }
-    v.get("token")
-        .and_then(Value::as_str)
-        .and_then(|t| t.strip_prefix("token_id:"))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(-1)
+/// A token's id and raw bytes from its fields, whoever wrote them: the id
+/// is llama-server's `id`, or vLLM's `token_id:N` token text
+/// (`return_tokens_as_token_ids`), -1 when the source gives none; the
+/// bytes are `bytes` when given (they may hold part of a UTF-8 character),
+/// else the token's text (none for `token_id:N`).
+pub fn id_and_bytes<'a>(
+    id: Option<i64>,
+    token: Option<&'a str>,
+    bytes: Option<&'a [u8]>,
+) -> (i32, &'a [u8]) {
+    let tok = token.unwrap_or_default();
+    let vllm = tok.strip_prefix("token_id:");
+    let id = match (id, vllm) {
+        (Some(i), _) => i32::try_from(i).unwrap_or(-1),
+        (None, Some(n)) => n.parse().unwrap_or(-1),
+        (None, None) => -1,
+    };
+    let bytes = match (bytes, vllm) {
+        (Some(b), _) => b,
+        (None, Some(_)) => &[],
+        (None, None) => tok.as_bytes(),
+    };
+    (id, bytes)
 }
 
-/// The raw bytes of a token: `bytes` when given (they may hold part of a
-/// UTF-8 character), else its text.
-pub fn token_bytes(v: &Value) -> Vec<u8> {
-    if let Some(b) = v.get("bytes").and_then(Value::as_array) {
-        let bytes: Option<Vec<u8>> = b
-            .iter()
+/// `id_and_bytes` of a JSON entry.
+fn entry_id_and_bytes(v: &Value) -> (i32, Vec<u8>) {
+    let bytes: Option<Vec<u8>> = v.get("bytes").and_then(Value::as_array).and_then(|b| {
+        b.iter()
             .map(|x| x.as_u64().and_then(|x| u8::try_from(x).ok()))
-            .collect();
-        if let Some(bytes) = bytes {
-            return bytes;
-        }
-    }
-    let t = v.get("token").and_then(Value::as_str).unwrap_or_default();
-    if t.starts_with("token_id:") {
-        return Vec::new();
-    }
-    t.as_bytes().to_vec()
+            .collect()
+    });
+    let (id, b) = id_and_bytes(
+        v.get("id").and_then(Value::as_i64),
+        v.get("token").and_then(Value::as_str),
+        bytes.as_deref(),
+    );
+    (id, b.to_vec())
 }
 
 /// A JSON logprob: a number, or −∞ written as null or a string.
@@ -86,18 +94,20 @@ pub fn read_tokens(entries: &[Value], at: &str) -> Result<Vec<TokenIn>, String> 
             .iter()
             .enumerate()
             .map(|(j, c)| {
+                let (id, bytes) = entry_id_and_bytes(c);
                 Ok(Candidate {
-                    id: token_id(c),
-                    text: String::from_utf8_lossy(&token_bytes(c)).into(),
+                    id,
+                    text: String::from_utf8_lossy(&bytes).into(),
                     logprob: logprob(c).ok_or_else(|| {
                         format!("{at}[{i}].{key}[{j}].logprob: missing or not a number")
                     })?,
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
+        let (id, bytes) = entry_id_and_bytes(t);
         out.push(TokenIn {
-            id: token_id(t),
-            bytes: token_bytes(t),
+            id,
+            bytes,
             logprob: lp,
             top,
         });

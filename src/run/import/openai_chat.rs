@@ -206,27 +206,6 @@ pub fn convert_fast(line: &[u8]) -> Option<Vec<Trace>> {
         #[serde(borrow)]
         choices: Vec<Choice<'a>>,
     }
-    /// (id, bytes) as `entries::token_id` / `token_bytes` read them.
-    fn id_bytes<'b>(
-        id: Option<i64>,
-        token: Option<&'b str>,
-        bytes: Option<&'b Bytes>,
-    ) -> (i32, &'b [u8]) {
-        let tok = token.unwrap_or_default();
-        let vllm = tok.strip_prefix("token_id:");
-        let id = match (id, vllm) {
-            (Some(i), _) => i32::try_from(i).unwrap_or(-1),
-            (None, Some(n)) => n.parse().unwrap_or(-1),
-            (None, None) => -1,
-        };
-        let bytes = match (bytes, vllm) {
-            (Some(b), _) => b.as_slice(),
-            (None, Some(_)) => &[],
-            (None, None) => tok.as_bytes(),
-        };
-        (id, bytes)
-    }
-
     let mut r: Resp = serde_json::from_slice(line).ok()?;
     if r.choices.is_empty() {
         return None;
@@ -251,11 +230,19 @@ pub fn convert_fast(line: &[u8]) -> Option<Vec<Trace>> {
             Some(entries) => {
                 let mut out = Vec::with_capacity(entries.len());
                 for e in entries {
-                    let (id, bytes) = id_bytes(e.id, e.token.as_deref(), e.bytes.as_ref());
+                    let (id, bytes) = entries::id_and_bytes(
+                        e.id,
+                        e.token.as_deref(),
+                        e.bytes.as_ref().map(Bytes::as_slice),
+                    );
                     let bytes = bytes.to_vec();
                     let mut top = Vec::with_capacity(e.top_logprobs.len());
                     for c in &e.top_logprobs {
-                        let (cid, cb) = id_bytes(c.id, c.token.as_deref(), c.bytes.as_ref());
+                        let (cid, cb) = entries::id_and_bytes(
+                            c.id,
+                            c.token.as_deref(),
+                            c.bytes.as_ref().map(Bytes::as_slice),
+                        );
                         top.push(Candidate {
                             id: cid,
                             text: match std::str::from_utf8(cb) {

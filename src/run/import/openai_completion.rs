@@ -46,16 +46,16 @@ fn legacy_tokens(lp: &Value, at: &str) -> Result<Vec<TokenIn>, String> {
         let text = t
             .as_str()
             .ok_or_else(|| format!("{at}.tokens[{i}]: not a string"))?;
-        let as_entry = |s: &str| serde_json::json!({ "token": s });
         let logprob = entries::logprob_value(l)
             .ok_or_else(|| format!("{at}.token_logprobs[{i}]: not a number"))?;
         let top = match top {
             Value::Object(m) => m
                 .iter()
                 .map(|(k, v)| {
+                    let (id, bytes) = entries::id_and_bytes(None, Some(k), None);
                     Ok(Candidate {
-                        id: entries::token_id(&as_entry(k)),
-                        text: String::from_utf8_lossy(&entries::token_bytes(&as_entry(k))).into(),
+                        id,
+                        text: String::from_utf8_lossy(bytes).into(),
                         logprob: entries::logprob_value(v).ok_or_else(|| {
                             format!("{at}.top_logprobs[{i}][{k:?}]: not a number")
                         })?,
@@ -65,9 +65,10 @@ fn legacy_tokens(lp: &Value, at: &str) -> Result<Vec<TokenIn>, String> {
             Value::Null => Vec::new(),
             _ => return Err(format!("{at}.top_logprobs[{i}]: not an object")),
         };
+        let (id, bytes) = entries::id_and_bytes(None, Some(text), None);
         out.push(TokenIn {
-            id: entries::token_id(&as_entry(text)),
-            bytes: entries::token_bytes(&as_entry(text)),
+            id,
+            bytes: bytes.to_vec(),
             logprob,
             top,
         });
