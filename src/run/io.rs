@@ -26,7 +26,10 @@ impl RunError {
     }
 }
 
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+/// The first bytes of every gzip stream.
+pub(crate) const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+/// A UTF-8 byte-order mark, which some tools write before JSON.
+pub(crate) const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Read, decompress when gzip, parse and validate a run file.
 pub fn read_run(path: &Path) -> Result<Run, RunError> {
@@ -51,10 +54,17 @@ pub fn read_run_for_analysis(path: &Path) -> Result<Run, RunError> {
 /// 64 paths × 32 768 tokens with 5 alternatives is about 1.3 GB of JSON),
 /// `REASONSCOPE_MAX_INFLATE_MB` to change it.
 pub fn max_inflated() -> u64 {
-    std::env::var("REASONSCOPE_MAX_INFLATE_MB")
+    env_mib("REASONSCOPE_MAX_INFLATE_MB", 4096)
+}
+
+/// A size limit in bytes from a variable giving MiB (`default` MiB when it
+/// is unset or not a number).
+pub(crate) fn env_mib(var: &str, default: u64) -> u64 {
+    std::env::var(var)
         .ok()
         .and_then(|v| v.trim().parse::<u64>().ok())
-        .map_or(4 << 30, |mb| mb << 20)
+        .unwrap_or(default)
+        << 20
 }
 
 /// Parse and validate the bytes of a run file (JSON or gzip JSON).
@@ -78,7 +88,7 @@ pub fn parse_run_bytes(bytes: &[u8]) -> Result<Run, String> {
         let gz_err =
             |e: std::io::Error| format!("not a valid gzip file ({e}); the file may be truncated");
         (&mut dec).take(64).read_to_end(&mut out).map_err(gz_err)?;
-        let head = out.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&out);
+        let head = out.strip_prefix(BOM).unwrap_or(&out);
         match head.iter().find(|b| !b.is_ascii_whitespace()) {
             Some(b'{') => {}
             None if out.len() < 64 => {}

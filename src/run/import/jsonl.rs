@@ -41,7 +41,8 @@ fn finish_of(s: Option<&str>) -> Result<Finish, String> {
     })
 }
 
-fn floats(v: &Value, at: &str, n: usize) -> Result<Vec<f32>, String> {
+/// A per-token array of a sample: an array of `n` entries (one per token).
+fn column<'a>(v: &'a Value, at: &str, n: usize) -> Result<&'a [Value], String> {
     let a = v.as_array().ok_or_else(|| format!("{at}: not an array"))?;
     if a.len() != n {
         return Err(format!(
@@ -49,7 +50,12 @@ fn floats(v: &Value, at: &str, n: usize) -> Result<Vec<f32>, String> {
             a.len()
         ));
     }
-    a.iter()
+    Ok(a)
+}
+
+fn floats(v: &Value, at: &str, n: usize) -> Result<Vec<f32>, String> {
+    column(v, at, n)?
+        .iter()
         .enumerate()
         .map(|(i, x)| {
             super::entries::logprob_value(x).ok_or_else(|| format!("{at}[{i}]: not a number"))
@@ -135,15 +141,7 @@ fn sample(s: &Value, at: &str) -> Result<Sample, String> {
     let ids: Vec<i32> = match s.get("token_ids") {
         None => vec![-1; n],
         Some(v) => {
-            let a = v
-                .as_array()
-                .ok_or_else(|| format!("{at}.token_ids: not an array"))?;
-            if a.len() != n {
-                return Err(format!(
-                    "{at}.token_ids: length {}, expected {n} (as tokens)",
-                    a.len()
-                ));
-            }
+            let a = column(v, &format!("{at}.token_ids"), n)?;
             a.iter()
                 .enumerate()
                 .map(|(i, x)| {
@@ -166,15 +164,7 @@ fn sample(s: &Value, at: &str) -> Result<Sample, String> {
     let tops: Vec<Vec<Candidate>> = match s.get("top_logprobs") {
         None => vec![Vec::new(); n],
         Some(v) => {
-            let a = v
-                .as_array()
-                .ok_or_else(|| format!("{at}.top_logprobs: not an array"))?;
-            if a.len() != n {
-                return Err(format!(
-                    "{at}.top_logprobs: length {}, expected {n} (as tokens)",
-                    a.len()
-                ));
-            }
+            let a = column(v, &format!("{at}.top_logprobs"), n)?;
             a.iter()
                 .enumerate()
                 .map(|(i, c)| candidates(c, &format!("{at}.top_logprobs[{i}]")))

@@ -8,8 +8,7 @@ use std::io::{BufRead, BufReader, Read};
 use serde::de::{Deserializer as _, SeqAccess, Visitor};
 use serde_json::Value;
 
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
-const BOM: &[u8] = b"\xEF\xBB\xBF";
+use crate::run::io::{env_mib, BOM, GZIP_MAGIC};
 
 /// How the file holds its records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -268,10 +267,7 @@ pub fn read(
 /// The longest record (a line, or a whole document) read into memory:
 /// 1 GiB by default, `REASONSCOPE_MAX_RECORD_MB` to change it.
 pub fn max_record() -> u64 {
-    std::env::var("REASONSCOPE_MAX_RECORD_MB")
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map_or(1 << 30, |mb| mb << 20)
+    env_mib("REASONSCOPE_MAX_RECORD_MB", 1024)
 }
 
 fn too_long() -> String {
