@@ -193,36 +193,13 @@ pub fn import_files(a: &ImportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What the imported statistics are, in one line.
+/// What the imported statistics are, in one line: the analysis's own
+/// note on the source, then what the file did not hold and what the
+/// conversion decided.
 pub fn describe(run: &Run) -> String {
-    let st = run.stats_source();
-    let imp = run.import.as_ref();
-    let tokens = imp.and_then(|i| i.tokens.as_deref()).unwrap_or("source");
-    let mut s = match st.source {
-        crate::run::Source::Full => "full distribution: every statistic exact".to_owned(),
-        crate::run::Source::TopK => format!(
-            "top-{} logprobs: confidence exact{}, entropy {}, self-certainty unavailable",
-            st.k.unwrap_or(0),
-            if st.k.unwrap_or(0) >= 20 { "" } else { " over fewer than 20" },
-            if run
-                .paths
-                .iter()
-                .any(|p| p.turns.iter().any(|t| t.tokens.entropy_hi.is_some()))
-            {
-                "between bounds"
-            } else {
-                "a lower bound only (V unknown: --vocab-size V gives the upper bound)"
-            }
-        ),
-        crate::run::Source::Text => format!(
-            "text only ({}): answers, token counts and branch points; no logprob statistic",
-            match tokens {
-                "words" => "a token is a word or punctuation mark; --tokenizer MODEL.gguf counts real tokens".to_owned(),
-                t => t.replace("tokenizer:", "tokens of "),
-            }
-        ),
-    };
-    if let Some(i) = imp {
+    let mut s = crate::analysis::methods::stats_note(run)
+        .unwrap_or_else(|| "full distribution: every statistic exact".to_owned());
+    if let Some(i) = &run.import {
         if !i.unknown.is_empty() {
             s.push_str(&format!("; unknown: {}", i.unknown.join(", ")));
         }
