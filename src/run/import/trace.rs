@@ -345,9 +345,12 @@ fn topk_paths(
         let mut joiner = Utf8Joiner::default();
         let mut text = String::new();
         let mut hi = Vec::with_capacity(toks.len());
+        // One buffer for every position's logprobs (no allocation per token).
+        let mut lps: Vec<f32> = Vec::new();
         for (i, tk) in toks.iter().enumerate() {
             let (id, bytes, lp, cands) = (tk.id, &tk.bytes, tk.logprob, &tk.top);
-            let lps: Vec<f32> = cands.iter().map(|c| c.logprob).collect();
+            lps.clear();
+            lps.extend(cands.iter().map(|c| c.logprob));
             let st = match given {
                 Some(e) => topk::TopKStats {
                     confidence: e.confidence[i],
