@@ -36,6 +36,12 @@ fn conversation(arg: &Value) -> Result<(Vec<Message>, bool), String> {
     };
     let mut out = Vec::new();
     let mut other = String::new();
+    // Several turns are joined with their roles said.
+    let several = msgs
+        .iter()
+        .filter(|m| m.get("role").and_then(Value::as_str) != Some("system"))
+        .count()
+        > 1;
     for m in &msgs {
         let role = m.get("role").and_then(Value::as_str).unwrap_or("user");
         let content = m.get("content").and_then(Value::as_str).unwrap_or_default();
@@ -50,12 +56,7 @@ fn conversation(arg: &Value) -> Result<(Vec<Message>, bool), String> {
                 if !other.is_empty() {
                     other.push_str("\n\n");
                 }
-                if msgs
-                    .iter()
-                    .filter(|m| m.get("role").and_then(Value::as_str) != Some("system"))
-                    .count()
-                    > 1
-                {
+                if several {
                     other.push_str(&format!("{role}: "));
                 }
                 other.push_str(content);
