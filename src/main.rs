@@ -175,6 +175,9 @@ enum Cmd {
         /// Seconds between autosaves.
         #[arg(long, default_value_t = 5.0)]
         autosave_secs: f64,
+        /// Then ask the model again: p_true, p_true_brainstorm, usc (comma-separated, or all).
+        #[arg(long)]
+        judge: Option<String>,
     },
     /// Sample every question of a JSONL suite into a folder (one run per
     /// question; resumable: questions already there are skipped).
@@ -209,6 +212,29 @@ enum Cmd {
         server: ServerOpts,
         #[arg(short = 'o', long)]
         output: PathBuf,
+        #[arg(long)]
+        threads: Option<u32>,
+        #[arg(long, short = 'q')]
+        quiet: bool,
+    },
+    /// Ask the model again about a run's answers (P(True), Universal
+    /// Self-Consistency) and record what it read in the run.
+    Judge {
+        run: PathBuf,
+        /// p_true, p_true_brainstorm, usc (comma-separated), or all.
+        #[arg(long, default_value = "p_true,usc")]
+        methods: String,
+        /// Judge only this turn (1-based); default every turn.
+        #[arg(long)]
+        turn: Option<usize>,
+        /// The judge (default: the default model).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        #[command(flatten)]
+        server: ServerOpts,
+        /// Write the judged run here instead of back into RUN.
+        #[arg(short = 'o', long)]
+        output: Option<PathBuf>,
         #[arg(long)]
         threads: Option<u32>,
         #[arg(long, short = 'q')]
@@ -308,10 +334,19 @@ fn main() {
             kv,
             autosave,
             autosave_secs,
-        }) => cli::conversation_from_args(system, prompt, turns, conversation.as_deref(), gold)
-            .and_then(|(conversation, gold)| {
-                cli::sample(&cli::SampleArgs {
-                    backend: sampling.backend(),
+            judge,
+        }) => judge
+            .as_deref()
+            .map(cli::parse_methods)
+            .transpose()
+            .and_then(|judge| {
+                cli::conversation_from_args(system, prompt, turns, conversation.as_deref(), gold)
+                    .map(|c| (judge, c))
+            })
+            .and_then(|(judge, (conversation, gold))| {
+                let backend = sampling.backend();
+                let run = cli::sample(&cli::SampleArgs {
+                    backend: backend.clone(),
                     request: reasonscope::engine::SampleRequest {
                         conversation,
                         gold,
@@ -321,15 +356,30 @@ fn main() {
                             .map(|pattern| reasonscope::run::AnswerSpec::Regex { pattern }),
                         ..sampling.request()
                     },
-                    output,
+                    output: output.clone(),
                     threads: sampling.threads,
                     kv_unified: kv == "unified",
                     quiet: sampling.quiet,
                     autosave,
                     autosave_secs,
-                })
-            })
-            .map(|_| ()),
+                })?;
+                if let Some(methods) = judge {
+                    let inputs = cli::judge_inputs(&run, None)?;
+                    let run = cli::judge_run(
+                        run,
+                        inputs,
+                        &methods,
+                        &backend,
+                        sampling.threads,
+                        sampling.quiet,
+                    )?;
+                    reasonscope::run::write_run(&run, &output)?;
+                    if !sampling.quiet {
+                        cli::print_judge_summary(&run, &output);
+                    }
+                }
+                Ok(())
+            }),
         Some(Cmd::Suite {
             questions,
             output,
@@ -379,6 +429,27 @@ fn main() {
             quiet,
         )
         .map(|_| ()),
+        Some(Cmd::Judge {
+            run,
+            methods,
+            turn,
+            model,
+            server,
+            output,
+            threads,
+            quiet,
+        }) => cli::parse_methods(&methods).and_then(|methods| {
+            cli::judge(&cli::JudgeArgs {
+                run,
+                methods,
+                backend: server.backend(model.unwrap_or_else(cli::default_model_path)),
+                output,
+                turn: turn.map(|t| t.saturating_sub(1)),
+                threads,
+                quiet,
+            })
+            .map(|_| ())
+        }),
         Some(Cmd::Info { run }) => cli::info(&run),
         Some(Cmd::Import {
             files,

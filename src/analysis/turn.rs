@@ -51,6 +51,17 @@ pub struct MethodOutcome {
     /// broken by `TIE_RULE`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tie: Vec<String>,
+    /// What the reader should know about this pick (USC: the response
+    /// named, or why none was read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Tokens the judge read and wrote (methods that ask the model again).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub judge_tokens: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// How every method breaks a tie (methods.rs: the earliest class or path
@@ -149,6 +160,8 @@ pub fn outcome(
             .map(|&(c, v)| (classes[c].clone(), v))
             .collect(),
         unavailable: None,
+        note: None,
+        judge_tokens: 0,
     }
 }
 
@@ -162,6 +175,8 @@ fn unavailable_outcome(method: &'static str, why: &'static str) -> MethodOutcome
         votes: Vec::new(),
         unavailable: Some(why),
         tie: Vec::new(),
+        note: None,
+        judge_tokens: 0,
     }
 }
 
@@ -217,7 +232,7 @@ pub fn analyze_turn(run: &Run, t: usize, params: &AnalysisParams) -> TurnAnalysi
     }
     let all: Vec<usize> = (0..candidates.len()).collect();
     let source = run.stats_source().source;
-    let methods = METHODS
+    let mut methods: Vec<MethodOutcome> = METHODS
         .iter()
         .map(|&m| match methods::unavailable(m, source) {
             Some(why) => unavailable_outcome(m, why),
@@ -229,6 +244,13 @@ pub fn analyze_turn(run: &Run, t: usize, params: &AnalysisParams) -> TurnAnalysi
             ),
         })
         .collect();
+    methods.extend(super::judged::outcomes(
+        run,
+        t,
+        &classes,
+        &paths,
+        gold.as_deref(),
+    ));
     let trie: Vec<TriePath> = turns
         .iter()
         .zip(&paths)

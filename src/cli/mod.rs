@@ -5,12 +5,16 @@ mod analyze;
 mod export;
 mod import;
 mod info;
+mod judge;
 mod sample;
 
 pub use analyze::{analyze, expand_inputs, load_runs, table};
 pub use export::{export_chart, ExportArgs};
 pub use import::{describe as describe_import, import_files, ImportArgs};
 pub use info::{info, run_summary};
+pub use judge::inputs as judge_inputs;
+pub use judge::print_summary as print_judge_summary;
+pub use judge::{judge, judge_run, parse_methods, JudgeArgs};
 mod suite;
 pub use sample::{
     autosave_path, conversation_from_args, decoding_method, fork, sample, SampleArgs,

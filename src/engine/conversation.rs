@@ -81,7 +81,7 @@ pub fn no_history_messages(conversation: &[Message], turn: usize) -> Vec<(String
     out
 }
 
-fn tokenize(lm: &LoadedModel, text: &str, add_bos: bool) -> Vec<i32> {
+pub(crate) fn tokenize(lm: &LoadedModel, text: &str, add_bos: bool) -> Vec<i32> {
     // parse_special lets the template's control tokens through as tokens.
     lm.model
         .vocab()

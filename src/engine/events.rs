@@ -63,6 +63,15 @@ pub enum Event {
     RunFinished {
         run: Box<Run>,
     },
+    /// Judging (`Command::Judge`): prompts read so far.
+    JudgeProgress {
+        done: usize,
+        total: usize,
+    },
+    /// What judging read, to be recorded in the run (`judging::record`).
+    Judged {
+        judgements: Vec<run::judgement::Judgement>,
+    },
     Error {
         message: String,
     },

@@ -8,6 +8,7 @@ pub mod conversation;
 mod error;
 pub mod events;
 pub mod forking;
+pub mod judging;
 pub mod live;
 pub mod method;
 mod model;

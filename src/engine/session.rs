@@ -826,6 +826,7 @@ fn build_run(
         }),
         stats: None,
         remote: None,
+        judgements: Vec::new(),
         import: None,
         paths,
     }

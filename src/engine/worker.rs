@@ -31,6 +31,12 @@ pub enum Command {
         token: usize,
         m: u32,
     },
+    /// Ask the loaded model (or server) again about sampled turns
+    /// (P(True), USC); answers with `Judged`.
+    Judge {
+        inputs: Vec<crate::run::judgement::JudgeTurn>,
+        methods: Vec<String>,
+    },
     /// Stop the current run between two decodes (also settable directly
     /// through `Worker::cancel`, which does not wait in the queue).
     Cancel,
@@ -120,6 +126,14 @@ impl Worker {
     }
 
     /// Ask the running sample to stop; every token sampled so far is kept.
+    pub fn judge(
+        &self,
+        inputs: Vec<crate::run::judgement::JudgeTurn>,
+        methods: Vec<String>,
+    ) -> Result<(), EngineError> {
+        self.send(Command::Judge { inputs, methods })
+    }
+
     pub fn cancel(&self) {
         self.cancel.store(true, Ordering::Relaxed);
     }
@@ -223,6 +237,43 @@ fn worker_loop(
                     emit(Event::Error {
                         message: e.to_string(),
                     });
+                }
+            }
+            Command::Judge { inputs, methods } => {
+                cancel.store(false, Ordering::Relaxed);
+                let mut progress = |done, total| {
+                    let _ = events.try_send(Event::JudgeProgress { done, total });
+                    if let Some(w) = waker {
+                        w();
+                    }
+                };
+                let result = match (model.as_ref(), server.as_ref()) {
+                    (_, Some(s)) => super::judging::judge_all(
+                        &mut super::judging::remote::RemoteJudge { server: s },
+                        &inputs,
+                        &methods,
+                        cancel,
+                        &mut progress,
+                    ),
+                    (Some(m), None) => super::judging::judge_all(
+                        &mut super::judging::local::LocalJudge {
+                            lm: m,
+                            n_threads: config.n_threads,
+                        },
+                        &inputs,
+                        &methods,
+                        cancel,
+                        &mut progress,
+                    ),
+                    (None, None) => Err(EngineError::InvalidRequest(
+                        "no model is loaded: load one (or connect to a server) to ask it".into(),
+                    )),
+                };
+                match result {
+                    Ok(judgements) => emit(Event::Judged { judgements }),
+                    Err(e) => emit(Event::Error {
+                        message: e.to_string(),
+                    }),
                 }
             }
             Command::Fork {

@@ -112,6 +112,7 @@ pub fn run_with_paths(prompt: &str, gold: Option<&str>, width: u32, paths: Vec<V
         stats: None,
         remote: None,
         // Made in code, not sampled: recorded as an import of nothing.
+        judgements: Vec::new(),
         import: Some(ImportInfo {
             from: "synthetic".into(),
             file: "synthetic".into(),

@@ -4,6 +4,7 @@
 mod build;
 pub mod import;
 mod io;
+pub mod judgement;
 mod model;
 mod suite;
 pub mod topk;

@@ -49,6 +49,10 @@ pub struct Run {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub import: Option<ImportInfo>,
     pub paths: Vec<Path>,
+    /// What the methods that ask the model again read (project field;
+    /// absent until a run is judged).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub judgements: Vec<super::judgement::Judgement>,
 }
 
 /// `stats.source`: how much of each next-token distribution the run saw.

@@ -179,6 +179,8 @@ pub struct App {
     /// The model list of the server URL in the New run panel.
     pub server_models: super::live::ServerModels,
     pub live: Option<super::live::LiveSession>,
+    /// P(True) / USC judging in progress.
+    pub judging: Option<super::live::Judging>,
     pub panel_open: bool,
     /// An autosave left by a run that did not finish (crash or kill).
     pub recover: Option<PathBuf>,
@@ -225,6 +227,7 @@ impl App {
             model: super::live::ModelState::None,
             server_models: Default::default(),
             live: None,
+            judging: None,
             panel_open: false,
             recover: Some(super::live::autosave_file()).filter(|p| p.exists()),
             confirm_close: false,
@@ -1046,6 +1049,86 @@ impl App {
         self.worker.as_ref()
     }
 
+    /// Ask the New run panel's model (or server) again about the open
+    /// run: P(True), its brainstorm variant and USC on every turn.
+    pub fn start_judging(&mut self) {
+        if self.live.is_some() || self.judging.is_some() {
+            self.error("the engine is busy: wait for the run (or judging) to finish, or stop it");
+            return;
+        }
+        let Some(r) = self.run() else { return };
+        let run = r.run.clone();
+        let inputs: Vec<_> = r
+            .turns
+            .iter()
+            .map(|a| crate::analysis::judged::judge_input(&run, a.turn, &a.answers, &a.paths))
+            .filter(|i| !i.responses.is_empty())
+            .collect();
+        if inputs.is_empty() {
+            self.error("no path answered any turn of this run: nothing to ask the model about");
+            return;
+        }
+        let methods: Vec<String> = crate::run::judgement::JUDGED_METHODS
+            .iter()
+            .map(|m| (*m).to_owned())
+            .collect();
+        let total = crate::engine::judging::prompt_count(&inputs, &methods);
+        let backend = self.settings.form.backend();
+        let Some(w) = self.engine_with(&backend) else {
+            return;
+        };
+        if let Err(e) = w.judge(inputs, methods) {
+            self.error(e.to_string());
+            return;
+        }
+        self.judging = Some(super::live::Judging {
+            run,
+            done: 0,
+            total,
+        });
+        self.info(format!(
+            "asking the model again ({total} prompts): P(True), P(True) with brainstorm, USC"
+        ));
+    }
+
+    /// Record what judging read in its run, re-analyse, keep it on disk.
+    fn finish_judging(&mut self, judgements: Vec<crate::run::judgement::Judgement>) {
+        let Some(j) = self.judging.take() else { return };
+        let params = self.settings.params();
+        let Some(r) = self
+            .runs
+            .iter_mut()
+            .find(|r| std::sync::Arc::ptr_eq(&r.run, &j.run))
+        else {
+            self.error("the judged run was closed: its judgements are dropped");
+            return;
+        };
+        let mut run = (*r.run).clone();
+        let n = judgements.len();
+        crate::engine::judging::record(&mut run, judgements);
+        let path = r.path.clone().filter(|_| run.import.is_none());
+        r.replace_run(run.clone(), &params);
+        self.figures.clear();
+        match path {
+            Some(p) => {
+                let tx = self.jobs_tx.clone();
+                let shown = p.display().to_string();
+                let _ = std::thread::Builder::new()
+                    .name("reasonscope-save-judged".into())
+                    .spawn(move || {
+                        if let Err(e) = crate::run::write_run(&run, &p) {
+                            let _ = tx
+                                .send(JobDone::Failed(format!("cannot save the judgements: {e}")));
+                        }
+                    });
+                self.info(format!("{n} judgements recorded and saved to {shown}"));
+            }
+            None => self.info(format!(
+                "{n} judgements recorded; File > Save run as (Ctrl+Shift+S) keeps them"
+            )),
+        }
+    }
+
     fn start_sample(&mut self) {
         if self.live.is_some() {
             self.error("a run is already sampling: stop it first");
@@ -1135,6 +1218,15 @@ impl App {
                         device: device.clone(),
                     };
                 }
+                Event::JudgeProgress { done, total } => {
+                    if let Some(j) = &mut self.judging {
+                        j.done = *done;
+                        j.total = *total;
+                    }
+                }
+                Event::Judged { judgements } => {
+                    self.finish_judging(judgements.clone());
+                }
                 Event::Error { message } => {
                     if let super::live::ModelState::Loading { backend, .. } = &self.model {
                         self.model = super::live::ModelState::Failed {
@@ -1142,6 +1234,7 @@ impl App {
                             error: message.clone(),
                         };
                     }
+                    self.judging = None;
                     // A run that never started is over; one that did goes on to RunFinished.
                     if self.live.as_ref().is_some_and(|l| l.live.run.is_none()) {
                         self.live = None;

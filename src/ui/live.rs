@@ -327,6 +327,15 @@ pub fn backend_label(b: &Backend) -> String {
     }
 }
 
+/// The model being asked again about an open run (Methods view).
+pub struct Judging {
+    /// The run judged, as it was when judging started (found again by
+    /// pointer: runs may be opened and closed meanwhile).
+    pub run: std::sync::Arc<crate::run::Run>,
+    pub done: usize,
+    pub total: usize,
+}
+
 /// A run being sampled (or forked) right now.
 pub struct LiveSession {
     pub live: LiveRun,

@@ -159,6 +159,17 @@ impl Http {
         Ok(resp)
     }
 
+    /// POST a JSON body and read a JSON answer (no streaming).
+    pub fn post_json(
+        &self,
+        url: &str,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, HttpError> {
+        let resp = self.post(url, body)?;
+        let bytes = read_body(resp, url)?;
+        parse_json(&bytes, url)
+    }
+
     /// Send with retries of 429 and 503 (backoff doubling from `backoff`,
     /// honouring a short Retry-After); transport errors are not retried.
     fn retrying(

@@ -362,6 +362,7 @@ fn skeleton(server: &Server, req: &SampleRequest, width: u32) -> Run {
             distribution: Some(server.kind.distribution()),
         }),
         remote: Some(server.remote_info()),
+        judgements: Vec::new(),
         import: None,
         paths: (0..req.n_paths)
             .map(|i| Path {

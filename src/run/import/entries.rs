@@ -35,7 +35,7 @@ pub fn id_and_bytes<'a>(
 }
 
 /// `id_and_bytes` of a JSON entry.
-fn entry_id_and_bytes(v: &Value) -> (i32, Vec<u8>) {
+pub fn entry_id_and_bytes(v: &Value) -> (i32, Vec<u8>) {
     let bytes: Option<Vec<u8>> = v.get("bytes").and_then(Value::as_array).and_then(|b| {
         b.iter()
             .map(|x| x.as_u64().and_then(|x| u8::try_from(x).ok()))

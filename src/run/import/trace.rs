@@ -289,6 +289,7 @@ pub fn to_run(
         decoding: None,
         stats: Some(stats),
         remote: None,
+        judgements: Vec::new(),
         import: Some(ImportInfo {
             from: from.into(),
             file: opts.file_name.clone(),

@@ -21,6 +21,7 @@ pub fn methods_ui(app: &mut App, ui: &mut egui::Ui) {
         ui.add(egui::DragValue::new(&mut app.settings.window).range(1..=8192))
             .labelled_by(l.id);
     });
+    ask_ui(app, ui);
     let note = app
         .run()
         .and_then(|r| crate::analysis::methods::stats_note(&r.run));
@@ -63,16 +64,21 @@ pub fn methods_ui(app: &mut App, ui: &mut egui::Ui) {
                             ui.end_row();
                             continue;
                         }
-                        match m.tie_note() {
-                            Some(note) => {
-                                ui.label(format!(
-                                    "{} (tie)",
-                                    m.answer.as_deref().unwrap_or("none")
-                                ))
+                        if let Some(note) = &m.note {
+                            ui.label(m.answer.as_deref().unwrap_or("none"))
                                 .on_hover_text(note);
-                            }
-                            None => {
-                                ui.label(m.answer.as_deref().unwrap_or("none"));
+                        } else {
+                            match m.tie_note() {
+                                Some(note) => {
+                                    ui.label(format!(
+                                        "{} (tie)",
+                                        m.answer.as_deref().unwrap_or("none")
+                                    ))
+                                    .on_hover_text(note);
+                                }
+                                None => {
+                                    ui.label(m.answer.as_deref().unwrap_or("none"));
+                                }
                             }
                         }
                         ui.label(fmt_opt(m.confidence, 3));
@@ -91,7 +97,9 @@ pub fn methods_ui(app: &mut App, ui: &mut egui::Ui) {
                             .iter()
                             .map(|(a, v)| format!("{a}: {}", trim(*v)))
                             .collect();
-                        if all.len() > 8 {
+                        if let Some(note) = &m.note {
+                            ui.label(note);
+                        } else if all.len() > 8 {
                             ui.label(format!(
                                 "{}   … {} more",
                                 all[..8].join("   "),
@@ -135,6 +143,56 @@ pub fn methods_ui(app: &mut App, ui: &mut egui::Ui) {
                     }
                 });
         });
+}
+
+/// "Ask the model": P(True) and USC for the open run, with progress.
+fn ask_ui(app: &mut App, ui: &mut egui::Ui) {
+    use crate::ui::live::ModelState;
+    ui.horizontal(|ui| {
+        if let Some(j) = &app.judging {
+            let (done, total) = (j.done, j.total.max(1));
+            ui.add(
+                egui::ProgressBar::new(done as f32 / total as f32)
+                    .desired_width(200.0)
+                    .text(format!("asking the model: {done}/{total} prompts")),
+            );
+            if ui.button("Stop").clicked() {
+                if let Some(w) = &app.worker {
+                    w.cancel();
+                }
+            }
+            return;
+        }
+        let model = match &app.model {
+            ModelState::Loaded { name, .. } => Some(name.clone()),
+            _ => None,
+        };
+        let busy = app.live.is_some();
+        let judged = app.run().is_some_and(|r| !r.run.judgements.is_empty());
+        let label = if judged {
+            "Ask the model again"
+        } else {
+            "Ask the model"
+        };
+        let hover = match &model {
+            Some(m) => format!(
+                "P(True), P(True) with brainstorm and Universal Self-Consistency: {m} reads every distinct answer (and all responses, for USC) of every turn"
+            ),
+            None => "P(True), P(True) with brainstorm and Universal Self-Consistency: loads the New run panel's model (or server) first".into(),
+        };
+        let clicked = ui
+            .add_enabled(!busy, egui::Button::new(label))
+            .on_hover_text(hover)
+            .on_disabled_hover_text("a run is sampling: wait for it, or stop it")
+            .clicked();
+        match &model {
+            Some(m) => ui.weak(format!("judge: {m}")),
+            None => ui.weak("judge: the New run panel's model"),
+        };
+        if clicked {
+            app.start_judging();
+        }
+    });
 }
 
 fn trim(v: f64) -> String {

@@ -1,0 +1,287 @@
+//! The methods that ask the model again (methods.md): their picks, read
+//! from the run's `judgements`, and what judging a turn needs from the
+//! analysis (`judge_input`).
+
+use super::answers;
+use super::methods::Pick;
+use super::turn::{outcome, MethodOutcome, PathAnalysis};
+use crate::run::judgement::{JudgeTurn, Judgement, JUDGED_METHODS};
+use crate::run::Run;
+
+pub const NOT_JUDGED: &str =
+    "asks the model again: this run has not been judged (reasonscope judge, or Ask the model in the Methods view)";
+const P_TRUE_UNKNOWN: &str =
+    "P(True) is unknown for some answer (the server's top alternatives lacked \"A\" or \"B\")";
+const STALE: &str =
+    "the judged answers are not this turn's answers (the answer settings changed since judging)";
+
+/// What judging turn `t` needs: its question, distinct answers, the
+/// paths' answers and texts.
+pub fn judge_input(run: &Run, t: usize, classes: &[String], paths: &[PathAnalysis]) -> JudgeTurn {
+    JudgeTurn {
+        turn: t,
+        question: run.user_message(t).unwrap_or_default(),
+        answers: classes.to_vec(),
+        sampled_answers: paths.iter().filter_map(|p| p.answer.clone()).collect(),
+        responses: paths
+            .iter()
+            .filter_map(|p| {
+                let text = &run.paths.get(p.index)?.turns.get(t)?.text;
+                Some((p.index as u32, text.clone()))
+            })
+            .collect(),
+    }
+}
+
+/// What judging `run` needs, for every turn (or only turn `only`) that
+/// some path answered.
+pub fn inputs(run: &Run, only: Option<usize>, params: &super::AnalysisParams) -> Vec<JudgeTurn> {
+    (0..run.n_turns())
+        .filter(|t| only.is_none_or(|o| o == *t))
+        .map(|t| {
+            let a = super::analyze_turn(run, t, params);
+            judge_input(run, t, &a.answers, &a.paths)
+        })
+        .filter(|i| !i.responses.is_empty())
+        .collect()
+}
+
+fn find<'a>(run: &'a Run, method: &str, t: usize) -> Option<&'a Judgement> {
+    run.judgements
+        .iter()
+        .find(|j| j.method == method && j.turn as usize == t)
+}
+
+/// Tokens the judge read and wrote for `method` on turn `t`.
+pub fn judge_tokens(run: &Run, method: &str, t: usize) -> usize {
+    find(run, method, t).map_or(0, |j| (j.prompt_tokens + j.generated_tokens) as usize)
+}
+
+fn blank(method: &'static str, why: &'static str) -> MethodOutcome {
+    MethodOutcome {
+        method,
+        answer: None,
+        confidence: None,
+        correct: None,
+        votes: Vec::new(),
+        unavailable: Some(why),
+        tie: Vec::new(),
+        note: None,
+        judge_tokens: 0,
+    }
+}
+
+/// P(True): the answer with the largest P(True), the earliest on a tie.
+fn p_true_pick(j: &Judgement, classes: &[String]) -> Result<Pick, &'static str> {
+    let mut votes = Vec::with_capacity(classes.len());
+    for (c, class) in classes.iter().enumerate() {
+        let a = j
+            .answers
+            .iter()
+            .find(|a| answers::equal(&a.answer, class))
+            .ok_or(STALE)?;
+        votes.push((c, a.p_true.ok_or(P_TRUE_UNKNOWN)?));
+    }
+    let best = votes
+        .iter()
+        .fold(None, |b: Option<(usize, f64)>, &(c, v)| match b {
+            Some((_, bv)) if bv >= v => b,
+            _ => Some((c, v)),
+        });
+    Ok(Pick {
+        class: best.map(|b| b.0),
+        confidence: best.map(|b| b.1),
+        votes,
+    })
+}
+
+/// USC: the answer of the response the judge named.
+fn usc_pick(
+    j: &Judgement,
+    classes: &[String],
+    paths: &[PathAnalysis],
+) -> Result<(Pick, Option<String>), &'static str> {
+    let u = j.usc.as_ref().ok_or(STALE)?;
+    let Some(n) = u.pick else {
+        let why = u.note.clone().unwrap_or_else(|| "unreadable".into());
+        return Ok((
+            Pick {
+                class: None,
+                confidence: None,
+                votes: Vec::new(),
+            },
+            Some(format!("no pick: {why}; the judge wrote {:?}", u.text)),
+        ));
+    };
+    let path = *u.responses.get(n as usize - 1).ok_or(STALE)? as usize;
+    let pa = paths.iter().find(|p| p.index == path).ok_or(STALE)?;
+    let class = match &pa.answer {
+        Some(a) => Some(
+            classes
+                .iter()
+                .position(|c| answers::equal(c, a))
+                .ok_or(STALE)?,
+        ),
+        None => None,
+    };
+    let note = format!("Response {n} (path {path})");
+    let note = if class.is_none() {
+        format!("{note} has no answer")
+    } else {
+        note
+    };
+    Ok((
+        Pick {
+            class,
+            confidence: None,
+            votes: class.map(|c| vec![(c, 1.0)]).unwrap_or_default(),
+        },
+        Some(note),
+    ))
+}
+
+/// The judged methods' rows for turn `t`.
+pub fn outcomes(
+    run: &Run,
+    t: usize,
+    classes: &[String],
+    paths: &[PathAnalysis],
+    gold: Option<&str>,
+) -> Vec<MethodOutcome> {
+    JUDGED_METHODS
+        .iter()
+        .map(|&m| {
+            let Some(j) = find(run, m, t) else {
+                return blank(m, NOT_JUDGED);
+            };
+            let picked = if m == "usc" {
+                usc_pick(j, classes, paths)
+            } else {
+                p_true_pick(j, classes).map(|p| (p, None))
+            };
+            let mut o = match picked {
+                Ok((pick, note)) => MethodOutcome {
+                    note,
+                    ..outcome(m, &pick, classes, gold)
+                },
+                Err(why) => blank(m, why),
+            };
+            o.judge_tokens = (j.prompt_tokens + j.generated_tokens) as usize;
+            o
+        })
+        .collect()
+}
+
+/// (P(True), correct) of every judged answer of every question with a
+/// gold answer: the calibration the P(True) paper reports.
+pub fn p_true_pairs<'a>(
+    judged: impl IntoIterator<Item = (&'a Run, usize)>,
+    method: &str,
+) -> Vec<(f64, bool)> {
+    let mut out = Vec::new();
+    for (run, t) in judged {
+        let (Some(gold), Some(j)) = (run.gold_for(t), find(run, method, t)) else {
+            continue;
+        };
+        for a in &j.answers {
+            if let Some(p) = a.p_true {
+                out.push((p, answers::is_correct(Some(&a.answer), gold)));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::judgement::{AnswerJudgement, JudgeSource, ReadToken, UscJudgement};
+
+    fn judgement(method: &str) -> Judgement {
+        Judgement {
+            method: method.into(),
+            turn: 0,
+            created: String::new(),
+            judge: JudgeSource {
+                backend: "llama.cpp".into(),
+                model: "m.gguf".into(),
+                server: None,
+            },
+            prompt_tokens: 100,
+            generated_tokens: 0,
+            answers: Vec::new(),
+            usc: None,
+        }
+    }
+
+    fn answer(a: &str, pa: f64, pb: f64) -> AnswerJudgement {
+        AnswerJudgement {
+            answer: a.into(),
+            messages: Vec::new(),
+            prefix: String::new(),
+            rendered: None,
+            a: ReadToken {
+                text: "A".into(),
+                id: Some(1),
+                p: Some(pa),
+            },
+            b: ReadToken {
+                text: "B".into(),
+                id: Some(2),
+                p: Some(pb),
+            },
+            p_true: Some(pa / (pa + pb)),
+            prompt_tokens: 50,
+            note: None,
+        }
+    }
+
+    #[test]
+    fn p_true_picks_the_largest_and_the_earliest_on_a_tie() {
+        let classes = vec!["4".to_owned(), "5".to_owned(), "6".to_owned()];
+        let mut j = judgement("p_true");
+        j.answers = vec![
+            answer("4", 0.2, 0.6),
+            answer("5", 0.3, 0.1),
+            answer("6", 0.6, 0.2),
+        ];
+        let p = p_true_pick(&j, &classes).unwrap();
+        // 0.25, 0.75, 0.75: "5" comes first.
+        assert_eq!(p.class, Some(1));
+        assert!((p.confidence.unwrap() - 0.75).abs() < 1e-12);
+        // An answer not judged: the judgement is stale.
+        assert_eq!(p_true_pick(&j, &["7".to_owned()]).unwrap_err(), STALE);
+        j.answers[2].p_true = None;
+        assert_eq!(p_true_pick(&j, &classes).unwrap_err(), P_TRUE_UNKNOWN);
+    }
+
+    #[test]
+    fn usc_maps_the_response_number_to_its_path() {
+        let classes = vec!["4".to_owned(), "5".to_owned()];
+        let path = |index, a: Option<&str>| PathAnalysis {
+            index,
+            answer: a.map(str::to_owned),
+            correct: None,
+            scores: Default::default(),
+            reflection: crate::analysis::reflection::reflection("", &[], None, &[]),
+        };
+        let paths = vec![path(0, Some("4")), path(1, None), path(2, Some("5"))];
+        let mut j = judgement("usc");
+        j.usc = Some(UscJudgement {
+            messages: Vec::new(),
+            rendered: None,
+            responses: vec![0, 1, 2],
+            truncated: Vec::new(),
+            text: "The most consistent response is Response 3".into(),
+            pick: Some(3),
+            note: None,
+        });
+        let (p, note) = usc_pick(&j, &classes, &paths).unwrap();
+        assert_eq!(p.class, Some(1));
+        assert_eq!(note.as_deref(), Some("Response 3 (path 2)"));
+        j.usc.as_mut().unwrap().pick = None;
+        let (p, note) = usc_pick(&j, &classes, &paths).unwrap();
+        assert_eq!(p.class, None);
+        assert!(note.unwrap().starts_with("no pick"));
+    }
+}

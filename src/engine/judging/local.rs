@@ -1,0 +1,259 @@
+//! Judging with the in-process model: the prompts of one batch share their
+//! common token prefix (decoded once on sequence 0, its KV cache copied to
+//! the others), then every prompt's own tail is decoded in the same
+//! batches; probabilities come from the raw logits row (temperature 1).
+
+use std::num::NonZeroU32;
+
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::token::LlamaToken;
+
+use super::{ChoiceRead, Generated, Judge, JudgePrompt};
+use crate::engine::error::EngineError;
+use crate::engine::model::{backend, LoadedModel};
+use crate::engine::stats::log_sum_exp;
+use crate::run::judgement::{JudgeSource, ReadToken};
+
+/// Largest number of tokens handed to one `decode` call.
+const N_BATCH: usize = 512;
+/// Prompts decoded side by side (one KV sequence each).
+const GROUP: usize = 16;
+
+pub struct LocalJudge<'a> {
+    pub lm: &'a LoadedModel,
+    pub n_threads: u32,
+}
+
+fn decode_err(e: impl std::fmt::Display) -> EngineError {
+    EngineError::Decode(e.to_string())
+}
+
+impl LocalJudge<'_> {
+    /// The prompt's text (template, then the assistant's opening) and ids.
+    pub fn tokens(&self, p: &JudgePrompt) -> Result<(String, Vec<i32>), EngineError> {
+        let rendered = crate::engine::prompt::render(self.lm, &p.messages)?;
+        let text = format!("{}{}", rendered.text, p.prefix);
+        let ids = crate::engine::conversation::tokenize(self.lm, &text, true);
+        if ids.is_empty() {
+            return Err(EngineError::InvalidRequest(
+                "the judging prompt is empty".into(),
+            ));
+        }
+        Ok((text, ids))
+    }
+
+    fn context(
+        &self,
+        n_seq: usize,
+        per_seq: usize,
+    ) -> Result<llama_cpp_2::context::LlamaContext<'_>, EngineError> {
+        let n_ctx = self.lm.info.n_ctx.max(1) as usize;
+        if per_seq > n_ctx {
+            return Err(EngineError::PromptTooLong {
+                n_prompt: per_seq,
+                n_ctx,
+            });
+        }
+        // Split KV: each sequence its own cells, as the sampler has them.
+        let cells = per_seq.div_ceil(256) * 256 * n_seq;
+        let params = LlamaContextParams::default()
+            .with_n_ctx(NonZeroU32::new(cells as u32))
+            .with_n_batch(N_BATCH as u32)
+            .with_n_ubatch(N_BATCH as u32)
+            .with_n_seq_max(n_seq as u32)
+            .with_kv_unified(false)
+            .with_n_threads(self.n_threads as i32)
+            .with_n_threads_batch(self.n_threads as i32);
+        self.lm
+            .model
+            .new_context(backend()?, params)
+            .map_err(|e| EngineError::ContextCreate {
+                n_cells: cells as u32,
+                n_seq: n_seq as u32,
+                reason: e.to_string(),
+            })
+    }
+
+    /// The logits row after each of `prompts` (token ids), decoded together.
+    fn last_rows(&self, prompts: &[Vec<i32>], extra: usize) -> Result<Vec<Vec<f32>>, EngineError> {
+        let min_len = prompts.iter().map(Vec::len).min().unwrap_or(0);
+        // Shared prefix, leaving every prompt at least one token of its own
+        // (its last token's logits are the ones read).
+        let mut common = 0;
+        while common + 1 < min_len && prompts.iter().all(|p| p[common] == prompts[0][common]) {
+            common += 1;
+        }
+        let longest = prompts.iter().map(Vec::len).max().unwrap_or(0);
+        let mut ctx = self.context(prompts.len(), longest + extra)?;
+        let mut batch = LlamaBatch::new(N_BATCH, prompts.len() as i32);
+        for (c, chunk) in prompts[0][..common].chunks(N_BATCH).enumerate() {
+            batch.clear();
+            for (j, &t) in chunk.iter().enumerate() {
+                batch
+                    .add(LlamaToken(t), (c * N_BATCH + j) as i32, &[0], false)
+                    .map_err(decode_err)?;
+            }
+            ctx.decode(&mut batch).map_err(decode_err)?;
+        }
+        if common > 0 {
+            for s in 1..prompts.len() {
+                ctx.copy_kv_cache_seq(0, s as i32, None, None)
+                    .map_err(|e| {
+                        EngineError::Decode(format!("cannot share the prompt's KV cache: {e}"))
+                    })?;
+            }
+        }
+        // Every prompt's tail, in batches of at most N_BATCH tokens.
+        let work: Vec<(usize, usize)> = prompts
+            .iter()
+            .enumerate()
+            .flat_map(|(s, p)| (common..p.len()).map(move |pos| (s, pos)))
+            .collect();
+        let mut rows = vec![Vec::new(); prompts.len()];
+        for chunk in work.chunks(N_BATCH) {
+            batch.clear();
+            let mut wanted = Vec::new();
+            for (i, &(s, pos)) in chunk.iter().enumerate() {
+                let last = pos + 1 == prompts[s].len();
+                batch
+                    .add(LlamaToken(prompts[s][pos]), pos as i32, &[s as i32], last)
+                    .map_err(decode_err)?;
+                if last {
+                    wanted.push((s, i as i32));
+                }
+            }
+            ctx.decode(&mut batch).map_err(decode_err)?;
+            for (s, i) in wanted {
+                rows[s] = ctx.get_logits_ith(i).to_vec();
+            }
+        }
+        Ok(rows)
+    }
+
+    /// The id of a one-token text ("A"), as this tokenizer writes it.
+    fn choice_id(&self, text: &str) -> (i32, Option<String>) {
+        let ids = crate::engine::conversation::tokenize(self.lm, text, false);
+        let note = (ids.len() != 1).then(|| {
+            format!(
+                "{text:?} is {} tokens for this tokenizer; read its first",
+                ids.len()
+            )
+        });
+        (ids.first().copied().unwrap_or(0), note)
+    }
+}
+
+impl Judge for LocalJudge<'_> {
+    fn source(&self) -> JudgeSource {
+        JudgeSource {
+            backend: "llama.cpp".into(),
+            model: self.lm.info.file.clone(),
+            server: None,
+        }
+    }
+
+    fn read_choices(
+        &mut self,
+        prompts: &[JudgePrompt],
+        choices: &[&str],
+        done: &mut dyn FnMut(usize),
+    ) -> Result<Vec<ChoiceRead>, EngineError> {
+        let ids: Vec<(i32, Option<String>)> = choices.iter().map(|c| self.choice_id(c)).collect();
+        let note = ids.iter().find_map(|i| i.1.clone());
+        let mut out = Vec::with_capacity(prompts.len());
+        for group in prompts.chunks(GROUP) {
+            let tokenized = group
+                .iter()
+                .map(|p| self.tokens(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            let token_lists: Vec<Vec<i32>> = tokenized.iter().map(|t| t.1.clone()).collect();
+            let rows = self.last_rows(&token_lists, 0)?;
+            for ((text, toks), row) in tokenized.into_iter().zip(rows) {
+                let lse = log_sum_exp(&row);
+                out.push(ChoiceRead {
+                    tokens: choices
+                        .iter()
+                        .zip(&ids)
+                        .map(|(c, (id, _))| ReadToken {
+                            text: (*c).to_owned(),
+                            id: Some(*id),
+                            p: row.get(*id as usize).map(|&l| (f64::from(l) - lse).exp()),
+                        })
+                        .collect(),
+                    prompt_tokens: toks.len() as u64,
+                    rendered: Some(text),
+                    note: note.clone(),
+                });
+            }
+            done(out.len());
+        }
+        Ok(out)
+    }
+
+    fn generate(
+        &mut self,
+        prompt: &JudgePrompt,
+        max_tokens: u32,
+    ) -> Result<Generated, EngineError> {
+        let (text, toks) = self.tokens(prompt)?;
+        let mut ctx = self.context(1, toks.len() + max_tokens as usize)?;
+        let mut batch = LlamaBatch::new(N_BATCH, 1);
+        let mut last = 0;
+        for (c, chunk) in toks.chunks(N_BATCH).enumerate() {
+            batch.clear();
+            for (j, &t) in chunk.iter().enumerate() {
+                let pos = c * N_BATCH + j;
+                let is_last = pos + 1 == toks.len();
+                batch
+                    .add(LlamaToken(t), pos as i32, &[0], is_last)
+                    .map_err(decode_err)?;
+                if is_last {
+                    last = j as i32;
+                }
+            }
+            ctx.decode(&mut batch).map_err(decode_err)?;
+        }
+        let mut bytes = Vec::new();
+        let mut generated = 0u64;
+        let mut pos = toks.len();
+        for _ in 0..max_tokens {
+            // Greedy: the largest logit, the lowest id on a tie.
+            let row = ctx.get_logits_ith(last);
+            let best = row
+                .iter()
+                .enumerate()
+                .fold((0usize, f32::NEG_INFINITY), |b, (i, &l)| {
+                    if l > b.1 {
+                        (i, l)
+                    } else {
+                        b
+                    }
+                })
+                .0;
+            if self.lm.is_eog.get(best).copied().unwrap_or(false) {
+                break;
+            }
+            generated += 1;
+            bytes.extend_from_slice(self.lm.piece_bytes.get(best).map_or(&[][..], Vec::as_slice));
+            batch.clear();
+            batch
+                .add(LlamaToken(best as i32), pos as i32, &[0], true)
+                .map_err(decode_err)?;
+            ctx.decode(&mut batch).map_err(decode_err)?;
+            last = 0;
+            pos += 1;
+        }
+        Ok(Generated {
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+            prompt_tokens: toks.len() as u64,
+            generated_tokens: generated,
+            rendered: Some(text),
+        })
+    }
+
+    fn fit(&self, prompt: &JudgePrompt) -> Option<(usize, usize)> {
+        let n = self.tokens(prompt).ok()?.1.len();
+        Some((n, self.lm.info.n_ctx.max(1) as usize))
+    }
+}
