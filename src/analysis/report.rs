@@ -113,6 +113,10 @@ pub struct MethodReport {
     /// Answers tied with the winner (broken by path order).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tie: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub judge_tokens: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -139,6 +143,14 @@ pub struct SuiteMethodReport {
     pub auroc: Option<f64>,
     pub tokens_total: usize,
     pub tokens_sequential: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub judge_tokens: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answer_calibration: Option<suite::AnswerCalibration>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Serialize)]
@@ -195,6 +207,8 @@ pub fn turn_report(t: &TurnAnalysis) -> TurnReport {
                 votes: m.votes.iter().cloned().collect(),
                 unavailable: m.unavailable,
                 tie: m.tie.clone(),
+                note: m.note.clone(),
+                judge_tokens: m.judge_tokens,
             })
             .collect(),
         forks: t
@@ -238,6 +252,8 @@ pub fn suite_report(
             auroc: finite(m.auroc),
             tokens_total: m.tokens_total,
             tokens_sequential: m.tokens_sequential,
+            judge_tokens: m.judge_tokens,
+            answer_calibration: m.answer_calibration,
         })
         .collect();
     let curves = curves::accuracy_curves(&with_gold, &params.methods, draws, curves::DEFAULT_SEED);

@@ -7,6 +7,7 @@ use super::calibration::{self, Bin};
 use super::curves::tokens_spent;
 use super::methods::METHODS;
 use super::turn::TurnAnalysis;
+use crate::run::judgement::JUDGED_METHODS;
 
 /// Methods whose confidence is defined (methods.md, "confidence shown").
 pub fn has_confidence(method: &str) -> bool {
@@ -19,6 +20,8 @@ pub fn has_confidence(method: &str) -> bool {
             | "rpc"
             | "deepconf_low"
             | "deepconf_high"
+            | "p_true"
+            | "p_true_brainstorm"
     )
 }
 
@@ -33,6 +36,35 @@ pub struct SuiteMethod {
     pub tokens_total: usize,
     pub tokens_sequential: usize,
     pub reliability: Option<Vec<Bin>>,
+    /// Tokens the judge read and wrote (methods that ask the model again),
+    /// also counted in `tokens_total`.
+    pub judge_tokens: usize,
+    /// P(True) methods: the calibration of every judged answer's P(True)
+    /// (the paper's use), not only of the picked one's.
+    pub answer_calibration: Option<AnswerCalibration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AnswerCalibration {
+    pub n_answers: usize,
+    pub ece: Option<f64>,
+    pub brier: Option<f64>,
+    pub auroc: Option<f64>,
+    pub reliability: Vec<Bin>,
+}
+
+/// (P(True), correct) of every distinct answer the judge read, over the
+/// questions with gold answers.
+fn answer_pairs(id: &str, qs: &[&TurnAnalysis]) -> Vec<(f64, bool)> {
+    qs.iter()
+        .filter_map(|q| Some((q.gold.as_deref()?, q.method(id)?)))
+        .filter(|(_, o)| o.unavailable.is_none())
+        .flat_map(|(gold, o)| {
+            o.votes
+                .iter()
+                .map(move |(a, p)| (*p, super::answers::is_correct(Some(a), gold)))
+        })
+        .collect()
 }
 
 /// Whether method `id` could be computed on every one of these questions
@@ -53,11 +85,12 @@ pub fn suite_methods(questions: &[&TurnAnalysis]) -> Vec<SuiteMethod> {
         .collect();
     METHODS
         .iter()
+        .chain(JUDGED_METHODS.iter())
         .filter(|&&id| available_everywhere(id, &qs))
         .map(|&id| {
             let mut pairs = Vec::with_capacity(qs.len());
             let mut correct = 0usize;
-            let (mut total, mut sequential) = (0, 0);
+            let (mut total, mut sequential, mut judge_tokens) = (0, 0, 0);
             for q in &qs {
                 let outcome = q.method(id);
                 let ok = outcome.and_then(|o| o.correct).unwrap_or(false);
@@ -65,8 +98,10 @@ pub fn suite_methods(questions: &[&TurnAnalysis]) -> Vec<SuiteMethod> {
                 pairs.push((outcome.and_then(|o| o.confidence).unwrap_or(0.0), ok));
                 let lens: Vec<usize> = q.candidates.iter().map(|c| c.tokens_spent()).collect();
                 let (t, s) = tokens_spent(id, &lens);
-                total += t;
-                sequential += s;
+                let j = outcome.map_or(0, |o| o.judge_tokens);
+                total += t + j;
+                sequential += s + j;
+                judge_tokens += j;
             }
             let conf = has_confidence(id) && !qs.is_empty();
             SuiteMethod {
@@ -83,6 +118,17 @@ pub fn suite_methods(questions: &[&TurnAnalysis]) -> Vec<SuiteMethod> {
                 tokens_total: total,
                 tokens_sequential: sequential,
                 reliability: conf.then(|| calibration::reliability(&pairs)),
+                judge_tokens,
+                answer_calibration: id.starts_with("p_true").then(|| {
+                    let pairs = answer_pairs(id, &qs);
+                    AnswerCalibration {
+                        n_answers: pairs.len(),
+                        ece: calibration::ece(&pairs),
+                        brier: calibration::brier(&pairs),
+                        auroc: calibration::auroc(&pairs),
+                        reliability: calibration::reliability(&pairs),
+                    }
+                }),
             }
         })
         .collect()

@@ -331,6 +331,26 @@ pub fn table(rep: &Report, runs: &[(String, Run)]) -> String {
                 at_n.map_or("-".into(), |c| format!("{:.2}", (c.high - c.low) / 2.0))
             );
         }
+        for m in &suite.methods {
+            if m.judge_tokens > 0 {
+                let _ = writeln!(
+                    s,
+                    "{}: {} of its tokens were the judge's (prompts read and answers written)",
+                    m.method, m.judge_tokens
+                );
+            }
+            if let Some(c) = &m.answer_calibration {
+                let _ = writeln!(
+                    s,
+                    "{} over every judged answer ({}): ece {} brier {} auroc {}",
+                    m.method,
+                    c.n_answers,
+                    opt(c.ece, 3),
+                    opt(c.brier, 3),
+                    opt(c.auroc, 3)
+                );
+            }
+        }
     }
     s
 }

@@ -682,7 +682,7 @@ fn decode_paths(
 /// another order; staying under it keeps every token's logits independent of
 /// how its context was chunked (appending a turn to the KV cache gives the
 /// same numbers as decoding the history again).
-const MAX_SEQ_CHUNK: usize = 63;
+pub(crate) const MAX_SEQ_CHUNK: usize = 63;
 
 /// Add what `p` waits to decode to `batch`, within `room` tokens; returns the
 /// room left.

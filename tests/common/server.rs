@@ -36,6 +36,11 @@ impl LlamaServer {
     /// Start it with `slots` parallel slots of `ctx_per_slot` tokens each
     /// and wait until /health answers 200.
     pub fn start(slots: u32, ctx_per_slot: u32) -> Self {
+        Self::start_with(slots, ctx_per_slot, &[])
+    }
+
+    /// `start` with more command-line arguments.
+    pub fn start_with(slots: u32, ctx_per_slot: u32, extra: &[&str]) -> Self {
         let port = free_port();
         let child = Command::new(binary())
             .args(["-m"])
@@ -44,6 +49,7 @@ impl LlamaServer {
             .args(["-np", &slots.to_string()])
             .args(["-c", &(slots * ctx_per_slot).to_string()])
             .args(["-t", "2", "--no-webui"])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

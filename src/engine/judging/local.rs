@@ -12,7 +12,7 @@ use llama_cpp_2::token::LlamaToken;
 use super::{ChoiceRead, Generated, Judge, JudgePrompt};
 use crate::engine::error::EngineError;
 use crate::engine::model::{backend, LoadedModel};
-use crate::engine::stats::log_sum_exp;
+use crate::engine::session::MAX_SEQ_CHUNK;
 use crate::run::judgement::{JudgeSource, ReadToken};
 
 /// Largest number of tokens handed to one `decode` call.
@@ -76,6 +76,10 @@ impl LocalJudge<'_> {
     }
 
     /// The logits row after each of `prompts` (token ids), decoded together.
+    /// At most `MAX_SEQ_CHUNK` tokens of a sequence go in one batch, as in
+    /// the sampler: then a token's logits do not depend on how its context
+    /// was chunked, so sharing the prefix changes no number (the tests
+    /// compare with each prompt decoded alone).
     fn last_rows(&self, prompts: &[Vec<i32>], extra: usize) -> Result<Vec<Vec<f32>>, EngineError> {
         let min_len = prompts.iter().map(Vec::len).min().unwrap_or(0);
         // Shared prefix, leaving every prompt at least one token of its own
@@ -87,11 +91,11 @@ impl LocalJudge<'_> {
         let longest = prompts.iter().map(Vec::len).max().unwrap_or(0);
         let mut ctx = self.context(prompts.len(), longest + extra)?;
         let mut batch = LlamaBatch::new(N_BATCH, prompts.len() as i32);
-        for (c, chunk) in prompts[0][..common].chunks(N_BATCH).enumerate() {
+        for (c, chunk) in prompts[0][..common].chunks(MAX_SEQ_CHUNK).enumerate() {
             batch.clear();
             for (j, &t) in chunk.iter().enumerate() {
                 batch
-                    .add(LlamaToken(t), (c * N_BATCH + j) as i32, &[0], false)
+                    .add(LlamaToken(t), (c * MAX_SEQ_CHUNK + j) as i32, &[0], false)
                     .map_err(decode_err)?;
             }
             ctx.decode(&mut batch).map_err(decode_err)?;
@@ -104,24 +108,30 @@ impl LocalJudge<'_> {
                     })?;
             }
         }
-        // Every prompt's tail, in batches of at most N_BATCH tokens.
-        let work: Vec<(usize, usize)> = prompts
-            .iter()
-            .enumerate()
-            .flat_map(|(s, p)| (common..p.len()).map(move |pos| (s, pos)))
-            .collect();
+        // Every prompt's tail: each batch takes up to MAX_SEQ_CHUNK tokens
+        // of as many sequences as fit in N_BATCH.
+        let mut next: Vec<usize> = vec![common; prompts.len()];
         let mut rows = vec![Vec::new(); prompts.len()];
-        for chunk in work.chunks(N_BATCH) {
+        while next.iter().zip(prompts).any(|(n, p)| *n < p.len()) {
             batch.clear();
             let mut wanted = Vec::new();
-            for (i, &(s, pos)) in chunk.iter().enumerate() {
-                let last = pos + 1 == prompts[s].len();
-                batch
-                    .add(LlamaToken(prompts[s][pos]), pos as i32, &[s as i32], last)
-                    .map_err(decode_err)?;
-                if last {
-                    wanted.push((s, i as i32));
+            let mut used = 0;
+            for (s, p) in prompts.iter().enumerate() {
+                let take = (p.len() - next[s]).min(MAX_SEQ_CHUNK);
+                if take == 0 || used + take > N_BATCH {
+                    continue;
                 }
+                for pos in next[s]..next[s] + take {
+                    let last = pos + 1 == p.len();
+                    batch
+                        .add(LlamaToken(p[pos]), pos as i32, &[s as i32], last)
+                        .map_err(decode_err)?;
+                    if last {
+                        wanted.push((s, used as i32 + (pos - next[s]) as i32));
+                    }
+                }
+                next[s] += take;
+                used += take;
             }
             ctx.decode(&mut batch).map_err(decode_err)?;
             for (s, i) in wanted {
@@ -142,6 +152,17 @@ impl LocalJudge<'_> {
         });
         (ids.first().copied().unwrap_or(0), note)
     }
+}
+
+/// ln Σ exp(ℓ) in f64 (the sampler's f32 partial sums would cost P(True)
+/// its 7th digit; one row per prompt makes the f64 pass free).
+fn log_sum_exp_f64(logits: &[f32]) -> f64 {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    max + logits
+        .iter()
+        .map(|&l| (f64::from(l) - max).exp())
+        .sum::<f64>()
+        .ln()
 }
 
 impl Judge for LocalJudge<'_> {
@@ -170,7 +191,7 @@ impl Judge for LocalJudge<'_> {
             let token_lists: Vec<Vec<i32>> = tokenized.iter().map(|t| t.1.clone()).collect();
             let rows = self.last_rows(&token_lists, 0)?;
             for ((text, toks), row) in tokenized.into_iter().zip(rows) {
-                let lse = log_sum_exp(&row);
+                let lse = log_sum_exp_f64(&row);
                 out.push(ChoiceRead {
                     tokens: choices
                         .iter()
@@ -200,10 +221,10 @@ impl Judge for LocalJudge<'_> {
         let mut ctx = self.context(1, toks.len() + max_tokens as usize)?;
         let mut batch = LlamaBatch::new(N_BATCH, 1);
         let mut last = 0;
-        for (c, chunk) in toks.chunks(N_BATCH).enumerate() {
+        for (c, chunk) in toks.chunks(MAX_SEQ_CHUNK).enumerate() {
             batch.clear();
             for (j, &t) in chunk.iter().enumerate() {
-                let pos = c * N_BATCH + j;
+                let pos = c * MAX_SEQ_CHUNK + j;
                 let is_last = pos + 1 == toks.len();
                 batch
                     .add(LlamaToken(t), pos as i32, &[0], is_last)

@@ -48,6 +48,14 @@ fn body(server: &Server, p: &JudgePrompt, max_tokens: u32, read: bool) -> Value 
     } else {
         o.insert("temperature".into(), json!(0.0));
     }
+    if server.kind == ServerKind::LlamaServer {
+        // A prompt continued from another request's cached prefix is
+        // decoded in other batches, and ggml's kernels then sum in another
+        // order: on the default model that moved p("A") by 0.02. Every
+        // prompt is decoded whole, so its numbers do not depend on what the
+        // server did before.
+        o.insert("cache_prompt".into(), json!(false));
+    }
     if prefill && matches!(server.kind, ServerKind::Vllm | ServerKind::Sglang) {
         o.insert("continue_final_message".into(), json!(true));
         o.insert("add_generation_prompt".into(), json!(false));

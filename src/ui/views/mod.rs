@@ -147,10 +147,28 @@ pub fn suite_methods_table(
                 crate::analysis::suite::wilson_interval(right, m.n_questions)
                     .map_or("–".into(), |(lo, hi)| format!("{lo:.2} – {hi:.2}")),
             );
-            ui.label(fmt_opt(m.ece, 3));
-            ui.label(fmt_opt(m.brier, 3));
-            ui.label(fmt_opt(m.auroc, 3));
-            ui.label(m.tokens_total.to_string());
+            let calibration = |ui: &mut egui::Ui, v: Option<f64>, of_answers: Option<f64>| {
+                let r = ui.label(fmt_opt(v, 3));
+                if let Some(c) = &m.answer_calibration {
+                    r.on_hover_text(format!(
+                        "of the picked answers' P(True); over every judged answer ({}): {}",
+                        c.n_answers,
+                        fmt_opt(of_answers, 3)
+                    ));
+                }
+            };
+            let c = m.answer_calibration.as_ref();
+            calibration(ui, m.ece, c.and_then(|c| c.ece));
+            calibration(ui, m.brier, c.and_then(|c| c.brier));
+            calibration(ui, m.auroc, c.and_then(|c| c.auroc));
+            let r = ui.label(m.tokens_total.to_string());
+            if m.judge_tokens > 0 {
+                r.on_hover_text(format!(
+                    "{} sampling + {} the judge read and wrote",
+                    m.tokens_total - m.judge_tokens,
+                    m.judge_tokens
+                ));
+            }
             ui.label(m.tokens_sequential.to_string());
             ui.end_row();
         }
