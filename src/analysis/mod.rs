@@ -7,6 +7,7 @@ pub mod branches;
 pub mod calibration;
 pub mod curves;
 pub mod drift;
+pub mod judged;
 pub mod methods;
 pub mod par;
 pub mod reflection;
