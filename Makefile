@@ -33,6 +33,7 @@ bench: setup
 	$(CARGO) bench --bench engine
 	$(CARGO) bench --bench remote
 	$(CARGO) bench --bench import
+	$(CARGO) bench --bench judge
 
 # A screenshot of the real window under Xvfb (README image).
 screenshot: build
