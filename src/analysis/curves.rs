@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::answers;
-use super::methods::{self, MethodParams, METHODS};
+use super::methods::{self, MethodParams, RpcFit, METHODS};
 use super::turn::TurnAnalysis;
 
 pub const DEFAULT_DRAWS: usize = 200;
@@ -90,6 +90,15 @@ fn count_questions(
     let mut toks = vec![0.0f64; METHODS.len()];
     let mut subset = Vec::new();
     let mut pool = Vec::new();
+    // RPC's fits use the fast fit: the exact one, SciPy's iterates bit for
+    // bit, costs about 12× as much, and the curves fit tens of thousands of
+    // subsets (methods.md, "RPC in the curves"). A draw of every path is the
+    // run itself: there the curve takes the answer the per-run analysis got
+    // with the exact fit (the accuracy table's), at no cost.
+    let bulk = MethodParams {
+        rpc_fit: RpcFit::Fast,
+        ..*params
+    };
     for q in qs {
         let mut rng =
             fastrand::Rng::with_seed(seed ^ (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
@@ -102,6 +111,9 @@ fn count_questions(
         // When n is every candidate, every draw is the same subset:
         // select once and count it for all draws (same numbers, B× less work).
         let distinct = if n == q.candidates.len() { 1 } else { draws };
+        let whole_run_rpc = q.method("rpc").filter(|o| {
+            distinct == 1 && params.rpc_fit == RpcFit::Exact && o.unavailable.is_none()
+        });
         for b in 0..distinct {
             draw(&mut rng, q.candidates.len(), n, &mut subset, &mut pool);
             let lens: Vec<usize> = subset
@@ -110,8 +122,12 @@ fn count_questions(
                 .collect();
             let copies = if distinct == 1 { draws } else { 1 };
             for (m, id) in METHODS.iter().enumerate() {
-                let class = methods::select_class(id, &q.candidates, &subset, params);
-                if class.is_some_and(|c| correct_class[c]) {
+                let correct = match whole_run_rpc.filter(|_| *id == "rpc") {
+                    Some(o) => o.correct == Some(true),
+                    None => methods::select_class(id, &q.candidates, &subset, &bulk)
+                        .is_some_and(|c| correct_class[c]),
+                };
+                if correct {
                     for a in &mut acc[m][b..b + copies] {
                         *a += 1.0;
                     }

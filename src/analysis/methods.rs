@@ -111,6 +111,20 @@ impl Candidate {
 pub struct MethodParams {
     pub window: usize,
     pub borda_p: f64,
+    /// Which Weibull fit RPC uses (methods.md, "RPC optimizer").
+    pub rpc_fit: RpcFit,
+}
+
+/// RPC's Weibull fit: [`rpc::fit`], which follows SciPy's L-BFGS-B bit for
+/// bit, for every answer a run, a question or the suite table reports; or
+/// [`rpc::fit_fast`], an analytic-gradient approximation about 12× cheaper,
+/// for the accuracy-vs-N curves' tens of thousands of random subsets
+/// (curves.rs sets it; it may prune differently on a few subsets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RpcFit {
+    #[default]
+    Exact,
+    Fast,
 }
 
 impl Default for MethodParams {
@@ -118,6 +132,7 @@ impl Default for MethodParams {
         MethodParams {
             window: super::scores::DEFAULT_WINDOW,
             borda_p: 0.5,
+            rpc_fit: RpcFit::Exact,
         }
     }
 }
@@ -266,7 +281,7 @@ pub fn select(id: &str, cands: &[Candidate], subset: &[usize], params: &MethodPa
             |_| None,
         ),
         "borda" => borda(cands, subset, params.borda_p),
-        "rpc" => rpc_select(cands, subset),
+        "rpc" => rpc_select(cands, subset, params.rpc_fit),
         "deepconf_low" => deepconf(cands, subset, 0.1),
         "deepconf_high" => deepconf(cands, subset, 0.9),
         _ => Pick {
@@ -392,7 +407,7 @@ pub fn rpc_certain_class(cands: &[Candidate], subset: &[usize]) -> Option<usize>
 }
 
 /// Reasoning-Pruning Perplexity Consistency.
-fn rpc_select(cands: &[Candidate], subset: &[usize]) -> Pick {
+fn rpc_select(cands: &[Candidate], subset: &[usize], how: RpcFit) -> Pick {
     let probs: Vec<(usize, f64)> = subset
         .iter()
         .filter_map(|&i| Some((i, cands[i].scores.path_prob?)))
@@ -400,7 +415,11 @@ fn rpc_select(cands: &[Candidate], subset: &[usize]) -> Pick {
     let mut pruned = vec![false; cands.len()];
     if probs.len() >= 4 {
         let xs: Vec<f64> = probs.iter().map(|p| p.1).collect();
-        if let Some(m) = rpc::fit(&xs) {
+        let fit = match how {
+            RpcFit::Exact => rpc::fit(&xs),
+            RpcFit::Fast => rpc::fit_fast(&xs),
+        };
+        if let Some(m) = fit {
             let mean = xs.iter().sum::<f64>() / xs.len() as f64;
             for (&(i, x), high) in probs.iter().zip(m.posteriors_high(&xs)) {
                 pruned[i] = high < 0.5 && x < mean;

@@ -8,6 +8,7 @@ pub mod calibration;
 pub mod curves;
 pub mod drift;
 pub mod judged;
+pub mod lbfgsb;
 pub mod methods;
 pub mod par;
 pub mod reflection;
