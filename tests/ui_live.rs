@@ -181,3 +181,47 @@ fn the_new_run_panel_samples_a_conversation_with_drift() {
     click(&mut h, "Drift");
     assert!(step_until_shown(&mut h, 20, "Answers per turn"));
 }
+
+#[test]
+fn ask_the_model_judges_the_open_run_and_saves_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("apples.json.gz");
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_runs/apples-n16.json.gz"),
+        &file,
+    )
+    .unwrap();
+    let mut h = harness(std::slice::from_ref(&file));
+    assert!(step_until(&mut h, 30, |a| !a.runs.is_empty()));
+    h.state_mut().settings.form.model = common::model_path();
+    click(&mut h, "Methods");
+    // Not judged yet: the rows say why and how.
+    assert!(content(&h, "this run has not been judged"));
+    click(&mut h, "Ask the model");
+    assert!(h.state().judging.is_some(), "judging started");
+    assert!(
+        step_until_shown(&mut h, 60, "asking the model:"),
+        "no judging progress"
+    );
+    assert!(
+        step_until(&mut h, 600, |a| a.judging.is_none()),
+        "judging never finished"
+    );
+    let app = h.state();
+    let r = &app.runs[app.active];
+    assert_eq!(r.run.judgements.len(), 3);
+    let p = r.turns[0].method("p_true").unwrap();
+    assert!(p.unavailable.is_none() && p.answer.is_some());
+    assert!(!content(&h, "this run has not been judged"));
+    assert!(content(&h, "Ask the model again"));
+    // Kept on disk (written in the background): the file holds them.
+    let start = std::time::Instant::now();
+    while start.elapsed().as_secs() < 30 {
+        if reasonscope::run::read_run(&file).is_ok_and(|r| r.judgements.len() == 3) {
+            return;
+        }
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the judgements never reached the run file");
+}
