@@ -68,7 +68,10 @@ fn main() {
         )
         .expect("judging works");
         let secs = t.elapsed().as_secs_f64();
-        let tokens: u64 = js.iter().map(|j| j.prompt_tokens + j.generated_tokens).sum();
+        let tokens: u64 = js
+            .iter()
+            .map(|j| j.prompt_tokens + j.generated_tokens)
+            .sum();
         println!(
             "{method:<18} {secs:>6.2} s = {:.3} × sampling ({tokens} judge tokens)",
             secs / sampling

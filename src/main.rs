@@ -220,6 +220,7 @@ enum Cmd {
     /// Ask the model again about a run's answers (P(True), Universal
     /// Self-Consistency) and record what it read in the run.
     Judge {
+        /// A run file, or a folder of runs (a suite), judged in place.
         run: PathBuf,
         /// p_true, p_true_brainstorm, usc (comma-separated), or all.
         #[arg(long, default_value = "p_true,usc")]
@@ -448,7 +449,6 @@ fn main() {
                 threads,
                 quiet,
             })
-            .map(|_| ())
         }),
         Some(Cmd::Info { run }) => cli::info(&run),
         Some(Cmd::Import {

@@ -69,7 +69,7 @@ fn json_report_on_the_sample_runs_holds_every_field() {
                 assert!(p["n_tokens"].is_u64());
             }
             let methods = t["methods"].as_array().unwrap();
-            assert_eq!(methods.len(), 10);
+            assert_eq!(methods.len(), 13);
             for m in methods {
                 has(
                     m,

@@ -258,3 +258,61 @@ fn the_judge_command_records_judgements_and_analyze_shows_them() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown judging method"));
 }
+
+#[test]
+fn sample_judge_and_a_judged_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_reasonscope");
+    // `sample --judge`: judged right after sampling, in the same file.
+    let out = dir.path().join("s.json.gz");
+    let st = std::process::Command::new(bin)
+        .args([
+            "sample",
+            "--prompt",
+            common::PROMPT,
+            "-n",
+            "3",
+            "--max-tokens",
+            "24",
+        ])
+        .args(["--threads", "2", "-q", "--judge", "p_true", "--model"])
+        .arg(common::model_path())
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let run = read_run(&out).unwrap();
+    assert_eq!(run.paths.len(), 3);
+    assert_eq!(run.judgements.len(), 1);
+    // A folder: every run judged in place with one loaded model.
+    let suite = dir.path().join("suite");
+    std::fs::create_dir(&suite).unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_runs");
+    for f in ["apples-n16.json.gz", "change-split-n16.json.gz"] {
+        std::fs::copy(root.join(f), suite.join(f)).unwrap();
+    }
+    let st = std::process::Command::new(bin)
+        .arg("judge")
+        .arg(&suite)
+        .args(["--methods", "usc", "-q", "--threads", "2", "--model"])
+        .arg(common::model_path())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    for f in ["apples-n16.json.gz", "change-split-n16.json.gz"] {
+        let r = read_run(&suite.join(f)).unwrap();
+        assert_eq!(r.judgements.len(), 1, "{f}");
+        assert_eq!(r.judgements[0].method, "usc");
+    }
+    // -o with a folder is refused.
+    let o = std::process::Command::new(bin)
+        .arg("judge")
+        .arg(&suite)
+        .arg("-o")
+        .arg(dir.path().join("x.json"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("in place"));
+}

@@ -196,7 +196,7 @@ fn ask_the_model_judges_the_open_run_and_saves_it() {
     h.state_mut().settings.form.model = common::model_path();
     click(&mut h, "Methods");
     // Not judged yet: the rows say why and how.
-    assert!(content(&h, "this run has not been judged"));
+    assert!(content(&h, "not judged: asks the model again"));
     click(&mut h, "Ask the model");
     assert!(h.state().judging.is_some(), "judging started");
     assert!(
@@ -212,7 +212,7 @@ fn ask_the_model_judges_the_open_run_and_saves_it() {
     assert_eq!(r.run.judgements.len(), 3);
     let p = r.turns[0].method("p_true").unwrap();
     assert!(p.unavailable.is_none() && p.answer.is_some());
-    assert!(!content(&h, "this run has not been judged"));
+    assert!(!content(&h, "not judged: asks the model again"));
     assert!(content(&h, "Ask the model again"));
     // Kept on disk (written in the background): the file holds them.
     let start = std::time::Instant::now();

@@ -9,7 +9,7 @@ use crate::run::judgement::{JudgeTurn, Judgement, JUDGED_METHODS};
 use crate::run::Run;
 
 pub const NOT_JUDGED: &str =
-    "asks the model again: this run has not been judged (reasonscope judge, or Ask the model in the Methods view)";
+    "not judged: asks the model again (reasonscope judge, or Ask the model in the Methods view)";
 const P_TRUE_UNKNOWN: &str =
     "P(True) is unknown for some answer (the server's top alternatives lacked \"A\" or \"B\")";
 const STALE: &str =

@@ -758,6 +758,28 @@ pub fn calibration_figure(methods: &[SuiteMethod]) -> Figure {
             )
             .unlisted(),
         );
+        // P(True) as its paper reports it: every judged answer, not only
+        // the picked one (dashed, in the method's colour).
+        if let Some(a) = &m.answer_calibration {
+            let pts: Vec<[f64; 2]> = a
+                .reliability
+                .iter()
+                .filter_map(|b| Some([b.mean_confidence?, b.accuracy?]))
+                .collect();
+            series.push(Series::new(
+                format!(
+                    "{}, every judged answer (ECE {})",
+                    m.method,
+                    a.ece.map_or("-".into(), |e| format!("{e:.3}"))
+                ),
+                c,
+                Mark::Line {
+                    points: pts,
+                    width: 1.5,
+                    dashed: true,
+                },
+            ));
+        }
     }
     Figure {
         id: "calibration",

@@ -8,6 +8,7 @@ use super::palette;
 use crate::analysis::curves::{accuracy_curves, DEFAULT_DRAWS, DEFAULT_SEED};
 use crate::analysis::suite::{group_by_label, suite_methods, wilson_interval};
 use crate::analysis::{MethodParams, TurnAnalysis, METHODS};
+use crate::run::judgement::JUDGED_METHODS;
 
 /// Questions sampled with one decoding method (`plain`, `cntp`, ...).
 pub struct SuiteGroup<'a> {
@@ -39,6 +40,30 @@ pub fn suite_figure(groups: &[SuiteGroup], params: &MethodParams) -> Option<Figu
         return None;
     }
     let g_n = groups.len() as f64;
+    let per_group: Vec<Vec<crate::analysis::suite::SuiteMethod>> = groups
+        .iter()
+        .map(|g| {
+            let with_gold: Vec<&TurnAnalysis> = g
+                .questions
+                .iter()
+                .copied()
+                .filter(|q| q.gold.is_some())
+                .collect();
+            suite_methods(&with_gold)
+        })
+        .collect();
+    // The methods that ask the model again get a place when some group
+    // was judged.
+    let categories: Vec<&str> = METHODS
+        .iter()
+        .copied()
+        .chain(
+            JUDGED_METHODS
+                .iter()
+                .copied()
+                .filter(|j| per_group.iter().flatten().any(|m| m.method == *j)),
+        )
+        .collect();
     let mut acc_series = Vec::new();
     let mut budget_series = Vec::new();
     let mut calibration = None;
@@ -51,14 +76,16 @@ pub fn suite_figure(groups: &[SuiteGroup], params: &MethodParams) -> Option<Figu
             .copied()
             .filter(|q| q.gold.is_some())
             .collect();
-        let methods = suite_methods(&with_gold);
+        let methods = &per_group[gi];
         let dx = (gi as f64 - (g_n - 1.0) / 2.0) * 0.7 / g_n;
         let mut points = Vec::new();
         let mut bars = Vec::new();
-        for m in &methods {
+        for m in methods {
             // At the method's own category: a method unavailable for these
             // runs leaves its place empty.
-            let k = METHODS.iter().position(|id| *id == m.method).unwrap_or(0);
+            let Some(k) = categories.iter().position(|id| *id == m.method) else {
+                continue;
+            };
             let x = k as f64 + dx;
             points.push([x, m.accuracy]);
             let right = (m.accuracy * m.n_questions as f64).round() as usize;
@@ -102,16 +129,29 @@ pub fn suite_figure(groups: &[SuiteGroup], params: &MethodParams) -> Option<Figu
             by_n = Some(c);
         }
         let n_max = curve.iter().map(|c| c.n).max().unwrap_or(0);
-        let full: Vec<[f64; 2]> = curve
+        let mut full: Vec<[f64; 2]> = curve
             .iter()
             .filter(|c| c.n == n_max)
             .map(|c| [c.mean_tokens, c.accuracy])
             .collect();
-        let labels: Vec<([f64; 2], String)> = curve
+        let mut labels: Vec<([f64; 2], String)> = curve
             .iter()
             .filter(|c| c.n == n_max && c.method != "majority")
             .map(|c| ([c.mean_tokens, c.accuracy], c.method.to_owned()))
             .collect();
+        // Judged methods at their full cost: sampling plus what the judge
+        // read and wrote.
+        for m in methods
+            .iter()
+            .filter(|m| JUDGED_METHODS.contains(&m.method))
+        {
+            let p = [
+                m.tokens_total as f64 / m.n_questions.max(1) as f64,
+                m.accuracy,
+            ];
+            full.push(p);
+            labels.push((p, m.method.to_owned()));
+        }
         budget_series.push(
             Series::new(
                 format!("{}: each method at n = {n_max}", g.label),
@@ -135,7 +175,7 @@ pub fn suite_figure(groups: &[SuiteGroup], params: &MethodParams) -> Option<Figu
             );
         }
         if calibration.is_none() {
-            let mut c = super::build::calibration_figure(&methods).charts.remove(0);
+            let mut c = super::build::calibration_figure(methods).charts.remove(0);
             c.title = format!("Reliability diagram, {} (10 bins)", g.label);
             calibration = Some(c);
         }
@@ -149,7 +189,7 @@ pub fn suite_figure(groups: &[SuiteGroup], params: &MethodParams) -> Option<Figu
     let mut charts = vec![
         Chart {
             title: format!("Accuracy per selection method, 95% Wilson intervals ({key})"),
-            x: Axis::new("method").categories(METHODS.iter().map(|m| (*m).to_owned()).collect()),
+            x: Axis::new("method").categories(categories.iter().map(|m| (*m).to_owned()).collect()),
             y: Axis::new("accuracy").range(0.0, 1.0),
             series: acc_series,
         },

@@ -161,7 +161,7 @@ pub fn table(rep: &Report, runs: &[(String, Run)]) -> String {
             );
             for m in &t.methods {
                 if let Some(why) = m.unavailable {
-                    let _ = writeln!(s, "{:<18} — unavailable: {}", m.method, clip(why, 80));
+                    let _ = writeln!(s, "{:<18} — unavailable: {}", m.method, clip(why, 62));
                     continue;
                 }
                 let mut votes: Vec<(&String, &f64)> = m.votes.iter().collect();

@@ -60,18 +60,39 @@ pub fn inputs(run: &Run, only: Option<usize>) -> anyhow::Result<Vec<JudgeTurn>> 
 
 /// Judge `run` in place with the backend; returns it with its judgements.
 pub fn judge_run(
-    mut run: Run,
+    run: Run,
     inputs: Vec<JudgeTurn>,
     methods: &[String],
     backend: &Backend,
     threads: Option<u32>,
     quiet: bool,
 ) -> anyhow::Result<Run> {
+    let mut out = None;
+    judge_runs(vec![(run, inputs)], methods, backend, threads, quiet, |r| {
+        out = Some(r);
+        Ok(())
+    })?;
+    out.context("the engine stopped without judging")
+}
+
+/// Judge several runs with one loaded model, one after the other; `done`
+/// gets each run with its judgements as soon as it is judged.
+pub fn judge_runs(
+    jobs: Vec<(Run, Vec<JudgeTurn>)>,
+    methods: &[String],
+    backend: &Backend,
+    threads: Option<u32>,
+    quiet: bool,
+    mut done: impl FnMut(Run) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let mut config = EngineConfig::default();
     if let Some(t) = threads {
         config.n_threads = t.max(1);
     }
-    let total = judging::prompt_count(&inputs, methods);
+    let total: usize = jobs
+        .iter()
+        .map(|j| judging::prompt_count(&j.1, methods))
+        .sum();
     let worker = Worker::spawn(config, None).context("cannot start the engine thread")?;
     let bar = if quiet {
         ProgressBar::hidden()
@@ -79,7 +100,7 @@ pub fn judge_run(
         ProgressBar::new(total as u64)
     };
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {prefix} [{bar:30}] {pos}/{len} prompts")
+        ProgressStyle::with_template("{spinner} {prefix} [{bar:30}] {pos}/{len} prompts {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
@@ -90,8 +111,22 @@ pub fn judge_run(
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     let cancel_requested = super::sample::cancel_hook("keeping what was judged so far");
     worker.open(backend)?;
-    let mut inputs = Some(inputs);
+    let mut jobs = jobs.into_iter();
+    let mut current: Option<Run> = None;
+    let mut base = 0usize;
     let mut cancelled = false;
+    let start_next = |current: &mut Option<Run>,
+                      jobs: &mut dyn Iterator<Item = (Run, Vec<JudgeTurn>)>|
+     -> anyhow::Result<bool> {
+        match jobs.next() {
+            Some((run, inputs)) => {
+                worker.judge(inputs, methods.to_vec())?;
+                *current = Some(run);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    };
     loop {
         let ev = match worker
             .events()
@@ -105,22 +140,27 @@ pub fn judge_run(
         };
         match ev {
             Some(Event::ModelLoaded { info, .. }) => {
-                if info.file != run.model.file && !quiet {
-                    bar.suspend(|| {
-                        eprintln!(
-                            "note: the run was sampled with {}, judged by {}",
-                            run.model.file, info.file
-                        )
-                    });
-                }
                 bar.set_prefix("judging");
-                worker.judge(inputs.take().unwrap_or_default(), methods.to_vec())?;
+                bar.set_message(format!("with {}", info.file));
+                if !start_next(&mut current, &mut jobs)? {
+                    break;
+                }
             }
-            Some(Event::JudgeProgress { done, .. }) => bar.set_position(done as u64),
+            Some(Event::JudgeProgress { done: d, .. }) => bar.set_position((base + d) as u64),
             Some(Event::Judged { judgements }) => {
-                bar.finish();
+                let Some(mut run) = current.take() else {
+                    continue;
+                };
+                let judged: usize = judgements
+                    .iter()
+                    .map(|j| j.answers.len().max(usize::from(j.usc.is_some())))
+                    .sum();
+                base += judged;
                 judging::record(&mut run, judgements);
-                return Ok(run);
+                bar.suspend(|| done(run))?;
+                if cancelled || !start_next(&mut current, &mut jobs)? {
+                    break;
+                }
             }
             Some(Event::Error { message }) => {
                 bar.abandon();
@@ -133,32 +173,59 @@ pub fn judge_run(
             cancelled = true;
         }
     }
+    bar.finish();
+    Ok(())
 }
 
-/// `reasonscope judge RUN --methods …`.
-pub fn judge(args: &JudgeArgs) -> anyhow::Result<Run> {
-    let run = crate::run::read_run(&args.run)?;
-    let inputs = inputs(&run, args.turn)?;
-    if inputs.is_empty() {
-        bail!(
-            "{}: no path answered any turn; nothing to judge",
-            args.run.display()
-        );
+/// `reasonscope judge RUN|FOLDER --methods …`: in place (or to `-o` for one
+/// run); a folder's runs are judged one after the other, each written as
+/// soon as it is judged.
+pub fn judge(args: &JudgeArgs) -> anyhow::Result<()> {
+    let files = if args.run.is_dir() {
+        if args.output.is_some() {
+            bail!("-o takes one run; a folder's runs are judged in place");
+        }
+        super::expand_inputs(std::slice::from_ref(&args.run))
+            .into_iter()
+            .filter(|f| !f.to_string_lossy().contains(".autosave."))
+            .collect()
+    } else {
+        vec![args.run.clone()]
+    };
+    let mut jobs = Vec::new();
+    let mut outs = Vec::new();
+    for f in &files {
+        let run = crate::run::read_run(f)?;
+        let inputs = inputs(&run, args.turn)?;
+        if inputs.is_empty() {
+            eprintln!(
+                "{}: no path answered any turn; nothing to judge",
+                f.display()
+            );
+            continue;
+        }
+        outs.push(args.output.clone().unwrap_or_else(|| f.clone()));
+        jobs.push((run, inputs));
     }
-    let run = judge_run(
-        run,
-        inputs,
+    if jobs.is_empty() {
+        bail!("{}: nothing to judge", args.run.display());
+    }
+    let mut outs = outs.into_iter();
+    judge_runs(
+        jobs,
         &args.methods,
         &args.backend,
         args.threads,
         args.quiet,
-    )?;
-    let out = args.output.as_deref().unwrap_or(&args.run);
-    write_run(&run, out)?;
-    if !args.quiet {
-        print_summary(&run, out);
-    }
-    Ok(run)
+        |run| {
+            let out = outs.next().context("one output per run")?;
+            write_run(&run, &out)?;
+            if !args.quiet {
+                print_summary(&run, &out);
+            }
+            Ok(())
+        },
+    )
 }
 
 /// One line per judged method and turn: the pick and the tokens it took.

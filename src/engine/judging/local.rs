@@ -242,8 +242,7 @@ impl Judge for LocalJudge<'_> {
         }
         let mut bytes = Vec::new();
         let mut generated = 0u64;
-        let mut pos = toks.len();
-        for _ in 0..max_tokens {
+        for pos in toks.len()..toks.len() + max_tokens as usize {
             // Greedy: the largest logit, the lowest id on a tie.
             let row = ctx.get_logits_ith(last);
             let best = row
@@ -268,7 +267,6 @@ impl Judge for LocalJudge<'_> {
                 .map_err(decode_err)?;
             ctx.decode(&mut batch).map_err(decode_err)?;
             last = 0;
-            pos += 1;
         }
         Ok(Generated {
             text: String::from_utf8_lossy(&bytes).into_owned(),

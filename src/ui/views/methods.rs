@@ -186,8 +186,8 @@ fn ask_ui(app: &mut App, ui: &mut egui::Ui) {
             .on_disabled_hover_text("a run is sampling: wait for it, or stop it")
             .clicked();
         match &model {
-            Some(m) => ui.weak(format!("judge: {m}")),
-            None => ui.weak("judge: the New run panel's model"),
+            Some(m) => ui.weak(format!("P(True), P(True) with brainstorm, USC · judge: {m}")),
+            None => ui.weak("P(True), P(True) with brainstorm, USC · judge: the New run panel's model"),
         };
         if clicked {
             app.start_judging();
