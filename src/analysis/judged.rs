@@ -284,4 +284,50 @@ mod tests {
         assert_eq!(p.class, None);
         assert!(note.unwrap().starts_with("no pick"));
     }
+
+    #[test]
+    fn the_suite_counts_judge_tokens_and_calibrates_every_judged_answer() {
+        use crate::run::{one_token_turn, run_with_paths};
+        // Two questions, answers "8" (right) and "9"; P(True) 0.8 / 0.3 on
+        // the first, 0.4 / 0.6 on the second (the second picks wrong).
+        let make = |p8: f64, p9: f64| {
+            let mut r = run_with_paths(
+                "q",
+                Some("8"),
+                5,
+                vec![
+                    vec![one_token_turn("The answer is 8.")],
+                    vec![one_token_turn("The answer is 9.")],
+                ],
+            );
+            let mut j = judgement("p_true");
+            j.answers = vec![answer("8", p8, 1.0 - p8), answer("9", p9, 1.0 - p9)];
+            r.judgements.push(j);
+            r
+        };
+        let runs = [make(0.8, 0.3), make(0.4, 0.6)];
+        let params = crate::analysis::AnalysisParams::default();
+        let turns: Vec<_> = runs
+            .iter()
+            .map(|r| crate::analysis::analyze_turn(r, 0, &params))
+            .collect();
+        let qs: Vec<&crate::analysis::TurnAnalysis> = turns.iter().collect();
+        let methods = crate::analysis::suite::suite_methods(&qs);
+        let m = methods.iter().find(|m| m.method == "p_true").unwrap();
+        assert_eq!(m.accuracy, 0.5);
+        // 100 prompt tokens per judgement, counted in the total too.
+        assert_eq!(m.judge_tokens, 200);
+        let majority = methods.iter().find(|m| m.method == "majority").unwrap();
+        assert_eq!(m.tokens_total, majority.tokens_total + 200);
+        // Every judged answer: (0.8, right) (0.3, wrong) (0.4, right)
+        // (0.6, wrong): Brier = (0.04 + 0.09 + 0.36 + 0.36) / 4.
+        let c = m.answer_calibration.as_ref().unwrap();
+        assert_eq!(c.n_answers, 4);
+        assert!((c.brier.unwrap() - 0.2125).abs() < 1e-12);
+        // AUROC: of the 4 right-wrong pairs, (0.8 > 0.3), (0.8 > 0.6),
+        // (0.4 > 0.3) are ordered, (0.4 < 0.6) is not: 0.75.
+        assert!((c.auroc.unwrap() - 0.75).abs() < 1e-12);
+        // Not judged: not in the suite table.
+        assert!(!methods.iter().any(|m| m.method == "usc"));
+    }
 }
