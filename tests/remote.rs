@@ -750,3 +750,65 @@ fn local_prompts_are_the_servers_token_for_token() {
         assert_eq!(local.tokens, server_ids, "{conv:?}");
     }
 }
+
+/// A 429 or 503 with `Retry-After: SECS`.
+fn busy(status: &str, secs: u64) -> Vec<u8> {
+    let body = r#"{"error":{"message":"busy"}}"#;
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nRetry-After: {secs}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+#[test]
+fn retry_after_is_honoured_when_short_and_capped_when_long() {
+    // A short Retry-After is waited for (longer than the 0.5 s backoff).
+    let s = Scripted::start(vec![
+        busy("429 Too Many Requests", 2),
+        response("200 OK", "application/json", MODELS),
+    ]);
+    let t = Instant::now();
+    let ids = reasonscope::engine::remote::model_ids(&spec(&s.url())).unwrap();
+    let waited = t.elapsed();
+    assert_eq!(ids, vec!["scripted".to_owned()]);
+    assert!(waited >= Duration::from_secs(2), "waited only {waited:?}");
+    // An hour-long one is not: the doubling backoff applies instead.
+    let s = Scripted::start(vec![
+        busy("503 Service Unavailable", 3600),
+        response("200 OK", "application/json", MODELS),
+    ]);
+    let t = Instant::now();
+    reasonscope::engine::remote::model_ids(&spec(&s.url())).unwrap();
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+}
+
+#[test]
+fn vllm_is_asked_for_k_plus_one_alternatives_then_k_if_refused() {
+    let models = r#"{"object":"list","data":[{"id":"m","object":"model","owned_by":"vllm","max_model_len":4096}]}"#;
+    let refusal = r#"{"object":"error","message":"Requested sample logprobs of 21, which is greater than max allowed: 20","type":"BadRequestError","param":null,"code":400}"#;
+    // vLLM's shape: ids as "token_id:N", the sampled token first.
+    let body = concat!(
+        r#"data: {"choices":[{"index":0,"delta":{"content":"8"},"logprobs":{"content":[{"token":"token_id:23","logprob":-0.5,"bytes":[56],"top_logprobs":[{"token":"token_id:23","logprob":-0.5,"bytes":[56]},{"token":"token_id:7","logprob":-1.0,"bytes":[55]},{"token":"token_id:8","logprob":-2.0,"bytes":[57]},{"token":"token_id:9","logprob":-3.0,"bytes":[54]},{"token":"token_id:10","logprob":-4.0,"bytes":[53]},{"token":"token_id:11","logprob":-5.0,"bytes":[52]}]}]},"finish_reason":null}]}"#,
+        "\n\n",
+        r#"data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
+        "\n\ndata: [DONE]\n\n"
+    );
+    let s = Scripted::start(vec![
+        response("200 OK", "application/json", models),
+        response("200 OK", "application/json", r#"{"version":"0.11.0"}"#),
+        response("400 Bad Request", "application/json", refusal),
+        cut_stream(body),
+    ]);
+    let out = sample_with(spec(&s.url()), common::request("x", 1, 4, 1), |_, _| {});
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    let run = out.run.expect("a run");
+    assert_eq!(run.remote.as_ref().unwrap().server, "vllm");
+    assert_eq!(run.paths[0].turns[0].tokens.id, vec![23]);
+    assert_eq!(run.paths[0].turns[0].finish, run::Finish::Stop);
+    let reqs = s.requests.lock().unwrap().clone();
+    assert_eq!(reqs.len(), 4, "{reqs:?}");
+    assert!(reqs[2].contains("\"top_logprobs\":21"), "{}", reqs[2]);
+    assert!(reqs[2].contains("\"return_tokens_as_token_ids\":true"));
+    assert!(reqs[3].contains("\"top_logprobs\":20"), "{}", reqs[3]);
+}

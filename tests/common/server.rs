@@ -134,6 +134,8 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, Vec<u8>)> {
 pub struct Scripted {
     pub port: u16,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// What each connection sent (its first read), in order.
+    pub requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Scripted {
@@ -146,6 +148,8 @@ impl Scripted {
     pub fn start_holding(responses: Vec<Vec<u8>>, hold: Duration) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = requests.clone();
         let thread = std::thread::spawn(move || {
             for resp in responses {
                 let Ok((mut s, _)) = listener.accept() else {
@@ -154,7 +158,28 @@ impl Scripted {
                 // Read the request head (and a body, if any) before answering.
                 let mut buf = [0u8; 65536];
                 let _ = s.set_read_timeout(Some(Duration::from_millis(300)));
-                let _ = s.read(&mut buf);
+                let mut got = Vec::new();
+                // The head, then the body its Content-Length announces.
+                while let Ok(n) = s.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    got.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&got).to_lowercase();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let len = text
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if got.len() >= end + 4 + len {
+                            break;
+                        }
+                    }
+                }
+                seen.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&got).into_owned());
                 let _ = s.write_all(&resp);
                 let _ = s.flush();
                 if !hold.is_zero() {
@@ -169,6 +194,7 @@ impl Scripted {
         Scripted {
             port,
             thread: Some(thread),
+            requests,
         }
     }
 

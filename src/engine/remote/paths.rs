@@ -107,6 +107,9 @@ struct Shared {
     /// step the winner drew its end of generation).
     ffs_limit: AtomicUsize,
     online_stops: std::sync::Mutex<Vec<OnlineStop>>,
+    /// vLLM refused k + 1 alternatives (started without
+    /// `--max-logprobs 21`): ask for k from then on.
+    k_only: std::sync::atomic::AtomicBool,
 }
 
 impl Default for Shared {
@@ -115,6 +118,7 @@ impl Default for Shared {
             ffs_best: Default::default(),
             ffs_limit: AtomicUsize::new(usize::MAX),
             online_stops: Default::default(),
+            k_only: Default::default(),
         }
     }
 }
@@ -592,19 +596,43 @@ impl PathJob<'_> {
             messages.push(json!({"role": "assistant", "content": st.text}));
             max_tokens = max_tokens.saturating_sub(st.tokens.len() as u32).max(1);
         }
+        // vLLM lists the sampled token first and may drop the k-th best for
+        // it: k + 1 alternatives keep the best k exact (re-sorted and
+        // de-duplicated when read).
+        let k_only = &self.batch.shared.k_only;
+        let extra = self.batch.server.kind == ServerKind::Vllm && !k_only.load(Ordering::Relaxed);
+        let k = CONFIDENCE_K as u32 + u32::from(extra);
         let body = request_body(
             self.batch.server,
             self.batch.req,
-            messages,
+            messages.clone(),
             seed,
             max_tokens,
-            CONFIDENCE_K as u32,
+            k,
         );
         let url = self.batch.server.http.url("/chat/completions", false);
         if self.stopped() {
             return Ok(Finish::Cancelled);
         }
-        let resp = self.batch.server.http.post(&url, &body).map_err(|e| e.0)?;
+        let resp = match self.batch.server.http.post(&url, &body) {
+            Ok(r) => r,
+            // "Requested sample logprobs of 21, which is greater than max
+            // allowed: 20": this server was started without
+            // --max-logprobs 21.
+            Err(e) if extra && e.0.contains("logprobs") => {
+                k_only.store(true, Ordering::Relaxed);
+                let body = request_body(
+                    self.batch.server,
+                    self.batch.req,
+                    messages,
+                    seed,
+                    max_tokens,
+                    CONFIDENCE_K as u32,
+                );
+                self.batch.server.http.post(&url, &body).map_err(|e| e.0)?
+            }
+            Err(e) => return Err(e.0),
+        };
         let chunks = read_in_background(resp.into_body().into_reader());
         let idle = self.batch.server.http.timeout;
         let mut last_byte = Instant::now();
