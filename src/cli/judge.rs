@@ -210,6 +210,15 @@ pub fn judge(args: &JudgeArgs) -> anyhow::Result<()> {
     if jobs.is_empty() {
         bail!("{}: nothing to judge", args.run.display());
     }
+    // A folder that takes no files fails now, not after judging.
+    for out in &outs {
+        let dir = out
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        super::sample::check_writable(dir)
+            .with_context(|| format!("cannot write {}", out.display()))?;
+    }
     let mut outs = outs.into_iter();
     judge_runs(
         jobs,

@@ -127,7 +127,20 @@ fn check_output(path: &Path) -> anyhow::Result<()> {
             dir.display()
         );
     }
-    Ok(())
+    check_writable(dir).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Fail now, not after sampling, when `dir` takes no files (read-only, no
+/// permission, full): a file is created and removed there.
+pub(crate) fn check_writable(dir: &Path) -> anyhow::Result<()> {
+    let probe = dir.join(format!(".reasonscope-write-check.{}", std::process::id()));
+    let result = std::fs::File::create(&probe).and_then(|mut f| {
+        use std::io::Write;
+        f.write_all(b"reasonscope")?;
+        f.sync_all()
+    });
+    let _ = std::fs::remove_file(&probe);
+    result.with_context(|| format!("folder {} takes no files", dir.display()))
 }
 
 /// `reasonscope sample`: sample N paths through the worker thread, show

@@ -62,6 +62,7 @@ pub fn suite(args: &SuiteArgs) -> anyhow::Result<SuiteOutcome> {
     }
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("cannot create the folder {}", args.output.display()))?;
+    super::sample::check_writable(&args.output)?;
     let pending: Vec<&Question> = questions
         .iter()
         .filter(|q| read_run(&run_path(&args.output, &q.id)).is_err())

@@ -1,0 +1,260 @@
+//! Nothing lost under faults, with the real binary and the real default
+//! model: `sample`, `suite` and `fork` killed (SIGKILL) at random moments,
+//! a read-only output folder, a full disk. Read-only and full file systems
+//! are small tmpfs mounts the test makes (it runs as root, as the set-up
+//! does); where mounting is not allowed it says so and checks nothing.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reasonscope::run::{read_run, validate, Finish};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_reasonscope"))
+}
+
+/// Every run file in `dir` (not the hidden temporaries of interrupted
+/// atomic writes) reads back as a valid run.
+fn all_valid(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with('.') || !name.ends_with(".json.gz") {
+            continue;
+        }
+        let r = read_run(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        validate(&r).unwrap();
+        files.push(p);
+    }
+    files
+}
+
+fn kill_after(mut cmd: Command, secs: f64) {
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs_f64(secs));
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn sample_killed_at_random_moments_leaves_a_valid_autosave_or_output() {
+    let mut rng = fastrand::Rng::with_seed(17);
+    let dir = tempfile::tempdir().unwrap();
+    let (mut autosaved, mut finished) = (0, 0);
+    for i in 0..12 {
+        let out = dir.path().join(format!("k{i}.json.gz"));
+        let mut cmd = bin();
+        cmd.args(["sample", "-q", "--threads", "2", "--model"])
+            .arg(common::model_path())
+            .args(["--prompt", common::PROMPT, "-n", "3", "--max-tokens", "48"])
+            .args(["--autosave-secs", "0.3", "-o"])
+            .arg(&out);
+        kill_after(cmd, rng.f64() * 4.0 + 0.2);
+        let autosave = dir.path().join(format!("k{i}.autosave.json.gz"));
+        if out.exists() {
+            finished += 1;
+            assert!(!autosave.exists(), "the output replaces its autosave");
+        } else if autosave.exists() {
+            autosaved += 1;
+            let r = read_run(&autosave).unwrap();
+            assert!(r
+                .paths
+                .iter()
+                .flat_map(|p| &p.turns)
+                .all(|t| t.finish != Finish::Error));
+        }
+        all_valid(dir.path());
+    }
+    println!("12 kills: {autosaved} left an autosave, {finished} had finished");
+    assert!(autosaved > 0, "no kill landed while sampling");
+}
+
+#[test]
+fn suite_killed_repeatedly_resumes_to_every_question() {
+    let mut rng = fastrand::Rng::with_seed(5);
+    let dir = tempfile::tempdir().unwrap();
+    let questions = dir.path().join("q.jsonl");
+    let lines: Vec<String> = (1..=4)
+        .map(|i| {
+            format!(
+                r#"{{"id": "q{i}", "prompt": "What is {i} plus {i}?", "gold": "{}"}}"#,
+                2 * i
+            )
+        })
+        .collect();
+    std::fs::write(&questions, lines.join("\n")).unwrap();
+    let out = dir.path().join("suite");
+    let suite = || {
+        let mut c = bin();
+        c.args(["suite", "-q", "--threads", "2", "--model"])
+            .arg(common::model_path())
+            .arg("--questions")
+            .arg(&questions)
+            .args(["-n", "2", "--max-tokens", "24", "-o"])
+            .arg(&out);
+        c
+    };
+    for _ in 0..8 {
+        kill_after(suite(), rng.f64() * 3.0 + 0.2);
+        if out.exists() {
+            all_valid(&out);
+        }
+    }
+    let st = suite()
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert_eq!(all_valid(&out).len(), 4);
+}
+
+#[test]
+fn fork_killed_mid_run_leaves_a_valid_autosave() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_runs/apples-n16.json.gz");
+    let out = dir.path().join("forked.json.gz");
+    let autosave = dir.path().join("forked.autosave.json.gz");
+    let mut child = bin()
+        .arg("fork")
+        .arg(&src)
+        .args([
+            "--path",
+            "0",
+            "--token",
+            "4",
+            "-n",
+            "16",
+            "-q",
+            "--threads",
+            "2",
+            "--model",
+        ])
+        .arg(common::model_path())
+        .arg("-o")
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let mut seen = false;
+    while start.elapsed() < Duration::from_secs(120) && !out.exists() {
+        std::thread::sleep(Duration::from_millis(100));
+        if read_run(&autosave).is_ok() {
+            seen = true;
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    // 16 paths of up to 156 tokens outlast the first autosave (5 s).
+    assert!(!out.exists(), "the fork finished before it could be killed");
+    assert!(seen, "no autosave while forking");
+    let r = read_run(&autosave).unwrap();
+    validate(&r).unwrap();
+    // The parent's 16 paths are all there, with the forks so far.
+    assert!(r.paths.len() >= 16);
+}
+
+/// A tmpfs of `kib` KiB at `dir`, read-only if asked; `false` when this
+/// machine does not let the test mount one.
+fn mount_tmpfs(dir: &Path, kib: u32, read_only: bool) -> bool {
+    let mut opts = format!("size={kib}k");
+    if read_only {
+        opts.push_str(",ro");
+    }
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &opts, "tmpfs"])
+        .arg(dir)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("cannot mount a tmpfs here (not root?): nothing checked");
+    }
+    ok
+}
+
+struct Mounted(PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_read_only_folder_is_refused_before_sampling() {
+    let dir = tempfile::tempdir().unwrap();
+    let ro = dir.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    if !mount_tmpfs(&ro, 64, true) {
+        return;
+    }
+    let _m = Mounted(ro.clone());
+    let t = Instant::now();
+    let o = bin()
+        .args(["sample", "-q", "--prompt", "x", "--model"])
+        .arg(common::model_path())
+        .arg("-o")
+        .arg(ro.join("run.json.gz"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("takes no files") && err.contains("Read-only"),
+        "{err}"
+    );
+    // Refused at once: no model was loaded, nothing sampled.
+    assert!(t.elapsed() < Duration::from_secs(5));
+    let o = bin()
+        .args(["suite", "-q", "--questions"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/suites/arithmetic-50.jsonl"))
+        .arg("-o")
+        .arg(&ro)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("takes no files"));
+}
+
+#[test]
+fn a_full_disk_keeps_the_previous_file_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = dir.path().join("full");
+    std::fs::create_dir(&full).unwrap();
+    // Room for the run file, not for a second copy of it while it is
+    // rewritten with its judgements.
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_runs/apples-n16.json.gz");
+    let size = std::fs::metadata(&src).unwrap().len();
+    if !mount_tmpfs(&full, (size * 3 / 2 / 1024) as u32 + 8, false) {
+        return;
+    }
+    let _m = Mounted(full.clone());
+    let run = full.join("apples.json.gz");
+    std::fs::copy(&src, &run).unwrap();
+    let o = bin()
+        .arg("judge")
+        .arg(&run)
+        .args(["--methods", "p_true", "-q", "--threads", "2", "--model"])
+        .arg(common::model_path())
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("No space left on device"), "{err}");
+    // The previous file is intact and no temporary is left behind.
+    assert_eq!(std::fs::read(&run).unwrap(), std::fs::read(&src).unwrap());
+    let left: Vec<_> = std::fs::read_dir(&full).unwrap().collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+}
