@@ -520,7 +520,8 @@ fn prompt_arg(
 ) -> anyhow::Result<Option<Vec<reasonscope::run::Message>>> {
     let text = match (prompt, file) {
         (Some(p), _) => p,
-        (None, Some(f)) => std::fs::read_to_string(&f)
+        (None, Some(f)) => reasonscope::run::read_bounded(&f)
+            .and_then(|b| String::from_utf8(b).map_err(|e| format!("not UTF-8 text ({e})")))
             .map_err(|e| anyhow::anyhow!("--prompt-file {}: {e}", f.display()))?,
         (None, None) => return Ok(None),
     };

@@ -654,21 +654,64 @@ fn readers_bound_what_they_inflate_and_hold() {
         "{e}"
     );
     assert!(t.elapsed().as_secs() < 5);
-    // A real run file over a 1 MiB limit names the limit and how to raise it.
+    // A real run file that inflates past the limit (its gzip within it)
+    // names the limit and how to raise it.
     let src = dir.path().join("big.json.gz");
-    reasonscope::run::write_run(&reasonscope::run::synthetic_run(16, 2000, 1), &src).unwrap();
+    let big = reasonscope::run::synthetic_run(16, 2000, 1);
+    reasonscope::run::write_run(&big, &src).unwrap();
+    let limit = (std::fs::metadata(&src).unwrap().len() >> 20) + 1;
+    assert!(reasonscope::run::run_to_bytes(&big, false).unwrap().len() as u64 > limit << 20);
     let o = bin()
         .arg("info")
         .arg(&src)
-        .env("REASONSCOPE_MAX_INFLATE_MB", "1")
+        .env("REASONSCOPE_MAX_INFLATE_MB", limit.to_string())
         .output()
         .unwrap();
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("inflates to more than 1 MiB") && err.contains("REASONSCOPE_MAX_INFLATE_MB"),
+        err.contains(&format!("inflates to more than {limit} MiB"))
+            && err.contains("REASONSCOPE_MAX_INFLATE_MB"),
         "{err}"
     );
+    // The same run as plain JSON, a suite and a conversation file over the
+    // limit are refused before they are read.
+    let plain = dir.path().join("big.json");
+    reasonscope::run::write_run(&reasonscope::run::synthetic_run(16, 2000, 1), &plain).unwrap();
+    let o = bin()
+        .arg("analyze")
+        .arg(&plain)
+        .env("REASONSCOPE_MAX_INFLATE_MB", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("larger than 1 MiB") && err.contains("REASONSCOPE_MAX_INFLATE_MB"),
+        "{err}"
+    );
+    let big_text = dir.path().join("big.jsonl");
+    let line = r#"{"id": "q", "prompt": "What is 1 plus 1?", "gold": "2"}"#;
+    std::fs::write(&big_text, format!("{line}\n").repeat(30_000)).unwrap();
+    let o = bin()
+        .args(["suite", "-o"])
+        .arg(dir.path().join("suite-out"))
+        .arg("--questions")
+        .arg(&big_text)
+        .env("REASONSCOPE_MAX_INFLATE_MB", "1")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("larger than 1 MiB"));
+    let o = bin()
+        .args(["sample", "-o"])
+        .arg(dir.path().join("c.json"))
+        .arg("--conversation")
+        .arg(&big_text)
+        .env("REASONSCOPE_MAX_INFLATE_MB", "1")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("larger than 1 MiB"));
     // A 2 MB line among good ones, with a 1 MiB record limit.
     let chat = std::fs::read_to_string(fixture("llama-server-chat.jsonl")).unwrap();
     let first = chat.lines().next().unwrap();

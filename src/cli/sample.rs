@@ -53,8 +53,9 @@ pub fn conversation_from_args(
             if prompt.is_some() || !turns.is_empty() {
                 bail!("give the user messages either with --prompt/--turn or in --conversation, not both");
             }
-            let bytes = std::fs::read(path)
-                .with_context(|| format!("cannot read conversation file {}", path.display()))?;
+            let bytes = crate::run::read_bounded(path).map_err(|e| {
+                anyhow::anyhow!("cannot read conversation file {}: {e}", path.display())
+            })?;
             let parsed: ConversationFile = serde_json::from_slice(&bytes).with_context(|| {
                 format!(
                     "{}: not a conversation (expected a JSON array of {{\"role\", \"content\"}} messages or {{\"conversation\": [...], \"gold\": [...]}})",

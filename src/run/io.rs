@@ -31,10 +31,36 @@ pub(crate) const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// A UTF-8 byte-order mark, which some tools write before JSON.
 pub(crate) const BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// A whole file, refused before it is read when it is larger than
+/// `max_inflated()` (the limit on what any reader holds), with a message
+/// naming the limit and how to raise it.
+pub fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
+    let limit = max_inflated();
+    let f = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let too_big = || {
+        format!(
+            "larger than {} MiB, the limit on what a file may hold (set REASONSCOPE_MAX_INFLATE_MB to raise it)",
+            limit >> 20
+        )
+    };
+    if len > limit {
+        return Err(too_big());
+    }
+    let mut out = Vec::with_capacity(len as usize);
+    // A file that grows while it is read is bounded too.
+    f.take(limit + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if out.len() as u64 > limit {
+        return Err(too_big());
+    }
+    Ok(out)
+}
+
 /// Read, decompress when gzip, parse and validate a run file.
 pub fn read_run(path: &Path) -> Result<Run, RunError> {
-    let bytes =
-        std::fs::read(path).map_err(|e| RunError::new(path, format!("cannot read: {e}")))?;
+    let bytes = read_bounded(path).map_err(|e| RunError::new(path, e))?;
     parse_run_bytes(&bytes).map_err(|p| RunError::new(path, p))
 }
 

@@ -13,8 +13,8 @@ mod validate;
 
 pub use build::{one_token_turn, run_with_paths, synthetic_run, TokenValues, TurnBuilder};
 pub use io::{
-    default_import_options, open_any, parse_run_bytes, read_run, read_run_for_analysis,
-    run_to_bytes, write_atomic, write_run, Opened, RunError,
+    default_import_options, open_any, parse_run_bytes, read_bounded, read_run,
+    read_run_for_analysis, run_to_bytes, write_atomic, write_run, Opened, RunError,
 };
 pub use model::*;
 pub use suite::{parse_suite, read_suite, Question};

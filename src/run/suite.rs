@@ -109,8 +109,9 @@ pub fn parse_suite(text: &str) -> Result<Vec<Question>, String> {
 
 /// Read a suite file; the error names the file.
 pub fn read_suite(path: &Path) -> Result<Vec<Question>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("{}: cannot read ({e})", path.display()))?;
+    let bytes = super::io::read_bounded(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|e| format!("{}: not UTF-8 text ({e})", path.display()))?;
     parse_suite(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
