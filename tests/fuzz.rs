@@ -4,7 +4,10 @@
 //! truncation, byte flips, inserted and repeated slices, swapped JSON
 //! types, huge, negative and non-finite numbers, invalid UTF-8, BOMs,
 //! duplicated keys and deep nesting. The oracle: no panic, no input slower
-//! than a per-input limit, and every rejection is a non-empty message.
+//! than a per-input limit, no input whose reading allocates more than a
+//! bound proportional to its size (a counting allocator measures each
+//! input's peak), and every rejection is a non-empty message. The runs the
+//! readers accept are also fed to the analysis and every chart builder.
 //! `make test` runs `FUZZ_INPUTS` (default 2 000) inputs per target from a
 //! fixed seed; `make fuzz` runs 1 000 000 and prints inputs/s.
 
@@ -12,6 +15,64 @@ use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+/// Per-thread allocation counts: each input's peak, whatever other test
+/// threads do.
+struct Counting;
+
+thread_local! {
+    static CURRENT: std::cell::Cell<isize> = const { std::cell::Cell::new(0) };
+    static PEAK: std::cell::Cell<isize> = const { std::cell::Cell::new(0) };
+}
+
+fn count(delta: isize) {
+    // `try_with`: nothing to count while a thread is being torn down.
+    let _ = CURRENT.try_with(|c| {
+        let now = c.get() + delta;
+        c.set(now);
+        let _ = PEAK.try_with(|p| p.set(p.get().max(now)));
+    });
+}
+
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 {
+        let p = unsafe { std::alloc::System.alloc(l) };
+        if !p.is_null() {
+            count(l.size() as isize);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) {
+        unsafe { std::alloc::System.dealloc(p, l) };
+        count(-(l.size() as isize));
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: std::alloc::Layout, n: usize) -> *mut u8 {
+        let q = unsafe { std::alloc::System.realloc(p, l, n) };
+        if !q.is_null() {
+            count(n as isize - l.size() as isize);
+        }
+        q
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// The peak bytes allocated (above what was held before) while `f` ran on
+/// this thread.
+fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let base = CURRENT.with(|c| c.get());
+    PEAK.with(|p| p.set(base));
+    let r = f();
+    (r, (PEAK.with(|p| p.get()) - base).max(0) as usize)
+}
+
+/// The most a reader may allocate for an input of `size` bytes (inflated
+/// size for gzip): the run held is about 1.4× its JSON, the analysis-free
+/// reading below 3× (README); 16× and 16 MiB leave room for small inputs.
+fn bound(size: usize) -> usize {
+    16 * size + (16 << 20)
+}
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -114,6 +175,19 @@ fn mutate(seed: &[u8], rng: &mut fastrand::Rng) -> Vec<u8> {
     v
 }
 
+/// What a gzip input inflates to (0 for anything else), capped at 1 GiB.
+fn inflated(b: &[u8]) -> usize {
+    if !b.starts_with(&[0x1f, 0x8b]) {
+        return 0;
+    }
+    let mut d = flate2::read::GzDecoder::new(b);
+    std::io::copy(
+        &mut std::io::Read::take(&mut d, 1 << 30),
+        &mut std::io::sink(),
+    )
+    .map_or(0, |n| n as usize)
+}
+
 fn gzip(b: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     e.write_all(b).unwrap();
@@ -127,6 +201,8 @@ fn fuzz(name: &str, seeds: &[Vec<u8>], target: impl Fn(&[u8]) -> Result<(), Stri
     let mut rng = fastrand::Rng::with_seed(0x5EED ^ name.len() as u64);
     let start = Instant::now();
     let mut rejected = 0usize;
+    let mut max_ratio = 0.0f64;
+    let mut max_peak = 0usize;
     let mut found: Vec<String> = Vec::new();
     for i in 0..n {
         let seed = &seeds[i % seeds.len()];
@@ -136,8 +212,14 @@ fn fuzz(name: &str, seeds: &[Vec<u8>], target: impl Fn(&[u8]) -> Result<(), Stri
             mutate(seed, &mut rng)
         };
         let t = Instant::now();
-        let r = catch_unwind(AssertUnwindSafe(|| target(&input)));
+        let (r, peak) = peak_of(|| catch_unwind(AssertUnwindSafe(|| target(&input))));
         let slow = t.elapsed() > LIMIT;
+        let size = input.len().max(inflated(&input));
+        max_peak = max_peak.max(peak);
+        if size >= 64 << 10 {
+            max_ratio = max_ratio.max(peak as f64 / size as f64);
+        }
+        let greedy = peak > bound(size);
         let problem = match r {
             Err(_) => Some("panic"),
             Ok(Err(e)) if e.trim().is_empty() => Some("an empty error message"),
@@ -147,7 +229,10 @@ fn fuzz(name: &str, seeds: &[Vec<u8>], target: impl Fn(&[u8]) -> Result<(), Stri
             }
             Ok(Ok(())) => None,
         };
-        if let Some(p) = problem.or(slow.then_some("slower than the limit")) {
+        if let Some(p) = problem
+            .or(slow.then_some("slower than the limit"))
+            .or(greedy.then_some("allocated beyond the bound"))
+        {
             let dir = root().join("target/fuzz-found");
             let _ = std::fs::create_dir_all(&dir);
             let f = dir.join(format!("{name}-{i}.bin"));
@@ -157,9 +242,10 @@ fn fuzz(name: &str, seeds: &[Vec<u8>], target: impl Fn(&[u8]) -> Result<(), Stri
     }
     let secs = start.elapsed().as_secs_f64();
     eprintln!(
-        "fuzz {name}: {n} inputs in {secs:.1} s ({:.0}/s), {rejected} rejected with a message, {} problems",
+        "fuzz {name}: {n} inputs in {secs:.1} s ({:.0}/s), {rejected} rejected with a message, {} problems; peak allocation {:.1} MiB at most, {max_ratio:.1}× the input at most for inputs ≥ 64 KiB",
         n as f64 / secs,
-        found.len()
+        found.len(),
+        max_peak as f64 / (1 << 20) as f64
     );
     assert!(found.is_empty(), "fuzz {name} found:\n{}", found.join("\n"));
 }
@@ -275,4 +361,101 @@ fn server_stream_chunks() {
     fuzz("sse-chunk", &seeds, |b| {
         reasonscope::engine::remote::chunk::parse_chunk(&String::from_utf8_lossy(b)).map(|_| ())
     });
+}
+
+#[test]
+fn analysis_and_chart_builders_on_accepted_runs() {
+    use reasonscope::analysis::{analyze_run, AnalysisParams};
+    use reasonscope::charts::{figure_for, FigureRequest, FIGURE_IDS};
+    // Mutated as JSON values, not bytes, so that most inputs still parse
+    // and validate and reach the builders: numbers made extreme, strings
+    // odd, arrays cut, per node with a small probability.
+    let seeds: Vec<serde_json::Value> = sample_runs()
+        .iter()
+        .map(|b| serde_json::from_slice(b).unwrap())
+        .collect();
+    let rng = std::cell::RefCell::new(fastrand::Rng::with_seed(11));
+    let (accepted, built) = (std::cell::Cell::new(0usize), std::cell::Cell::new(0usize));
+    let indices: Vec<Vec<u8>> = (0..seeds.len()).map(|i| vec![i as u8]).collect();
+    fuzz("charts", &indices, |b| {
+        let mut v = seeds[b.first().copied().unwrap_or(0) as usize % seeds.len()].clone();
+        // One to three mutations per run on average.
+        let p = rng.borrow_mut().usize(1..4) as f64 / nodes(&v) as f64;
+        mutate_value(&mut v, &mut rng.borrow_mut(), p);
+        let bytes = serde_json::to_vec(&v).unwrap();
+        let run = reasonscope::run::parse_run_bytes(&bytes)?;
+        accepted.set(accepted.get() + 1);
+        let turns = analyze_run(&run, &AnalysisParams::default());
+        let suite: Vec<_> = turns.iter().collect();
+        for t in 0..turns.len() {
+            for id in FIGURE_IDS {
+                let req = FigureRequest {
+                    id: id.into(),
+                    turn: t,
+                    paths: None,
+                    selected: Some((0, 0)),
+                    normalized_x: t % 2 == 0,
+                    params: Default::default(),
+                };
+                if figure_for(&req, &run, &turns, &suite).is_some() {
+                    built.set(built.get() + 1);
+                }
+            }
+        }
+        Ok(())
+    });
+    eprintln!(
+        "charts: {} mutated runs accepted by the reader, {} figures built",
+        accepted.get(),
+        built.get()
+    );
+    assert!(
+        accepted.get() * 4 > inputs(),
+        "too few mutated runs were accepted"
+    );
+}
+
+fn nodes(v: &serde_json::Value) -> usize {
+    1 + match v {
+        serde_json::Value::Array(a) => a.iter().map(nodes).sum(),
+        serde_json::Value::Object(o) => o.values().map(nodes).sum(),
+        _ => 0,
+    }
+}
+
+/// Structure-aware mutation of a JSON value: each node, with probability
+/// `p`, becomes an extreme number, an odd string or a shorter array.
+fn mutate_value(v: &mut serde_json::Value, rng: &mut fastrand::Rng, p: f64) {
+    use serde_json::Value;
+    if rng.f64() < p {
+        match v {
+            Value::Number(_) => {
+                *v = match rng.usize(0..8) {
+                    0 => serde_json::json!(1e300),
+                    1 => serde_json::json!(-1e300),
+                    2 => serde_json::json!(0.0),
+                    3 => serde_json::json!(-0.0),
+                    4 => serde_json::json!(1e-300),
+                    5 => serde_json::json!(4294967296i64),
+                    6 => serde_json::json!(-1),
+                    _ => serde_json::json!(i64::MAX),
+                }
+            }
+            Value::String(s) => {
+                *s = ["", "\u{202e}\u{0}x", "../../etc/passwd", "💥💥", "\n\n\n"][rng.usize(0..5)]
+                    .repeat(rng.usize(1..4))
+            }
+            Value::Array(a) if !a.is_empty() => {
+                let n = rng.usize(0..a.len());
+                a.truncate(n);
+            }
+            _ => {}
+        }
+        return;
+    }
+    match v {
+        Value::Array(a) => a.iter_mut().for_each(|x| mutate_value(x, rng, p)),
+        Value::Object(o) => o.values_mut().for_each(|x| mutate_value(x, rng, p)),
+        _ => {}
+    }
 }
