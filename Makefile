@@ -5,7 +5,7 @@ export TZ = UTC
 export WGPU_BACKEND ?= vulkan
 export VK_DRIVER_FILES ?= /usr/share/vulkan/icd.d/lvp_icd.x86_64.json
 
-.PHONY: setup model build run test bench screenshot fmt lint import-fixtures check-cuda fuzz
+.PHONY: setup model build run test bench soak screenshot fmt lint import-fixtures check-cuda fuzz
 
 setup:
 	scripts/setup.sh
@@ -26,6 +26,9 @@ run: build
 test: setup
 	$(CARGO) build --release --all-targets
 	$(CARGO) test --release --no-fail-fast -- --test-threads=1
+
+soak: setup
+	$(CARGO) bench --bench soak
 
 bench: setup
 	$(CARGO) bench --bench analysis

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 mod common;
 
-use common::ui::{click, content, harness};
+use common::ui::{click, content, harness, step_until};
 use egui_kittest::kittest::{By, Queryable};
 use reasonscope::export::Format;
 use reasonscope::ui::{AppCommand, View};
@@ -28,6 +28,11 @@ fn opens_the_bundled_run_and_every_view_shows_its_content() {
     for (view, text) in expect {
         click(&mut h, view.label());
         assert_eq!(h.state().settings.view, view);
+        if view == View::Curves {
+            // Accuracy vs N is computed in a background job.
+            assert!(step_until(&mut h, 60, |a| !a.figure_pending("curves")));
+            h.run_steps(3);
+        }
         assert!(content(&h, text), "{} view lacks {text:?}", view.label());
         h.snapshot(format!(
             "view_{}",
