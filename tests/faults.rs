@@ -5,12 +5,15 @@
 //! does); where mounting is not allowed it says so and checks nothing.
 
 mod common;
+#[path = "common/server.rs"]
+mod server;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use reasonscope::run::{read_run, validate, Finish};
+use server::LlamaServer;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_reasonscope"))
@@ -257,4 +260,111 @@ fn a_full_disk_keeps_the_previous_file_and_says_why() {
     assert_eq!(std::fs::read(&run).unwrap(), std::fs::read(&src).unwrap());
     let left: Vec<_> = std::fs::read_dir(&full).unwrap().collect();
     assert_eq!(left.len(), 1, "{left:?}");
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_planted_api_key_is_in_no_file_written_and_no_message() {
+    const KEY: &str = "sk-planted-7f3a9c1e";
+    let srv = LlamaServer::start_with(2, 1024, &["--api-key", KEY]);
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("remote.json.gz");
+    let with_key = |args: &[&str]| {
+        let o = bin()
+            .args(args)
+            .args(["--server", &srv.url(), "--api-key-env", "RS_PLANTED_KEY"])
+            .env("RS_PLANTED_KEY", KEY)
+            .output()
+            .unwrap();
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(!said.contains(KEY), "the key was printed: {said}");
+        (o.status.success(), said)
+    };
+    // Sampling (with autosaves every 0.2 s) and judging through the server.
+    let out = run.to_string_lossy().into_owned();
+    let (ok, said) = with_key(&[
+        "sample",
+        "--prompt",
+        common::PROMPT,
+        "-n",
+        "2",
+        "--max-tokens",
+        "24",
+        "--autosave-secs",
+        "0.2",
+        "--judge",
+        "p_true",
+        "-o",
+        &out,
+    ]);
+    assert!(ok, "{said}");
+    assert_eq!(read_run(&run).unwrap().judgements.len(), 1);
+    // A suite through the server.
+    let q = dir.path().join("q.jsonl");
+    std::fs::write(
+        &q,
+        r#"{"id": "a", "prompt": "What is 2 plus 2?", "gold": "4"}"#,
+    )
+    .unwrap();
+    let suite = dir.path().join("suite");
+    let (ok, said) = with_key(&[
+        "suite",
+        "--questions",
+        &q.to_string_lossy(),
+        "-n",
+        "2",
+        "--max-tokens",
+        "16",
+        "-o",
+        &suite.to_string_lossy(),
+    ]);
+    assert!(ok, "{said}");
+    // A wrong key: refused, and the message does not echo what was sent.
+    let o = bin()
+        .args(["sample", "--prompt", "x", "-n", "1", "--max-tokens", "4"])
+        .args(["--server", &srv.url(), "--api-key-env", "RS_PLANTED_KEY"])
+        .env("RS_PLANTED_KEY", format!("{KEY}-wrong"))
+        .arg("-o")
+        .arg(dir.path().join("refused.json"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(!String::from_utf8_lossy(&o.stderr).contains(KEY));
+    // Every file written, compressed ones read inflated.
+    let files = files_under(dir.path());
+    assert!(files.len() >= 3, "{files:?}");
+    for f in files {
+        let mut bytes = std::fs::read(&f).unwrap();
+        if bytes.starts_with(&[0x1f, 0x8b]) {
+            let mut inflated = Vec::new();
+            std::io::Read::read_to_end(
+                &mut flate2::read::GzDecoder::new(&bytes[..]),
+                &mut inflated,
+            )
+            .unwrap();
+            bytes = inflated;
+        }
+        assert!(
+            !bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes()),
+            "{} holds the key",
+            f.display()
+        );
+    }
 }

@@ -623,3 +623,53 @@ fn without_a_desktop_dialog_open_falls_back_to_a_path_field() {
     assert!(content(&h, "has no chart to export"));
     std::env::remove_var("REASONSCOPE_NO_NATIVE_DIALOG");
 }
+
+/// Network sockets this process listens on (TCP in LISTEN, or bound UDP):
+/// its open socket inodes matched against /proc/net.
+fn listening_sockets() -> Vec<String> {
+    let mine: Vec<String> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .filter_map(|l| {
+            let l = l.to_string_lossy().into_owned();
+            l.strip_prefix("socket:[")
+                .and_then(|r| r.strip_suffix(']'))
+                .map(str::to_owned)
+        })
+        .collect();
+    let mut out = Vec::new();
+    for table in ["tcp", "tcp6", "udp", "udp6"] {
+        let text = std::fs::read_to_string(format!("/proc/net/{table}")).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() < 10 || !mine.iter().any(|i| i == f[9]) {
+                continue;
+            }
+            if table.starts_with("udp") || f[3] == "0A" {
+                out.push(format!("{table} {}", f[1]));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_app_listens_on_no_network_port() {
+    // The detector sees a listener of this process.
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    assert_eq!(listening_sockets().len(), 1);
+    drop(probe);
+    let mut h = harness(&[]);
+    for view in View::ALL {
+        h.state_mut().push(AppCommand::SetView(view));
+        h.run_steps(2);
+    }
+    click(&mut h, "New run");
+    h.run_steps(5);
+    assert!(
+        std::fs::read_dir("/proc/self/fd").is_ok(),
+        "this check needs Linux's /proc"
+    );
+    assert_eq!(listening_sockets(), Vec::<String>::new());
+}
