@@ -225,3 +225,28 @@ fn ask_the_model_judges_the_open_run_and_saves_it() {
     }
     panic!("the judgements never reached the run file");
 }
+
+#[test]
+fn ctrl_enter_starts_sampling_from_the_new_run_panel() {
+    let mut h = harness(&[]);
+    {
+        let f = &mut h.state_mut().settings.form;
+        f.model = common::model_path();
+        f.n_paths = 2;
+        f.max_tokens = 8;
+    }
+    // Closed panel: nothing starts.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Enter);
+    h.run_steps(3);
+    assert!(h.state().live.is_none());
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::N);
+    h.run_steps(3);
+    assert!(h.state().panel_open);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Enter);
+    h.run_steps(3);
+    assert!(h.state().live.is_some(), "Ctrl+Enter started no run");
+    assert!(
+        step_until(&mut h, 120, |a| a.live.is_none()),
+        "the run never ended"
+    );
+}

@@ -1428,6 +1428,13 @@ impl App {
             if i.consume_shortcut(&KeyboardShortcut::new(cmd, Key::N)) {
                 pushed.push(AppCommand::ToggleNewRun);
             }
+            // Start from the keyboard, even with the prompt field focused.
+            if self.panel_open
+                && self.live.is_none()
+                && i.consume_shortcut(&KeyboardShortcut::new(cmd, Key::Enter))
+            {
+                pushed.push(AppCommand::StartSample);
+            }
             if i.consume_key(Modifiers::NONE, Key::Escape) && self.live.is_some() {
                 pushed.push(AppCommand::StopSample);
             }
@@ -1788,6 +1795,7 @@ impl App {
                         ("Ctrl+E", "export the current view as PNG"),
                         ("Ctrl+T", "light / dark theme"),
                         ("Ctrl+N", "New run panel"),
+                        ("Ctrl+Enter", "start sampling (New run panel open)"),
                         ("Esc", "stop the live run"),
                         ("1 to 9", "switch view"),
                         ("J / K", "next / previous path (Paths view)"),

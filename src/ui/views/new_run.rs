@@ -124,7 +124,7 @@ pub fn new_run_ui(app: &mut App, ui: &mut egui::Ui) {
             });
         });
         ui.horizontal(|ui| {
-            if ui.add_enabled(!sampling, egui::Button::new("Start")).on_hover_text("Sample the paths (the model stays loaded)").clicked() {
+            if ui.add_enabled(!sampling, egui::Button::new("Start")).on_hover_text("Sample the paths (the model stays loaded; Ctrl+Enter)").clicked() {
                 app.push(AppCommand::StartSample);
             }
             if ui.add_enabled(sampling, egui::Button::new("Stop")).on_hover_text("Stop now; every sampled token is kept (Esc)").clicked() {
