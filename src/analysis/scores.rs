@@ -126,6 +126,18 @@ pub fn path_scores(t: &Tokens, w: usize) -> PathScores {
     }
 }
 
+/// The q-quantile (q in [0, 1]) of sorted values, interpolated linearly
+/// between order statistics (NumPy's default). `v` must not be empty.
+pub fn percentile_sorted(v: &[f64], q: f64) -> f64 {
+    let pos = q.clamp(0.0, 1.0) * (v.len() - 1) as f64;
+    let (i, f) = (pos.floor() as usize, pos.fract());
+    if i + 1 < v.len() {
+        v[i] + (v[i + 1] - v[i]) * f
+    } else {
+        v[i]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,5 +227,16 @@ mod tests {
         flat[22] = 1.99;
         flat[23] = 2.1; // W now holds 1.99: threshold 1.0495 + 2·0.5
         assert_eq!(uncertain_points(&flat), vec![23]);
+    }
+
+    #[test]
+    fn percentiles_interpolate_as_numpy() {
+        // numpy.percentile([1, 2, 4, 8], [25, 50, 75]) = 1.75, 3.0, 5.0
+        let v = [1.0, 2.0, 4.0, 8.0];
+        assert_eq!(percentile_sorted(&v, 0.25), 1.75);
+        assert_eq!(percentile_sorted(&v, 0.5), 3.0);
+        assert_eq!(percentile_sorted(&v, 0.75), 5.0);
+        assert_eq!(percentile_sorted(&v, 1.0), 8.0);
+        assert_eq!(percentile_sorted(&[3.0], 0.5), 3.0);
     }
 }

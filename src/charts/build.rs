@@ -202,6 +202,17 @@ pub fn entropy_figure(
 ) -> Figure {
     let mut ent = Vec::new();
     let mut conf = Vec::new();
+    // The selected token's path is drawn on top, thicker; the others fade.
+    let focus = selected.map(|s| s.0).filter(|p| paths.contains(p));
+    let (mut top_ent, mut top_conf) = (Vec::new(), Vec::new());
+    // The band behind every path, its median over them.
+    let mut band = if normalized {
+        Vec::new()
+    } else {
+        quantile_band(run, t.turn, paths)
+    };
+    let median = band.pop();
+    ent.append(&mut band);
     for (k, &pi) in paths.iter().enumerate() {
         let Some(pa) = t.paths.iter().find(|p| p.index == pi) else {
             continue;
@@ -221,6 +232,20 @@ pub fn entropy_figure(
             }
         };
         let color = palette::categorical(k);
+        let focused = focus == Some(pi);
+        let dim = |s: Series| {
+            if focus.is_some() && !focused {
+                s.faded(0.22)
+            } else {
+                s
+            }
+        };
+        let line_width = if focused { 2.4 } else { 1.2 };
+        let (ent, conf) = if focused {
+            (&mut top_ent, &mut top_conf)
+        } else {
+            (&mut ent, &mut conf)
+        };
         let pts: Vec<[f64; 2]> = turn
             .tokens
             .entropy
@@ -232,15 +257,15 @@ pub fn entropy_figure(
             "path {pi} ({})",
             pa.answer.as_deref().unwrap_or("no answer")
         );
-        ent.push(Series::new(
+        ent.push(dim(Series::new(
             label.clone(),
             color,
             Mark::Line {
                 points: decimate(&pts, MAX_LINE_POINTS),
-                width: 1.2,
+                width: line_width,
                 dashed: false,
             },
-        ));
+        )));
         // The dynamic threshold itself, where few enough paths keep it readable.
         if paths.len() <= 4 {
             let thr: Vec<[f64; 2]> =
@@ -249,7 +274,7 @@ pub fn entropy_figure(
                     .enumerate()
                     .map(|(i, &v)| [x(i), v])
                     .collect();
-            ent.push(Series::new(
+            ent.push(dim(Series::new(
                 format!("SRGen threshold, path {pi}"),
                 color,
                 Mark::Line {
@@ -257,7 +282,7 @@ pub fn entropy_figure(
                     width: 1.0,
                     dashed: true,
                 },
-            ));
+            )));
         }
         if let Some((_, st)) = selected.filter(|s| s.0 == pi && s.1 < n) {
             ent.push(Series::new(
@@ -274,17 +299,15 @@ pub fn entropy_figure(
             .map(|i| pts[i])
             .collect();
         if !unc.is_empty() {
-            ent.push(
-                Series::new(
-                    format!("uncertain, path {pi}"),
-                    color,
-                    Mark::Points {
-                        points: unc,
-                        radius: 3.0,
-                    },
-                )
-                .unlisted(),
-            );
+            ent.push(dim(Series::new(
+                format!("uncertain, path {pi}"),
+                color,
+                Mark::Points {
+                    points: unc,
+                    radius: 3.0,
+                },
+            )
+            .unlisted()));
         }
         let w = window.max(1);
         let means = window_means(&turn.tokens.confidence, w);
@@ -298,16 +321,20 @@ pub fn entropy_figure(
                 .map(|(i, &m)| [x(i + w - 1), m])
                 .collect()
         };
-        conf.push(Series::new(
+        conf.push(dim(Series::new(
             label,
             color,
             Mark::Line {
                 points: decimate(&cp, MAX_LINE_POINTS),
-                width: 1.2,
+                width: line_width,
                 dashed: false,
             },
-        ));
+        )));
     }
+    ent.extend(median);
+    // The focused path last: drawn over the others.
+    ent.append(&mut top_ent);
+    conf.append(&mut top_conf);
     let xl = if normalized {
         "position in the path (0–1)"
     } else {
@@ -357,6 +384,64 @@ pub fn entropy_figure(
         ],
         columns: 1,
     }
+}
+
+/// Where most paths' entropy lies, token by token: the band between the
+/// 25th and 75th percentile (linear interpolation) over the paths still
+/// generating at that token, and their median; drawn behind the paths,
+/// where at least 4 paths are shown and at least 3 reach the token.
+fn quantile_band(run: &Run, turn: usize, paths: &[usize]) -> Vec<Series> {
+    if paths.len() < 4 {
+        return Vec::new();
+    }
+    let cols: Vec<&[f32]> = paths
+        .iter()
+        .filter_map(|&p| run.paths.get(p)?.turns.get(turn))
+        .map(|t| &t.tokens.entropy[..])
+        .collect();
+    let longest = cols.iter().map(|c| c.len()).max().unwrap_or(0);
+    let (mut xs, mut lo, mut mid, mut hi) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut at = Vec::with_capacity(cols.len());
+    for i in 0..longest {
+        at.clear();
+        at.extend(cols.iter().filter_map(|c| c.get(i)).map(|&h| f64::from(h)));
+        if at.len() < 3 {
+            break;
+        }
+        at.sort_by(f64::total_cmp);
+        xs.push(i as f64);
+        lo.push(crate::analysis::scores::percentile_sorted(&at, 0.25));
+        mid.push([
+            i as f64,
+            crate::analysis::scores::percentile_sorted(&at, 0.5),
+        ]);
+        hi.push(crate::analysis::scores::percentile_sorted(&at, 0.75));
+    }
+    if xs.is_empty() {
+        return Vec::new();
+    }
+    let grey = Rgb(140, 140, 150);
+    vec![
+        Series::new(
+            "middle 50% of paths",
+            grey,
+            Mark::Band {
+                xs,
+                lower: lo,
+                upper: hi,
+                opacity: 0.35,
+            },
+        ),
+        Series::new(
+            "median of paths",
+            grey,
+            Mark::Line {
+                points: decimate(&mid, MAX_LINE_POINTS),
+                width: 2.0,
+                dashed: true,
+            },
+        ),
+    ]
 }
 
 /// The trie nodes of a turn (for the Branches view).
@@ -912,6 +997,42 @@ mod tests {
         assert!(ax.forks.len() >= 2);
         assert_eq!(ax.x(ax.forks[1]), 1.0);
         assert_eq!(ax.labels().len(), ax.forks.len() + 1);
+    }
+
+    #[test]
+    fn the_selected_path_is_drawn_on_top_and_the_others_fade() {
+        let run = crate::run::synthetic_run(6, 80, 9);
+        let turns = crate::analysis::analyze_run(&run, &crate::analysis::AnalysisParams::default());
+        let all: Vec<usize> = (0..6).collect();
+        let fig = entropy_figure(&run, &turns[0], &all, false, 16, Some((3, 10)));
+        let ent = &fig.charts[0].series;
+        // Behind the paths: the middle-50% band of the 6 paths.
+        assert_eq!(ent[0].name, "middle 50% of paths");
+        let lines: Vec<&Series> = ent.iter().filter(|s| s.name.starts_with("path ")).collect();
+        assert_eq!(lines.len(), 6);
+        let last = lines.last().unwrap();
+        assert!(last.name.starts_with("path 3 "), "{}", last.name);
+        assert_eq!(last.opacity, 1.0);
+        assert!(lines[..5].iter().all(|s| s.opacity < 0.5));
+        // The band holds the 25th-75th percentile of the paths at token 0.
+        let Mark::Band { lower, upper, .. } = &ent[0].mark else {
+            panic!("not a band")
+        };
+        let mut at0: Vec<f64> = (0..6)
+            .map(|p| f64::from(run.paths[p].turns[0].tokens.entropy[0]))
+            .collect();
+        at0.sort_by(f64::total_cmp);
+        assert_eq!(
+            lower[0],
+            crate::analysis::scores::percentile_sorted(&at0, 0.25)
+        );
+        assert_eq!(
+            upper[0],
+            crate::analysis::scores::percentile_sorted(&at0, 0.75)
+        );
+        // No selection: nothing fades.
+        let fig = entropy_figure(&run, &turns[0], &all, false, 16, None);
+        assert!(fig.charts[0].series.iter().all(|s| s.opacity == 1.0));
     }
 
     #[test]

@@ -48,6 +48,8 @@ pub struct Series {
     pub mark: Mark,
     /// Listed in the legend.
     pub legend: bool,
+    /// 1 = opaque; less to push a series into the background.
+    pub opacity: f32,
 }
 
 impl Series {
@@ -57,11 +59,17 @@ impl Series {
             color,
             mark,
             legend: true,
+            opacity: 1.0,
         }
     }
 
     pub fn unlisted(mut self) -> Self {
         self.legend = false;
+        self
+    }
+
+    pub fn faded(mut self, opacity: f32) -> Self {
+        self.opacity = opacity.clamp(0.0, 1.0);
         self
     }
 }

@@ -191,6 +191,12 @@ fn chart_svg(
     let _ = writeln!(out, r#"<g clip-path="url(#clip{uid})">"#);
     for s in &c.series {
         let col = s.color.hex();
+        // A faded series: its strokes and fills at its opacity.
+        let op = if s.opacity < 1.0 {
+            format!(r#" opacity="{:.2}""#, s.opacity)
+        } else {
+            String::new()
+        };
         match &s.mark {
             Mark::Line {
                 points,
@@ -208,7 +214,7 @@ fn chart_svg(
                 };
                 let _ = writeln!(
                     out,
-                    r#"<polyline points="{}" fill="none" stroke="{col}" stroke-width="{width}"{dash}/>"#,
+                    r#"<polyline points="{}" fill="none" stroke="{col}" stroke-width="{width}"{dash}{op}/>"#,
                     pts.join(" ")
                 );
             }
@@ -216,7 +222,7 @@ fn chart_svg(
                 for p in points {
                     let _ = writeln!(
                         out,
-                        r#"<circle cx="{:.1}" cy="{:.1}" r="{radius}" fill="{col}"/>"#,
+                        r#"<circle cx="{:.1}" cy="{:.1}" r="{radius}" fill="{col}"{op}/>"#,
                         sx(p[0]),
                         sy(p[1])
                     );

@@ -81,7 +81,11 @@ pub fn chart_ui(
     }
     let r = plot.show(ui, |p| {
         for s in &chart.series {
-            let color = theme::color(s.color);
+            let color = if s.opacity < 1.0 {
+                theme::color(s.color).gamma_multiply(s.opacity)
+            } else {
+                theme::color(s.color)
+            };
             let name = if s.legend {
                 s.name.clone()
             } else {

@@ -40,7 +40,11 @@ pub fn entropy_ui(app: &mut App, ui: &mut egui::Ui) {
         .id_salt(("view-scroll", "entropy"))
         .show(ui, |ui| {
             if let Some(fig) = super::ready_figure(app, ui, "entropy") {
-                figure_ui(ui, &fig, theme::PLOT_HEIGHT * 0.8);
+                ui.weak("Click a line to bring its path forward (the others fade); click an empty spot to show all paths alike. Grey: the middle 50% of paths and their median.");
+                let responses = figure_ui(ui, &fig, theme::PLOT_HEIGHT * 0.8);
+                if let Some([x, y]) = responses.first().and_then(|r| r.clicked_at) {
+                    focus_at(app, &t, x, y);
+                }
             }
             ui.add_space(6.0);
             ui.strong("Per-path summary (click a header to sort, a row to show the path)");
@@ -119,4 +123,36 @@ pub fn entropy_ui(app: &mut App, ui: &mut egui::Ui) {
                     }
                 });
         });
+}
+
+/// The path whose entropy line passes nearest the clicked point (within
+/// 0.5 nats) becomes the selected token's path; a click away from every
+/// line clears the selection.
+fn focus_at(app: &mut App, t: &crate::analysis::TurnAnalysis, x: f64, y: f64) {
+    let Some(r) = app.run() else { return };
+    let normalized = app.settings.normalized_x;
+    let shown: Vec<usize> = if app.entropy_selected_only {
+        app.shown_paths.clone()
+    } else {
+        t.paths.iter().map(|p| p.index).collect()
+    };
+    let mut best: Option<(f64, usize, usize)> = None;
+    for p in shown {
+        let Some(turn) = r.run.paths.get(p).and_then(|pp| pp.turns.get(t.turn)) else {
+            continue;
+        };
+        let n = turn.tokens.entropy.len();
+        let i = if normalized { x * n as f64 } else { x }.round();
+        if i < 0.0 || i as usize >= n {
+            continue;
+        }
+        let d = (f64::from(turn.tokens.entropy[i as usize]) - y).abs();
+        if best.is_none_or(|b| d < b.0) {
+            best = Some((d, p, i as usize));
+        }
+    }
+    match best.filter(|b| b.0 < 0.5) {
+        Some((_, path, token)) => app.push(AppCommand::SelectToken { path, token }),
+        None => app.selected_token = None,
+    }
 }
