@@ -52,23 +52,8 @@ fn find<'a>(run: &'a Run, method: &str, t: usize) -> Option<&'a Judgement> {
         .find(|j| j.method == method && j.turn as usize == t)
 }
 
-/// Tokens the judge read and wrote for `method` on turn `t`.
-pub fn judge_tokens(run: &Run, method: &str, t: usize) -> usize {
-    find(run, method, t).map_or(0, |j| (j.prompt_tokens + j.generated_tokens) as usize)
-}
-
 fn blank(method: &'static str, why: &'static str) -> MethodOutcome {
-    MethodOutcome {
-        method,
-        answer: None,
-        confidence: None,
-        correct: None,
-        votes: Vec::new(),
-        unavailable: Some(why),
-        tie: Vec::new(),
-        note: None,
-        judge_tokens: 0,
-    }
+    super::turn::unavailable_outcome(method, why)
 }
 
 /// P(True): the answer with the largest P(True), the earliest on a tie.

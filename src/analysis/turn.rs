@@ -166,7 +166,7 @@ pub fn outcome(
 }
 
 /// The row of a method that cannot be computed: no answer, no verdict.
-fn unavailable_outcome(method: &'static str, why: &'static str) -> MethodOutcome {
+pub(crate) fn unavailable_outcome(method: &'static str, why: &'static str) -> MethodOutcome {
     MethodOutcome {
         method,
         answer: None,

@@ -40,18 +40,18 @@ pub fn suite_figure(groups: &[SuiteGroup], params: &MethodParams) -> Option<Figu
         return None;
     }
     let g_n = groups.len() as f64;
-    let per_group: Vec<Vec<crate::analysis::suite::SuiteMethod>> = groups
+    let golds: Vec<Vec<&TurnAnalysis>> = groups
         .iter()
         .map(|g| {
-            let with_gold: Vec<&TurnAnalysis> = g
-                .questions
+            g.questions
                 .iter()
                 .copied()
                 .filter(|q| q.gold.is_some())
-                .collect();
-            suite_methods(&with_gold)
+                .collect()
         })
         .collect();
+    let per_group: Vec<Vec<crate::analysis::suite::SuiteMethod>> =
+        golds.iter().map(|q| suite_methods(q)).collect();
     // The methods that ask the model again get a place when some group
     // was judged.
     let categories: Vec<&str> = METHODS
@@ -70,12 +70,7 @@ pub fn suite_figure(groups: &[SuiteGroup], params: &MethodParams) -> Option<Figu
     let mut by_n = None;
     for (gi, g) in groups.iter().enumerate() {
         let color = palette::categorical(gi);
-        let with_gold: Vec<&TurnAnalysis> = g
-            .questions
-            .iter()
-            .copied()
-            .filter(|q| q.gold.is_some())
-            .collect();
+        let with_gold = &golds[gi];
         let methods = &per_group[gi];
         let dx = (gi as f64 - (g_n - 1.0) / 2.0) * 0.7 / g_n;
         let mut points = Vec::new();
@@ -105,7 +100,7 @@ pub fn suite_figure(groups: &[SuiteGroup], params: &MethodParams) -> Option<Figu
         acc_series.push(Series::new(name, color, Mark::Segments { segments: bars }).unlisted());
         // Accuracy against mean tokens per question as n grows (majority),
         // and every method at the group's full N.
-        let curve = accuracy_curves(&with_gold, params, DEFAULT_DRAWS, DEFAULT_SEED);
+        let curve = accuracy_curves(with_gold, params, DEFAULT_DRAWS, DEFAULT_SEED);
         let maj: Vec<[f64; 2]> = curve
             .iter()
             .filter(|c| c.method == "majority")
