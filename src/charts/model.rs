@@ -134,6 +134,89 @@ impl Figure {
 
 impl Chart {
     /// Data bounds over every series ((x0, x1), (y0, y1)), honouring fixed ranges.
+    /// Every data point the chart's marks draw (horizontal lines aside).
+    fn each_point(&self, f: &mut dyn FnMut(f64, f64)) {
+        for s in &self.series {
+            match &s.mark {
+                Mark::Line { points, .. } | Mark::Points { points, .. } => {
+                    points.iter().for_each(|p| f(p[0], p[1]))
+                }
+                Mark::Bars { bars, width } => bars.iter().for_each(|b| {
+                    f(b[0] - width / 2.0, 0.0);
+                    f(b[0] + width / 2.0, b[1]);
+                }),
+                Mark::Band {
+                    xs, lower, upper, ..
+                } => {
+                    for i in 0..xs.len() {
+                        f(xs[i], lower[i]);
+                        f(xs[i], upper[i]);
+                    }
+                }
+                Mark::HLine { .. } => {}
+                Mark::Segments { segments } => segments.iter().for_each(|(a, b, _)| {
+                    f(a[0], a[1]);
+                    f(b[0], b[1]);
+                }),
+                Mark::Labels { labels } => labels.iter().for_each(|(p, _)| f(p[0], p[1])),
+            }
+        }
+    }
+
+    /// The corner a legend covers the least data in: the one whose box (the
+    /// legend's share `w` of the width and `h` of the height) holds the
+    /// fewest points; the top right on a tie.
+    pub fn legend_corner(&self, w: f64, h: f64) -> Corner {
+        let ((x0, x1), (y0, y1)) = self.bounds();
+        let (w, h) = (w.clamp(0.05, 1.0), h.clamp(0.05, 1.0));
+        let mut counts = [0usize; 4];
+        // Lines count along their length, not only at their vertices (a
+        // curve of 8 points still crosses the corner it passes through).
+        let along = |f: &mut dyn FnMut(f64, f64)| {
+            self.each_point(f);
+            for s in &self.series {
+                let lines: Vec<Vec<[f64; 2]>> = match &s.mark {
+                    Mark::Line { points, .. } => vec![points.clone()],
+                    Mark::Band {
+                        xs, lower, upper, ..
+                    } => vec![
+                        xs.iter().zip(lower).map(|(&x, &y)| [x, y]).collect(),
+                        xs.iter().zip(upper).map(|(&x, &y)| [x, y]).collect(),
+                    ],
+                    _ => continue,
+                };
+                for pts in lines {
+                    for w in pts.windows(2) {
+                        for k in 1..16 {
+                            let t = k as f64 / 16.0;
+                            f(
+                                w[0][0] + (w[1][0] - w[0][0]) * t,
+                                w[0][1] + (w[1][1] - w[0][1]) * t,
+                            );
+                        }
+                    }
+                }
+            }
+        };
+        along(&mut |x, y| {
+            let (u, v) = ((x - x0) / (x1 - x0), (y - y0) / (y1 - y0));
+            let (left, right, top, bottom) = (u <= w, u >= 1.0 - w, v >= 1.0 - h, v <= h);
+            for (k, inside) in [top && right, top && left, bottom && right, bottom && left]
+                .into_iter()
+                .enumerate()
+            {
+                counts[k] += usize::from(inside);
+            }
+        });
+        let k = (0..4).min_by_key(|&k| counts[k]).unwrap_or(0);
+        [
+            Corner::RightTop,
+            Corner::LeftTop,
+            Corner::RightBottom,
+            Corner::LeftBottom,
+        ][k]
+    }
+
     pub fn bounds(&self) -> ((f64, f64), (f64, f64)) {
         let mut b = [
             f64::INFINITY,
@@ -141,37 +224,19 @@ impl Chart {
             f64::INFINITY,
             f64::NEG_INFINITY,
         ];
-        let mut hlines = Vec::new();
-        let mut add = |x: f64, y: f64| {
+        self.each_point(&mut |x, y| {
             if x.is_finite() && y.is_finite() {
                 b = [b[0].min(x), b[1].max(x), b[2].min(y), b[3].max(y)];
             }
-        };
-        for s in &self.series {
-            match &s.mark {
-                Mark::Line { points, .. } | Mark::Points { points, .. } => {
-                    points.iter().for_each(|p| add(p[0], p[1]))
-                }
-                Mark::Bars { bars, width } => bars.iter().for_each(|b| {
-                    add(b[0] - width / 2.0, 0.0);
-                    add(b[0] + width / 2.0, b[1]);
-                }),
-                Mark::Band {
-                    xs, lower, upper, ..
-                } => {
-                    for i in 0..xs.len() {
-                        add(xs[i], lower[i]);
-                        add(xs[i], upper[i]);
-                    }
-                }
-                Mark::HLine { y } => hlines.push(*y),
-                Mark::Segments { segments } => segments.iter().for_each(|(a, b, _)| {
-                    add(a[0], a[1]);
-                    add(b[0], b[1]);
-                }),
-                Mark::Labels { labels } => labels.iter().for_each(|(p, _)| add(p[0], p[1])),
-            }
-        }
+        });
+        let hlines: Vec<f64> = self
+            .series
+            .iter()
+            .filter_map(|s| match s.mark {
+                Mark::HLine { y } => Some(y),
+                _ => None,
+            })
+            .collect();
         let [mut x0, mut x1, mut y0, mut y1] = b;
         if !x0.is_finite() {
             (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
@@ -188,6 +253,15 @@ impl Chart {
         let yr = self.y.range.unwrap_or((y0, y1));
         (widen(xr), widen(yr))
     }
+}
+
+/// Where a legend goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Corner {
+    RightTop,
+    LeftTop,
+    RightBottom,
+    LeftBottom,
 }
 
 fn widen((a, b): (f64, f64)) -> (f64, f64) {
@@ -232,6 +306,36 @@ pub fn decimate(points: &[[f64; 2]], max: usize) -> Vec<[f64; 2]> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_legend_goes_where_the_data_is_not() {
+        let line = |pts: Vec<[f64; 2]>| Chart {
+            title: String::new(),
+            x: Axis::new("x"),
+            y: Axis::new("y"),
+            series: vec![Series::new(
+                "s",
+                Rgb(0, 0, 0),
+                Mark::Line {
+                    points: pts,
+                    width: 1.0,
+                    dashed: false,
+                },
+            )],
+        };
+        // Rising curves fill the top right and the bottom left.
+        let rising: Vec<[f64; 2]> = (0..=100).map(|i| [i as f64, i as f64]).collect();
+        assert_eq!(line(rising).legend_corner(0.3, 0.4), Corner::LeftTop);
+        // A curve along the top: a bottom corner.
+        let high: Vec<[f64; 2]> = (0..=100)
+            .map(|i| [i as f64, 0.9 + (i % 2) as f64 * 0.1])
+            .collect();
+        let mut c = line(high);
+        c.y = Axis::new("y").range(0.0, 1.0);
+        assert_eq!(c.legend_corner(0.3, 0.4), Corner::RightBottom);
+        // Nothing drawn: the usual top right.
+        assert_eq!(line(Vec::new()).legend_corner(0.3, 0.4), Corner::RightTop);
+    }
+
     use super::*;
 
     #[test]

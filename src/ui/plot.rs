@@ -67,7 +67,24 @@ pub fn chart_ui(
         .default_y_bounds(y0, y1)
         .allow_scroll(false);
     if legend {
-        plot = plot.legend(Legend::default());
+        // Where it covers the least data (curves often end top right),
+        // judged with the legend's own size: a row per listed series.
+        let listed: Vec<&str> = chart
+            .series
+            .iter()
+            .filter(|s| s.legend && !s.name.is_empty())
+            .map(|s| s.name.as_str())
+            .collect();
+        let widest = listed.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+        let w = (widest as f64 * 7.0 + 36.0) / f64::from(ui.available_width().max(1.0));
+        let h = (listed.len() as f64 * 16.0 + 12.0) / f64::from(height.max(1.0));
+        let corner = match chart.legend_corner(w, h) {
+            crate::charts::Corner::RightTop => egui_plot::Corner::RightTop,
+            crate::charts::Corner::LeftTop => egui_plot::Corner::LeftTop,
+            crate::charts::Corner::RightBottom => egui_plot::Corner::RightBottom,
+            crate::charts::Corner::LeftBottom => egui_plot::Corner::LeftBottom,
+        };
+        plot = plot.legend(Legend::default().position(corner));
     }
     if let Some(c) = &chart.x.categories {
         plot = plot
