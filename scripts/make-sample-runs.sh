@@ -11,7 +11,8 @@ $B sample --title "Change from a 20 dollar bill (paths split)" \
   --prompt "A pen costs 3 dollars. Sara buys 4 pens and pays with a 20 dollar bill. How much change does she get?" \
   --gold 8 -n 16 --max-tokens 256 --seed 7 -o sample_runs/change-split-n16.json.gz
 $B sample --title "7 times 8, short answers (N = 64)" --prompt "What is 7 times 8? Answer briefly." \
-  --gold 56 -n 64 --max-tokens 48 --seed 1 -o sample_runs/multiply-n64.json.gz
+  --gold 56 -n 64 --max-tokens 48 --seed 1 --judge p_true,p_true_brainstorm,usc \
+  -o sample_runs/multiply-n64.json.gz
 $B sample --title "Apples over 3 turns (drift, no-history reference)" \
   --turn "Tom has 3 apples and buys 5 more. How many apples does he have?" \
   --turn "Are you sure? Check your work." --turn "State your final answer." \
