@@ -48,6 +48,7 @@ fn main() {
         f.n_paths = 4;
         f.max_tokens = 64;
     }
+    let live_runs = std::env::var("SOAK_LIVE").map_or(true, |v| v != "0");
     let mut frames: Vec<f64> = Vec::new();
     // Where the slow frames were: (what the app was doing, count, worst).
     let slow: std::cell::RefCell<Vec<(String, usize, f64)>> = Default::default();
@@ -119,7 +120,18 @@ fn main() {
         for _ in 0..5 {
             step(&mut h, &mut frames);
         }
-        // Live-sample and stop after a moment.
+        // Live-sample and stop after a moment (SOAK_LIVE=0: not, to tell
+        // the app's own memory from the engine's).
+        if !live_runs {
+            while !h.state().runs.is_empty() {
+                h.state_mut().push(AppCommand::Close(0));
+                step(&mut h, &mut frames);
+            }
+            let rss = rss_mib();
+            println!("round {round} at {:.0} s: {opened} runs opened, {exports} exports; resident {rss:.1} MiB with no run open", t0.elapsed().as_secs_f64());
+            start_rss.get_or_insert(rss);
+            continue;
+        }
         h.state_mut().push(AppCommand::StartSample);
         samples += 1;
         let live = Instant::now();
