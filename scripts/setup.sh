@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 
 # cmake/clang/libclang/g++: llama.cpp is built from source by llama-cpp-2, and
 # llama-server (scripts/build-llama-server.sh) by CMake's default C++ compiler.
-# mesa-vulkan-drivers/libvulkan1/xvfb/xauth: the GUI under a virtual display
+# mesa-vulkan-drivers/libvulkan1/xvfb/xauth/xdotool: the GUI under a virtual display
+# (xdotool drives the real window in the kill test of the app)
 # and its headless tests.
-PKGS=(cmake clang libclang-dev g++ pkg-config python3-pip unzip mesa-vulkan-drivers libvulkan1 xvfb xauth)
+PKGS=(cmake clang libclang-dev g++ pkg-config python3-pip unzip mesa-vulkan-drivers libvulkan1 xvfb xauth xdotool)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -368,3 +368,107 @@ fn a_planted_api_key_is_in_no_file_written_and_no_message() {
         );
     }
 }
+
+/// An X display of its own (Xvfb on a free number), stopped on drop.
+struct Display {
+    name: String,
+    child: std::process::Child,
+}
+
+impl Display {
+    fn start() -> Display {
+        let n = (90..200)
+            .find(|n| !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists())
+            .expect("a free display number");
+        let name = format!(":{n}");
+        let child = Command::new("Xvfb")
+            .args([name.as_str(), "-screen", "0", "1280x800x24"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb (the set-up installs it)");
+        let start = Instant::now();
+        while !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "Xvfb did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Display { name, child }
+    }
+
+    fn xdotool(&self, args: &[&str]) -> String {
+        let o = Command::new("xdotool")
+            .args(args)
+            .env("DISPLAY", &self.name)
+            .output()
+            .expect("xdotool (the set-up installs it)");
+        String::from_utf8_lossy(&o.stdout).trim().to_owned()
+    }
+}
+
+impl Drop for Display {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_app_killed_while_sampling_leaves_an_autosave_the_next_start_offers() {
+    let mut rng = fastrand::Rng::with_seed(23);
+    let display = Display::start();
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    std::fs::create_dir(&runs).unwrap();
+    let autosave = runs.join("autosave.json.gz");
+    for round in 0..4 {
+        let _ = std::fs::remove_file(&autosave);
+        let mut app = bin()
+            .env("DISPLAY", &display.name)
+            .env("XDG_DATA_HOME", dir.path())
+            .env("REASONSCOPE_RUNS_DIR", &runs)
+            .env("REASONSCOPE_MODEL", common::model_path())
+            .env("REASONSCOPE_NO_NATIVE_DIALOG", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // The real window, driven from the keyboard: New run, then start.
+        let start = Instant::now();
+        let window = loop {
+            let w = display.xdotool(&["search", "--name", "reasonscope"]);
+            if let Some(w) = w.lines().next().filter(|w| !w.is_empty()) {
+                break w.to_owned();
+            }
+            assert!(start.elapsed() < Duration::from_secs(60), "no window");
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        std::thread::sleep(Duration::from_millis(1500));
+        display.xdotool(&["windowfocus", "--sync", &window]);
+        display.xdotool(&["key", "ctrl+n"]);
+        std::thread::sleep(Duration::from_millis(500));
+        display.xdotool(&["key", "ctrl+Return"]);
+        // Killed at a random moment once the live run has been autosaved.
+        while !autosave.exists() {
+            assert!(start.elapsed() < Duration::from_secs(120), "no autosave");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(Duration::from_secs_f64(rng.f64() * 3.0));
+        app.kill().unwrap();
+        let _ = app.wait();
+        let r = read_run(&autosave).expect("the autosave is a valid run");
+        validate(&r).unwrap();
+        assert!(r.total_tokens() > 0, "round {round}: no tokens kept");
+        assert!(r
+            .paths
+            .iter()
+            .flat_map(|p| &p.turns)
+            .all(|t| t.finish != Finish::Error));
+    }
+    // The next start offers it (the app reads the same file at start).
+    std::env::set_var("REASONSCOPE_RUNS_DIR", &runs);
+    let app = reasonscope::ui::App::new(reasonscope::ui::Settings::default(), &[]);
+    assert_eq!(app.recover.as_deref(), Some(autosave.as_path()));
+}
