@@ -248,6 +248,20 @@ fn the_judge_command_records_judgements_and_analyze_shows_them() {
     let p = methods.iter().find(|m| m["method"] == "p_true").unwrap();
     assert!(p["answer"].is_string(), "{p}");
     assert!(p["judge_tokens"].as_u64().unwrap() > 0);
+    // Another tool's file: import it first, says the message.
+    let chat = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/import/llama-server-chat.json");
+    let o = std::process::Command::new(bin)
+        .arg("judge")
+        .arg(&chat)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("import it first"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     // A bad method name is refused before anything loads.
     let o = std::process::Command::new(bin)
         .arg("judge")

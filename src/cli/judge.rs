@@ -195,7 +195,23 @@ pub fn judge(args: &JudgeArgs) -> anyhow::Result<()> {
     let mut jobs = Vec::new();
     let mut outs = Vec::new();
     for f in &files {
-        let run = crate::run::read_run(f)?;
+        let run = crate::run::read_run(f).map_err(|e| {
+            // Another tool's file: judging writes a run, so import it first.
+            let mut head = Vec::new();
+            if let Ok(file) = std::fs::File::open(f) {
+                use std::io::Read;
+                let _ = file.take(1024).read_to_end(&mut head);
+            }
+            if !head.is_empty() && !crate::run::import::looks_like_run(&head) {
+                anyhow::anyhow!(
+                    "{}: not a reasonscope run file; import it first (reasonscope import {} -o RUN.json.gz), then judge the run",
+                    f.display(),
+                    f.display()
+                )
+            } else {
+                e.into()
+            }
+        })?;
         let inputs = inputs(&run, args.turn)?;
         if inputs.is_empty() {
             eprintln!(
