@@ -174,27 +174,26 @@ impl Chart {
         // curve of 8 points still crosses the corner it passes through).
         let along = |f: &mut dyn FnMut(f64, f64)| {
             self.each_point(f);
+            let mut densify = |a: [f64; 2], b: [f64; 2]| {
+                for k in 1..16 {
+                    let t = k as f64 / 16.0;
+                    f(a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t);
+                }
+            };
             for s in &self.series {
-                let lines: Vec<Vec<[f64; 2]>> = match &s.mark {
-                    Mark::Line { points, .. } => vec![points.clone()],
+                match &s.mark {
+                    Mark::Line { points, .. } => {
+                        points.windows(2).for_each(|w| densify(w[0], w[1]))
+                    }
                     Mark::Band {
                         xs, lower, upper, ..
-                    } => vec![
-                        xs.iter().zip(lower).map(|(&x, &y)| [x, y]).collect(),
-                        xs.iter().zip(upper).map(|(&x, &y)| [x, y]).collect(),
-                    ],
-                    _ => continue,
-                };
-                for pts in lines {
-                    for w in pts.windows(2) {
-                        for k in 1..16 {
-                            let t = k as f64 / 16.0;
-                            f(
-                                w[0][0] + (w[1][0] - w[0][0]) * t,
-                                w[0][1] + (w[1][1] - w[0][1]) * t,
-                            );
+                    } => {
+                        for i in 1..xs.len() {
+                            densify([xs[i - 1], lower[i - 1]], [xs[i], lower[i]]);
+                            densify([xs[i - 1], upper[i - 1]], [xs[i], upper[i]]);
                         }
                     }
+                    _ => {}
                 }
             }
         };

@@ -112,32 +112,26 @@ pub fn judge_runs(
     let cancel_requested = super::sample::cancel_hook("keeping what was judged so far");
     worker.open(backend)?;
     let mut jobs = jobs.into_iter();
-    let mut current: Option<Run> = None;
+    // The run being judged, with its prompt count; prompts of the runs
+    // before it.
+    let mut current: Option<(Run, usize)> = None;
     let mut base = 0usize;
     let mut cancelled = false;
-    let start_next = |current: &mut Option<Run>,
+    let start_next = |current: &mut Option<(Run, usize)>,
                       jobs: &mut dyn Iterator<Item = (Run, Vec<JudgeTurn>)>|
      -> anyhow::Result<bool> {
         match jobs.next() {
             Some((run, inputs)) => {
+                let prompts = judging::prompt_count(&inputs, methods);
                 worker.judge(inputs, methods.to_vec())?;
-                *current = Some(run);
+                *current = Some((run, prompts));
                 Ok(true)
             }
             None => Ok(false),
         }
     };
     loop {
-        let ev = match worker
-            .events()
-            .recv_timeout(std::time::Duration::from_millis(200))
-        {
-            Ok(ev) => Some(ev),
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => None,
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
-                bail!("the engine stopped while judging")
-            }
-        };
+        let ev = worker.next_event(std::time::Duration::from_millis(200))?;
         match ev {
             Some(Event::ModelLoaded { info, .. }) => {
                 bar.set_prefix("judging");
@@ -148,14 +142,10 @@ pub fn judge_runs(
             }
             Some(Event::JudgeProgress { done: d, .. }) => bar.set_position((base + d) as u64),
             Some(Event::Judged { judgements }) => {
-                let Some(mut run) = current.take() else {
+                let Some((mut run, prompts)) = current.take() else {
                     continue;
                 };
-                let judged: usize = judgements
-                    .iter()
-                    .map(|j| j.answers.len().max(usize::from(j.usc.is_some())))
-                    .sum();
-                base += judged;
+                base += prompts;
                 judging::record(&mut run, judgements);
                 bar.suspend(|| done(run))?;
                 if cancelled || !start_next(&mut current, &mut jobs)? {

@@ -248,13 +248,8 @@ impl Drive {
         let mut error = None;
         let mut cancelled = false;
         loop {
-            let ev = match worker
-                .events()
-                .recv_timeout(std::time::Duration::from_millis(200))
-            {
-                Ok(ev) => Some(ev),
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => None,
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            let Ok(ev) = worker.next_event(std::time::Duration::from_millis(200)) else {
+                break;
             };
             if let Some(ev) = ev {
                 live.apply(&ev);

@@ -132,18 +132,12 @@ pub fn suite(args: &SuiteArgs) -> anyhow::Result<SuiteOutcome> {
         let mut tokens = 0usize;
         let mut cancelled = false;
         let result = loop {
-            let ev = match worker.events().recv_timeout(Duration::from_millis(200)) {
-                Ok(ev) => ev,
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                    if !cancelled && cancel_requested() {
-                        worker.cancel();
-                        cancelled = true;
-                    }
-                    continue;
+            let Some(ev) = worker.next_event(Duration::from_millis(200))? else {
+                if !cancelled && cancel_requested() {
+                    worker.cancel();
+                    cancelled = true;
                 }
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
-                    bail!("the engine thread stopped")
-                }
+                continue;
             };
             match ev {
                 Event::Token(_) => {

@@ -138,6 +138,16 @@ impl Worker {
         self.cancel.store(true, Ordering::Relaxed);
     }
 
+    /// The next event within `wait` (`None` when none came), or
+    /// `WorkerGone` once the engine thread has ended.
+    pub fn next_event(&self, wait: std::time::Duration) -> Result<Option<Event>, EngineError> {
+        match self.events.recv_timeout(wait) {
+            Ok(ev) => Ok(Some(ev)),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => Ok(None),
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => Err(EngineError::WorkerGone),
+        }
+    }
+
     pub fn events(&self) -> &Receiver<Event> {
         &self.events
     }

@@ -1116,7 +1116,9 @@ impl App {
         let n = judgements.len();
         crate::engine::judging::record(&mut run, judgements);
         let path = r.path.clone().filter(|_| run.import.is_none());
-        r.replace_run(run.clone(), &params);
+        r.replace_run(run, &params);
+        // The file is written from the run the view now holds (no copy).
+        let run = r.run.clone();
         self.figures.clear();
         match path {
             Some(p) => {
@@ -1428,7 +1430,7 @@ impl App {
             if i.consume_shortcut(&KeyboardShortcut::new(cmd, Key::N)) {
                 pushed.push(AppCommand::ToggleNewRun);
             }
-            // Start from the keyboard, even with the prompt field focused.
+            // Start from the keyboard (consumed before the widgets see it).
             if self.panel_open
                 && self.live.is_none()
                 && i.consume_shortcut(&KeyboardShortcut::new(cmd, Key::Enter))

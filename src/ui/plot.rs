@@ -78,7 +78,20 @@ pub fn chart_ui(
         let widest = listed.iter().map(|n| n.chars().count()).max().unwrap_or(0);
         let w = (widest as f64 * 7.0 + 36.0) / f64::from(ui.available_width().max(1.0));
         let h = (listed.len() as f64 * 16.0 + 12.0) / f64::from(height.max(1.0));
-        let corner = match chart.legend_corner(w, h) {
+        // Counted once per chart and legend size (a pass over every point,
+        // too much for each frame of a large run's charts).
+        let key = ui.make_persistent_id((
+            "legend-corner",
+            chart as *const Chart as usize,
+            chart.series.len(),
+            (w * 100.0) as i64,
+            (h * 100.0) as i64,
+        ));
+        let corner = ui.ctx().memory_mut(|m| {
+            *m.data
+                .get_temp_mut_or_insert_with(key, || chart.legend_corner(w, h))
+        });
+        let corner = match corner {
             crate::charts::Corner::RightTop => egui_plot::Corner::RightTop,
             crate::charts::Corner::LeftTop => egui_plot::Corner::LeftTop,
             crate::charts::Corner::RightBottom => egui_plot::Corner::RightBottom,

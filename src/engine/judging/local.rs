@@ -29,6 +29,34 @@ fn decode_err(e: impl std::fmt::Display) -> EngineError {
     EngineError::Decode(e.to_string())
 }
 
+/// Decode `toks` on sequence 0 from position 0, `chunk` tokens per batch;
+/// with `logits_last`, the last token's logits are kept and its index in
+/// the final batch returned.
+fn decode_prefix(
+    ctx: &mut llama_cpp_2::context::LlamaContext<'_>,
+    batch: &mut LlamaBatch,
+    toks: &[i32],
+    chunk: usize,
+    logits_last: bool,
+) -> Result<i32, EngineError> {
+    let mut last = 0;
+    for (c, part) in toks.chunks(chunk).enumerate() {
+        batch.clear();
+        for (j, &t) in part.iter().enumerate() {
+            let pos = c * chunk + j;
+            let is_last = logits_last && pos + 1 == toks.len();
+            batch
+                .add(LlamaToken(t), pos as i32, &[0], is_last)
+                .map_err(decode_err)?;
+            if is_last {
+                last = j as i32;
+            }
+        }
+        ctx.decode(batch).map_err(decode_err)?;
+    }
+    Ok(last)
+}
+
 impl LocalJudge<'_> {
     /// The prompt's text (template, then the assistant's opening) and ids.
     pub fn tokens(&self, p: &JudgePrompt) -> Result<(String, Vec<i32>), EngineError> {
@@ -80,7 +108,7 @@ impl LocalJudge<'_> {
     /// the sampler: then a token's logits do not depend on how its context
     /// was chunked, so sharing the prefix changes no number (the tests
     /// compare with each prompt decoded alone).
-    fn last_rows(&self, prompts: &[Vec<i32>], extra: usize) -> Result<Vec<Vec<f32>>, EngineError> {
+    fn last_rows(&self, prompts: &[Vec<i32>]) -> Result<Vec<Vec<f32>>, EngineError> {
         let min_len = prompts.iter().map(Vec::len).min().unwrap_or(0);
         // Shared prefix, leaving every prompt at least one token of its own
         // (its last token's logits are the ones read).
@@ -89,17 +117,15 @@ impl LocalJudge<'_> {
             common += 1;
         }
         let longest = prompts.iter().map(Vec::len).max().unwrap_or(0);
-        let mut ctx = self.context(prompts.len(), longest + extra)?;
+        let mut ctx = self.context(prompts.len(), longest)?;
         let mut batch = LlamaBatch::new(N_BATCH, prompts.len() as i32);
-        for (c, chunk) in prompts[0][..common].chunks(MAX_SEQ_CHUNK).enumerate() {
-            batch.clear();
-            for (j, &t) in chunk.iter().enumerate() {
-                batch
-                    .add(LlamaToken(t), (c * MAX_SEQ_CHUNK + j) as i32, &[0], false)
-                    .map_err(decode_err)?;
-            }
-            ctx.decode(&mut batch).map_err(decode_err)?;
-        }
+        decode_prefix(
+            &mut ctx,
+            &mut batch,
+            &prompts[0][..common],
+            MAX_SEQ_CHUNK,
+            false,
+        )?;
         if common > 0 {
             for s in 1..prompts.len() {
                 ctx.copy_kv_cache_seq(0, s as i32, None, None)
@@ -189,7 +215,7 @@ impl Judge for LocalJudge<'_> {
                 .map(|p| self.tokens(p))
                 .collect::<Result<Vec<_>, _>>()?;
             let token_lists: Vec<Vec<i32>> = tokenized.iter().map(|t| t.1.clone()).collect();
-            let rows = self.last_rows(&token_lists, 0)?;
+            let rows = self.last_rows(&token_lists)?;
             for ((text, toks), row) in tokenized.into_iter().zip(rows) {
                 let lse = log_sum_exp_f64(&row);
                 out.push(ChoiceRead {
@@ -220,26 +246,12 @@ impl Judge for LocalJudge<'_> {
         let (text, toks) = self.tokens(prompt)?;
         let mut ctx = self.context(1, toks.len() + max_tokens as usize)?;
         let mut batch = LlamaBatch::new(N_BATCH, 1);
-        let mut last = 0;
         // Whole batches here: USC's prompt holds every response (thousands
         // of tokens), and ggml's CPU attention for at most 63 rows of a
         // sequence (what keeps P(True) independent of chunking) took 83 s
         // for 2 000 tokens on the default model, against 3 s in batches of
         // 512. USC reads a greedy answer, not probabilities.
-        for (c, chunk) in toks.chunks(N_BATCH).enumerate() {
-            batch.clear();
-            for (j, &t) in chunk.iter().enumerate() {
-                let pos = c * N_BATCH + j;
-                let is_last = pos + 1 == toks.len();
-                batch
-                    .add(LlamaToken(t), pos as i32, &[0], is_last)
-                    .map_err(decode_err)?;
-                if is_last {
-                    last = j as i32;
-                }
-            }
-            ctx.decode(&mut batch).map_err(decode_err)?;
-        }
+        let mut last = decode_prefix(&mut ctx, &mut batch, &toks, N_BATCH, true)?;
         let mut bytes = Vec::new();
         let mut generated = 0u64;
         for pos in toks.len()..toks.len() + max_tokens as usize {

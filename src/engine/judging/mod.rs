@@ -124,7 +124,9 @@ fn usc_prompt_fitting(
     let mut prompt = usc_prompt(question, texts);
     let mut kept: Vec<usize> = texts.iter().map(|t| t.chars().count()).collect();
     let totals = kept.clone();
-    for _ in 0..8 {
+    // Each attempt is counted once; the ninth that still does not fit
+    // fails (the loop ends without a break only by a return).
+    for attempt in 0..=8 {
         let Some((n, limit)) = judge.fit(&prompt) else {
             break;
         };
@@ -132,16 +134,17 @@ fn usc_prompt_fitting(
         if n <= room {
             break;
         }
+        let too_long = EngineError::PromptTooLong {
+            n_prompt: n + USC_MAX_TOKENS as usize,
+            n_ctx: limit,
+        };
         // Shrink every response by the share the prompt is over, a little
         // more for the tokens a cut does not save.
         let over = (n - room) as f64 / n as f64;
         let longest = *kept.iter().max().unwrap_or(&0);
         let cap = ((longest as f64) * (1.0 - over * 1.25)).floor().max(0.0) as usize;
-        if cap == 0 || cap >= longest {
-            return Err(EngineError::PromptTooLong {
-                n_prompt: n + USC_MAX_TOKENS as usize,
-                n_ctx: limit,
-            });
+        if attempt == 8 || cap == 0 || cap >= longest {
+            return Err(too_long);
         }
         for k in kept.iter_mut() {
             *k = (*k).min(cap);
@@ -153,14 +156,6 @@ fn usc_prompt_fitting(
             .map(|((t, &k), &total)| if k < total { tail(t, k) } else { t.clone() })
             .collect();
         prompt = usc_prompt(question, &cut);
-    }
-    if let Some((n, limit)) = judge.fit(&prompt) {
-        if n + USC_MAX_TOKENS as usize > limit {
-            return Err(EngineError::PromptTooLong {
-                n_prompt: n + USC_MAX_TOKENS as usize,
-                n_ctx: limit,
-            });
-        }
     }
     let truncated = kept
         .iter()
