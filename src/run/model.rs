@@ -519,6 +519,13 @@ impl Tokens {
         }
     }
 
+    /// Keep the `width` best alternatives of every token.
+    pub fn narrow_rows(&mut self, width: usize) {
+        self.top_id.narrow(width);
+        self.top_text.narrow(width);
+        self.top_logprob.narrow(width);
+    }
+
     /// Drop the spare capacity that growing the columns while parsing left
     /// (up to half of each), so that a loaded run holds what it contains.
     pub fn shrink_to_fit(&mut self) {
@@ -646,6 +653,21 @@ impl<T: Clone> Rows<T> {
         debug_assert_eq!(self.data.len() - before, self.width);
         self.n_rows += 1;
         self.absent = false;
+    }
+
+    /// Keep the first `width` entries of every row (no-op when not
+    /// narrower, or for ragged rows).
+    pub fn narrow(&mut self, width: usize) {
+        if width >= self.width || !self.ragged.is_empty() {
+            return;
+        }
+        let old = self.width;
+        let mut i = 0;
+        self.data.retain(|_| {
+            i += 1;
+            (i - 1) % old < width
+        });
+        self.width = width;
     }
 
     pub fn truncate_rows(&mut self, n: usize) {

@@ -119,6 +119,7 @@ fn sample(s: &Value, at: &str) -> Result<Sample, String> {
             finish,
             tokens: None,
             exact: None,
+            built: None,
         });
     };
     let toks = toks
@@ -158,6 +159,7 @@ fn sample(s: &Value, at: &str) -> Result<Sample, String> {
             finish,
             tokens: None,
             exact: None,
+            built: None,
         });
     };
     let lps = floats(lps, &format!("{at}.logprobs"), n)?;
@@ -200,6 +202,7 @@ fn sample(s: &Value, at: &str) -> Result<Sample, String> {
         finish,
         tokens: Some(tokens),
         exact,
+        built: None,
     })
 }
 

@@ -60,6 +60,7 @@ pub fn convert(v: &Value) -> Result<Vec<Trace>, String> {
         finish,
         tokens,
         exact: None,
+        built: None,
     });
     Ok(vec![trace])
 }

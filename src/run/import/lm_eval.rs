@@ -117,6 +117,7 @@ pub fn convert(v: &Value) -> Result<Vec<Trace>, String> {
             finish: Finish::Stop,
             tokens: None,
             exact: None,
+            built: None,
         });
     }
     Ok(vec![trace])

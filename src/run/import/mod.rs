@@ -3,6 +3,7 @@
 //! (`import`). Pure: reads bytes from a reader, hands out runs; the CLI and
 //! the app decide where they go.
 
+mod chat_fast;
 pub mod entries;
 mod jsonl;
 mod llama_server;
@@ -133,6 +134,7 @@ fn choice_sample(choice: &Value, text: String, tokens: Option<Vec<TokenIn>>) -> 
         finish: finish(choice.get("finish_reason").and_then(Value::as_str)),
         tokens,
         exact: None,
+        built: None,
     }
 }
 
@@ -180,6 +182,11 @@ pub fn import(
     // answers it) or SGLang's array of `n` samples.
     let mut merged: Option<Trace> = None;
     let mut seen_docs: HashMap<String, u64> = HashMap::new();
+    // V for the typed fast path, which builds the columns as it parses.
+    let vocab = opts
+        .vocab
+        .or_else(|| opts.tokenizer.map(|t| t.n_vocab()))
+        .filter(|&v| v > 0);
     let mut emit =
         |trace: Trace, record: Option<u64>, name: String, sum: &mut Summary, f: Format| {
             let run = trace::to_run(trace, f.id(), record, opts).and_then(|run| {
@@ -225,7 +232,7 @@ pub fn import(
         // Chat completion lines: the typed fast path.
         let fast = match (&raw, format) {
             (records::Raw::Line(b), None | Some(Format::OpenAiChat)) => {
-                let t = openai_chat::convert_fast(b);
+                let t = chat_fast::convert(b, vocab);
                 if t.is_some() {
                     format = Some(Format::OpenAiChat);
                 }

@@ -20,25 +20,26 @@ pub enum Layout {
 
 /// One record: 1-based `index`, its line in JSON Lines, and its value or
 /// what is wrong with its JSON.
-pub struct Record {
+pub struct Record<'a> {
     pub index: u64,
     pub line: Option<u64>,
     pub layout: Layout,
-    pub value: Result<Raw, String>,
+    pub value: Result<Raw<'a>, String>,
 }
 
 /// A record parsed, or a JSON line left for the reader to parse (a typed
-/// fast path may read it without a `Value` tree).
-pub enum Raw {
+/// fast path may read it without a `Value` tree). The line's buffer is
+/// the reader's, reused for the next line.
+pub enum Raw<'a> {
     Value(Value),
-    Line(Vec<u8>),
+    Line(&'a [u8]),
 }
 
-impl Raw {
+impl Raw<'_> {
     pub fn into_value(self) -> Result<Value, String> {
         match self {
             Raw::Value(v) => Ok(v),
-            Raw::Line(b) => serde_json::from_slice(&b).map_err(|e| describe(&e)),
+            Raw::Line(b) => serde_json::from_slice(b).map_err(|e| describe(&e)),
         }
     }
 }
@@ -219,18 +220,18 @@ pub fn read(
                         index: 1,
                         line: Some(1),
                         layout: Layout::Lines,
-                        value: Ok(Raw::Line(first)),
+                        value: Ok(Raw::Line(&first)),
                     }) {
                         return Ok(());
                     }
-                    lines(&mut r, on).map_err(io)
+                    lines(&mut r, on, first).map_err(io)
                 }
                 true => {
                     on(Record {
                         index: 1,
                         line: None,
                         layout: Layout::Document,
-                        value: Ok(Raw::Line(first)),
+                        value: Ok(Raw::Line(&first)),
                     });
                     Ok(())
                 }
@@ -278,37 +279,47 @@ fn too_long() -> String {
 }
 
 /// Read up to a newline, at most `max_record()` bytes; `Ok(false)` when the
-/// line was longer (the rest of it is skipped).
+/// line was longer (the rest of it is skipped). `buf` grows by a quarter
+/// at a time, not double: it is reused for every line, and a doubled
+/// buffer would hold up to twice the longest line for the whole import.
 fn bounded_line(r: &mut dyn BufRead, buf: &mut Vec<u8>) -> std::io::Result<bool> {
     let limit = max_record();
-    r.take(limit).read_until(b'\n', buf)?;
-    if buf.len() as u64 >= limit && buf.last() != Some(&b'\n') {
-        // Skip the rest of the line without keeping it.
-        loop {
-            let chunk = r.fill_buf()?;
-            if chunk.is_empty() {
-                break;
-            }
-            match chunk.iter().position(|&b| b == b'\n') {
-                Some(i) => {
-                    r.consume(i + 1);
-                    break;
-                }
-                None => {
-                    let n = chunk.len();
-                    r.consume(n);
-                }
-            }
+    let mut long = false;
+    loop {
+        let chunk = r.fill_buf()?;
+        if chunk.is_empty() {
+            break;
         }
-        buf.clear();
-        return Ok(false);
+        let (n, end) = match memchr::memchr(b'\n', chunk) {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        if !long && (buf.len() + n) as u64 > limit {
+            // Skip the rest of the line without keeping it.
+            long = true;
+            buf.clear();
+            buf.shrink_to_fit();
+        }
+        if !long {
+            if buf.capacity() - buf.len() < n {
+                buf.reserve_exact(n.max(buf.len() / 4));
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        r.consume(n);
+        if end {
+            break;
+        }
     }
-    Ok(true)
+    Ok(!long)
 }
 
 /// JSON Lines after the first: one record per non-blank line.
-fn lines(r: &mut dyn BufRead, on: &mut dyn FnMut(Record) -> bool) -> std::io::Result<()> {
-    let mut buf = Vec::new();
+fn lines(
+    r: &mut dyn BufRead,
+    on: &mut dyn FnMut(Record) -> bool,
+    mut buf: Vec<u8>,
+) -> std::io::Result<()> {
     let mut line = 1u64;
     let mut index = 1u64;
     loop {
@@ -337,7 +348,7 @@ fn lines(r: &mut dyn BufRead, on: &mut dyn FnMut(Record) -> bool) -> std::io::Re
             index,
             line: Some(line),
             layout: Layout::Lines,
-            value: Ok(Raw::Line(std::mem::take(&mut buf))),
+            value: Ok(Raw::Line(&buf)),
         }) {
             return Ok(());
         }

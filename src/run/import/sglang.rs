@@ -103,6 +103,7 @@ fn sample(v: &Value, at: &str) -> Result<Sample, String> {
         finish: finish(reason),
         tokens,
         exact: None,
+        built: None,
     })
 }
 

@@ -32,6 +32,9 @@ pub struct Sample {
     pub tokens: Option<Vec<TokenIn>>,
     /// Exact full-distribution statistics, one per token (`jsonl` only).
     pub exact: Option<Exact>,
+    /// The token columns, when a parser built them as it read (`tokens`
+    /// and `exact` are then `None`).
+    pub built: Option<BuiltPath>,
 }
 
 /// Statistics a tool computed over the full distribution (it held the
@@ -165,9 +168,10 @@ pub fn to_run(
         .all(|s| s.tokens.is_some() && s.exact.is_some());
     let with_logprobs = exact
         || trace.samples.iter().all(|s| {
-            s.tokens
-                .as_ref()
-                .is_some_and(|t| t.iter().all(|t| !t.top.is_empty()))
+            s.built.is_some()
+                || s.tokens
+                    .as_ref()
+                    .is_some_and(|t| t.iter().all(|t| !t.top.is_empty()))
         });
     if !with_logprobs && trace.samples.iter().any(|s| s.tokens.is_some()) {
         notes.push(
@@ -311,6 +315,173 @@ fn path(index: usize, turn: Turn) -> Path {
     }
 }
 
+/// One path's token columns built a token at a time from its returned
+/// candidates, so that a parser can push each entry as it reads it (no
+/// per-token structs held for a whole response).
+pub struct TopKBuilder {
+    vocab: Option<u32>,
+    tokens: Tokens,
+    /// The rows' width: the fewest candidates any position kept.
+    width: Option<usize>,
+    joiner: Utf8Joiner,
+    text: String,
+    hi: Vec<f32>,
+    hi_known: bool,
+    /// One buffer for every position's logprobs.
+    lps: Vec<f32>,
+    clamped: usize,
+}
+
+/// A path's columns as `TopKBuilder` left them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuiltPath {
+    pub tokens: Tokens,
+    pub text: String,
+    /// `None` for a path without tokens.
+    pub width: Option<usize>,
+    /// Logprobs that were NaN, −∞ or clamps.
+    pub clamped: usize,
+}
+
+impl TopKBuilder {
+    /// `exact`: every token comes with the tool's own full-distribution
+    /// statistics (`push_exact`).
+    pub fn new(vocab: Option<u32>, exact: bool) -> Self {
+        let mut tokens = Tokens::with_width(0);
+        if !exact {
+            tokens.self_certainty = Column::absent();
+        }
+        TopKBuilder {
+            vocab,
+            tokens,
+            width: None,
+            joiner: Utf8Joiner::default(),
+            text: String::new(),
+            hi: Vec::new(),
+            hi_known: !exact,
+            lps: Vec::new(),
+            clamped: 0,
+        }
+    }
+
+    /// Append a token; `cands` (the returned candidates, in the source's
+    /// order) is normalized in place. Statistics as methods.md defines
+    /// them for top-k sources.
+    pub fn push(
+        &mut self,
+        id: i32,
+        bytes: &[u8],
+        logprob: f32,
+        cands: &mut Vec<Candidate>,
+    ) -> Result<(), String> {
+        self.candidates(cands);
+        let st = topk::position_stats(&self.lps, self.vocab).ok_or_else(|| {
+            format!(
+                "token {}: no usable alternatives (all −∞ or NaN)",
+                self.tokens.id.len()
+            )
+        })?;
+        match st.entropy_hi {
+            Some(h) if self.hi_known => self.hi.push(h),
+            _ => self.hi_known = false,
+        }
+        self.token(id, bytes, logprob, cands, st.entropy_lo, st.confidence);
+        Ok(())
+    }
+
+    /// Append a token with the tool's own statistics (`exact` builders).
+    pub fn push_exact(
+        &mut self,
+        id: i32,
+        bytes: &[u8],
+        logprob: f32,
+        cands: &mut Vec<Candidate>,
+        given: (f32, f32, f32),
+    ) {
+        let (entropy, self_certainty, confidence) = given;
+        self.candidates(cands);
+        self.tokens.self_certainty.push(self_certainty);
+        self.token(id, bytes, logprob, cands, entropy, confidence);
+    }
+
+    /// Normalize the candidates, count clamps, keep their logprobs.
+    fn candidates(&mut self, cands: &mut Vec<Candidate>) {
+        self.clamped += cands
+            .iter()
+            .filter(|c| !c.logprob.is_finite() || c.logprob <= topk::CLAMP_FLOOR)
+            .count();
+        topk::normalize(cands);
+        self.lps.clear();
+        self.lps.extend(cands.iter().map(|c| c.logprob));
+    }
+
+    fn token(
+        &mut self,
+        id: i32,
+        bytes: &[u8],
+        logprob: f32,
+        cands: &[Candidate],
+        entropy: f32,
+        confidence: f32,
+    ) {
+        let width = match self.width {
+            None => {
+                self.tokens = Tokens {
+                    top_id: Rows::new(cands.len()),
+                    top_text: Rows::new(cands.len()),
+                    top_logprob: Rows::new(cands.len()),
+                    ..std::mem::take(&mut self.tokens)
+                };
+                cands.len()
+            }
+            Some(w) if cands.len() < w => {
+                self.tokens.narrow_rows(cands.len());
+                cands.len()
+            }
+            Some(w) => w,
+        };
+        self.width = Some(width);
+        let logprob = if logprob.is_finite() && logprob > topk::CLAMP_FLOOR {
+            logprob
+        } else {
+            self.clamped += 1;
+            f32::NEG_INFINITY
+        };
+        let piece = CompactString::from(self.joiner.push(bytes));
+        self.text.push_str(&piece);
+        let t = &mut self.tokens;
+        t.id.push(id);
+        t.text.push(piece);
+        t.logprob.push(topk::stored_logprob(logprob));
+        t.entropy.push(entropy);
+        t.confidence.push(confidence);
+        let alts = &cands[..width];
+        t.top_id.push_row_iter(alts.iter().map(|c| c.id));
+        t.top_text
+            .push_row_iter(alts.iter().map(|c| c.text.clone()));
+        t.top_logprob
+            .push_row_iter(alts.iter().map(|c| topk::stored_logprob(c.logprob)));
+    }
+
+    pub fn finish(mut self) -> BuiltPath {
+        let rest = self.joiner.finish();
+        if let Some(last) = self.tokens.text.last_mut() {
+            last.push_str(&rest);
+            self.text.push_str(&rest);
+        }
+        if self.hi_known && !self.hi.is_empty() {
+            self.tokens.entropy_hi = Some(self.hi);
+        }
+        self.tokens.shrink_to_fit();
+        BuiltPath {
+            tokens: self.tokens,
+            text: self.text,
+            width: self.width,
+            clamped: self.clamped,
+        }
+    }
+}
+
 /// Paths with top-k statistics; returns them, the common number of
 /// alternatives kept per token and how many logprobs were clamps.
 /// With `exact`, the samples' own full-distribution statistics are kept.
@@ -319,91 +490,48 @@ fn topk_paths(
     vocab: Option<u32>,
     exact: bool,
 ) -> Result<(Vec<Path>, usize, usize), String> {
-    let mut clamped = 0usize;
-    // Normalized candidates first: the rows' width is the fewest any
-    // position kept (vLLM may return k or k+1 distinct candidates).
-    let mut width = usize::MAX;
-    for s in samples.iter_mut() {
-        for t in s.tokens.iter_mut().flatten() {
-            clamped += t
-                .top
-                .iter()
-                .filter(|c| !c.logprob.is_finite() || c.logprob <= topk::CLAMP_FLOOR)
-                .count();
-            topk::normalize(&mut t.top);
-            width = width.min(t.top.len());
+    let mut built = Vec::with_capacity(samples.len());
+    for (p, s) in samples.iter_mut().enumerate() {
+        if let Some(b) = s.built.take() {
+            built.push((b, s.finish));
+            continue;
         }
-    }
-    let width = if width == usize::MAX { 0 } else { width };
-    let mut paths = Vec::with_capacity(samples.len());
-    for (p, s) in samples.iter().enumerate() {
-        let toks = s.tokens.as_deref().unwrap_or_default();
-        let mut tokens = Tokens::with_width(width);
-        let given = s.exact.as_ref().filter(|_| exact);
-        if given.is_none() {
-            tokens.self_certainty = Column::absent();
-        }
-        let mut joiner = Utf8Joiner::default();
-        let mut text = String::new();
-        let mut hi = Vec::with_capacity(toks.len());
-        // One buffer for every position's logprobs (no allocation per token).
-        let mut lps: Vec<f32> = Vec::new();
-        for (i, tk) in toks.iter().enumerate() {
-            let (id, bytes, lp, cands) = (tk.id, &tk.bytes, tk.logprob, &tk.top);
-            lps.clear();
-            lps.extend(cands.iter().map(|c| c.logprob));
-            let st = match given {
-                Some(e) => topk::TopKStats {
-                    confidence: e.confidence[i],
-                    entropy_lo: e.entropy[i],
-                    entropy_hi: None,
-                    clamped: false,
-                },
-                None => topk::position_stats(&lps, vocab).ok_or_else(|| {
-                    format!("response {p}, token {i}: no usable alternatives (all −∞ or NaN)")
-                })?,
-            };
-            if let Some(e) = given {
-                tokens.self_certainty.push(e.self_certainty[i]);
+        let mut b = TopKBuilder::new(vocab, exact);
+        for (i, tk) in s.tokens.iter_mut().flatten().enumerate() {
+            match s.exact.as_ref().filter(|_| exact) {
+                Some(e) => b.push_exact(
+                    tk.id,
+                    &tk.bytes,
+                    tk.logprob,
+                    &mut tk.top,
+                    (e.entropy[i], e.self_certainty[i], e.confidence[i]),
+                ),
+                None => b
+                    .push(tk.id, &tk.bytes, tk.logprob, &mut tk.top)
+                    .map_err(|e| format!("response {p}, {e}"))?,
             }
-            let logprob = if lp.is_finite() && lp > topk::CLAMP_FLOOR {
-                lp
-            } else {
-                clamped += 1;
-                f32::NEG_INFINITY
-            };
-            let piece = CompactString::from(joiner.push(bytes));
-            text.push_str(&piece);
-            tokens.id.push(id);
-            tokens.text.push(piece);
-            tokens.logprob.push(topk::stored_logprob(logprob));
-            tokens.entropy.push(st.entropy_lo);
-            tokens.confidence.push(st.confidence);
-            let alts = &cands[..width];
-            tokens.top_id.push_row_iter(alts.iter().map(|c| c.id));
-            tokens
-                .top_text
-                .push_row_iter(alts.iter().map(|c| c.text.clone()));
-            tokens
-                .top_logprob
-                .push_row_iter(alts.iter().map(|c| topk::stored_logprob(c.logprob)));
-            hi.push(st.entropy_hi);
         }
-        let rest = joiner.finish();
-        if let Some(last) = tokens.text.last_mut() {
-            last.push_str(&rest);
-            text.push_str(&rest);
+        // The entries are in the columns now.
+        s.tokens = None;
+        built.push((b.finish(), s.finish));
+    }
+    // The rows' width is the fewest any position kept (vLLM may return k
+    // or k+1 distinct candidates).
+    let width = built.iter().filter_map(|(b, _)| b.width).min().unwrap_or(0);
+    let mut clamped = 0;
+    let mut paths = Vec::with_capacity(built.len());
+    for (p, (mut b, finish)) in built.into_iter().enumerate() {
+        clamped += b.clamped;
+        if b.width.is_some_and(|w| w > width) {
+            b.tokens.narrow_rows(width);
+            b.tokens.shrink_to_fit();
         }
-        if given.is_none() && hi.iter().all(Option::is_some) && !hi.is_empty() {
-            tokens.entropy_hi = Some(hi.into_iter().flatten().collect());
-        }
-        tokens.shrink_to_fit();
         paths.push(path(
             p,
             Turn {
-                text,
-                finish: s.finish,
-                tokens,
+                text: b.text,
+                finish,
+                tokens: b.tokens,
                 timing: Timing::default(),
             },
         ));
