@@ -99,7 +99,7 @@ fn import_file(path: &std::path::Path) -> (u64, usize) {
     let f = std::fs::File::open(path).unwrap();
     let mut tokens = 0usize;
     let sum = import::import(
-        std::io::BufReader::new(f),
+        f,
         &opts(),
         &mut |r| tokens += r.run.total_tokens(),
         &mut |_| {},
@@ -141,7 +141,7 @@ fn main() {
     std::fs::create_dir(&runs_dir).unwrap();
     let mut files = Vec::new();
     import::import(
-        std::io::BufReader::new(std::fs::File::open(&jsonl).unwrap()),
+        std::fs::File::open(&jsonl).unwrap(),
         &opts(),
         &mut |r| {
             let p = runs_dir.join(format!("{}.json", r.name));

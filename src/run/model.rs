@@ -465,6 +465,13 @@ impl<T> Column<T> {
             c.shrink_to_fit();
         }
     }
+
+    /// Room for `n` more values (nothing for an absent column).
+    pub fn reserve_exact(&mut self, n: usize) {
+        if let Some(c) = &mut self.0 {
+            c.reserve_exact(n);
+        }
+    }
 }
 
 impl<T> From<Vec<T>> for Column<T> {
@@ -517,6 +524,14 @@ impl Tokens {
             top_logprob: Rows::new(width),
             ..Default::default()
         }
+    }
+
+    /// Room for `n` more rows of alternatives.
+    pub fn reserve_rows(&mut self, n: usize) {
+        let w = self.top_id.width;
+        self.top_id.data.reserve_exact(n * w);
+        self.top_text.data.reserve_exact(n * w);
+        self.top_logprob.data.reserve_exact(n * w);
     }
 
     /// Keep the `width` best alternatives of every token.

@@ -179,9 +179,22 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// What a choice is parsed with.
+struct Ctx {
+    vocab: Option<u32>,
+    /// One token's candidates (reused: no allocation per token).
+    scratch: Vec<Candidate>,
+    /// The last path's length: the next one's columns are sized for it,
+    /// so that they need neither regrowing nor shrinking when the
+    /// paths are alike.
+    hint: usize,
+}
+
 thread_local! {
-    /// What a choice is parsed with on this thread (`ChoiceIn`).
-    static CONTEXT: RefCell<(Option<u32>, Vec<Candidate>)> = const { RefCell::new((None, Vec::new())) };
+    /// This thread's context (`ChoiceIn`).
+    static CONTEXT: RefCell<Ctx> = const {
+        RefCell::new(Ctx { vocab: None, scratch: Vec::new(), hint: 0 })
+    };
 }
 
 /// A choice, parsed with this thread's `CONTEXT`.
@@ -189,14 +202,7 @@ struct ChoiceIn(Choice);
 
 impl<'de> Deserialize<'de> for ChoiceIn {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        CONTEXT.with_borrow_mut(|(vocab, scratch)| {
-            ChoiceSeed {
-                vocab: *vocab,
-                scratch,
-            }
-            .deserialize(d)
-            .map(ChoiceIn)
-        })
+        CONTEXT.with_borrow_mut(|ctx| ChoiceSeed { ctx }.deserialize(d).map(ChoiceIn))
     }
 }
 
@@ -208,7 +214,7 @@ fn walk(
     stop: Option<usize>,
     vocab: Option<u32>,
 ) -> Option<Walked> {
-    CONTEXT.with_borrow_mut(|c| c.0 = vocab);
+    CONTEXT.with_borrow_mut(|c| c.vocab = vocab);
     let mut c = Cursor { s: line, pos: 0 };
     let mut out = Walked {
         model: None,
@@ -413,8 +419,7 @@ impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for Opt<S> {
 }
 
 struct ChoiceSeed<'s> {
-    vocab: Option<u32>,
-    scratch: &'s mut Vec<Candidate>,
+    ctx: &'s mut Ctx,
 }
 
 impl<'de> DeserializeSeed<'de> for ChoiceSeed<'_> {
@@ -445,8 +450,7 @@ impl<'de> Visitor<'de> for ChoiceSeed<'_> {
                 "logprobs" => {
                     built = map
                         .next_value_seed(Opt(Logprobs {
-                            vocab: self.vocab,
-                            scratch: &mut *self.scratch,
+                            ctx: &mut *self.ctx,
                         }))?
                         .flatten()
                 }
@@ -466,8 +470,7 @@ impl<'de> Visitor<'de> for ChoiceSeed<'_> {
 
 /// `logprobs`: its `content`, read into a path.
 struct Logprobs<'s> {
-    vocab: Option<u32>,
-    scratch: &'s mut Vec<Candidate>,
+    ctx: &'s mut Ctx,
 }
 
 impl<'de> DeserializeSeed<'de> for Logprobs<'_> {
@@ -488,8 +491,7 @@ impl<'de> Visitor<'de> for Logprobs<'_> {
             match &*k.0 {
                 "content" => {
                     built = map.next_value_seed(Opt(Content {
-                        vocab: self.vocab,
-                        scratch: &mut *self.scratch,
+                        ctx: &mut *self.ctx,
                     }))?
                 }
                 _ => {
@@ -503,8 +505,7 @@ impl<'de> Visitor<'de> for Logprobs<'_> {
 
 /// `logprobs.content`: one entry per generated token.
 struct Content<'s> {
-    vocab: Option<u32>,
-    scratch: &'s mut Vec<Candidate>,
+    ctx: &'s mut Ctx,
 }
 
 impl<'de> DeserializeSeed<'de> for Content<'_> {
@@ -520,15 +521,18 @@ impl<'de> Visitor<'de> for Content<'_> {
         f.write_str("an array of token entries")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<BuiltPath, A::Error> {
-        let mut builder = TopKBuilder::new(self.vocab, false);
+        let mut builder = TopKBuilder::new(self.ctx.vocab, false);
+        builder.reserve(self.ctx.hint);
         while seq
             .next_element_seed(Entry {
                 builder: &mut builder,
-                scratch: &mut *self.scratch,
+                scratch: &mut self.ctx.scratch,
             })?
             .is_some()
         {}
-        Ok(builder.finish())
+        let built = builder.finish();
+        self.ctx.hint = built.tokens.id.len();
+        Ok(built)
     }
 }
 

@@ -330,6 +330,8 @@ pub struct TopKBuilder {
     /// One buffer for every position's logprobs.
     lps: Vec<f32>,
     clamped: usize,
+    /// Tokens expected (`reserve`).
+    expect: usize,
 }
 
 /// A path's columns as `TopKBuilder` left them.
@@ -361,7 +363,21 @@ impl TopKBuilder {
             hi_known: !exact,
             lps: Vec::new(),
             clamped: 0,
+            expect: 0,
         }
+    }
+
+    /// Room for `n` tokens (an expected length; rows once their width is
+    /// known).
+    pub fn reserve(&mut self, n: usize) {
+        let t = &mut self.tokens;
+        t.id.reserve_exact(n);
+        t.text.reserve_exact(n);
+        t.logprob.reserve_exact(n);
+        t.entropy.reserve_exact(n);
+        t.confidence.reserve_exact(n);
+        self.hi.reserve_exact(n);
+        self.expect = n;
     }
 
     /// Append a token; `cands` (the returned candidates, in the source's
@@ -432,6 +448,7 @@ impl TopKBuilder {
                     top_logprob: Rows::new(cands.len()),
                     ..std::mem::take(&mut self.tokens)
                 };
+                self.tokens.reserve_rows(self.expect);
                 cands.len()
             }
             Some(w) if cands.len() < w => {
