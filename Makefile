@@ -34,6 +34,7 @@ bench: setup
 	$(CARGO) bench --bench analysis
 	$(CARGO) bench --bench ui_frames
 	$(CARGO) bench --bench engine
+	$(CARGO) bench --bench stats_pass
 	$(CARGO) bench --bench remote
 	$(CARGO) bench --bench import
 	$(CARGO) bench --bench judge

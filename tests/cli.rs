@@ -97,3 +97,59 @@ fn clear_errors_for_bad_model_output_and_run() {
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(e.contains("bad.json") && e.contains("truncated"), "{e}");
 }
+
+/// The statistics pass spread over cores (as on a GPU machine) records the
+/// same bits as on one core: sampled tokens, every statistic and the drift
+/// KL of a two-turn run.
+#[test]
+fn stats_pass_threads_do_not_change_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_with = |threads: &str| {
+        let out = dir.path().join(format!("run-{threads}.json"));
+        let o = bin()
+            .env("REASONSCOPE_STATS_THREADS", threads)
+            .args(["sample", "--model"])
+            .arg(common::model_path())
+            .args([
+                "--prompt",
+                common::PROMPT,
+                "--turn",
+                "Are you sure?",
+                "-n",
+                "5",
+                "--max-tokens",
+                "12",
+                "--seed",
+                "11",
+                "--drift-reference",
+                "no-history",
+                "--threads",
+                "2",
+                "-o",
+            ])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        read_run(&out).unwrap()
+    };
+    let (one, two) = (run_with("1"), run_with("2"));
+    assert_eq!(one.paths.len(), 5);
+    let mut kl = 0;
+    for (a, b) in one.paths.iter().zip(&two.paths) {
+        assert_eq!(a.turns.len(), 2);
+        for (x, y) in a.turns.iter().zip(&b.turns) {
+            assert_eq!(x.text, y.text);
+            let (s, t) = (&x.tokens, &y.tokens);
+            assert_eq!((&s.id, &s.top_id), (&t.id, &t.top_id));
+            let bits = |c: &[f32]| c.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&s.logprob), bits(&t.logprob));
+            assert_eq!(bits(&s.entropy), bits(&t.entropy));
+            assert_eq!(bits(&s.self_certainty), bits(&t.self_certainty));
+            assert_eq!(bits(&s.confidence), bits(&t.confidence));
+            assert_eq!(s.kl_ref, t.kl_ref);
+            kl += s.kl_ref.as_ref().map_or(0, Vec::len);
+        }
+    }
+    assert!(kl > 0, "the second turn measured drift");
+}

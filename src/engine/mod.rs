@@ -19,6 +19,7 @@ mod request;
 pub mod sampler;
 mod session;
 pub mod stats;
+pub mod stats_pass;
 mod threads;
 mod tokenizer;
 mod turns;

@@ -75,7 +75,11 @@ pub fn device_report() -> &'static DeviceReport {
         } else {
             DeviceReport {
                 backend: compiled,
-                line: format!("{compiled}: {}; every layer offloaded", gpus.join(", ")),
+                line: format!(
+                    "{compiled}: {}; every layer offloaded; statistics on {} CPU threads",
+                    gpus.join(", "),
+                    super::stats_pass::threads_for(compiled)
+                ),
             }
         }
     })

@@ -19,12 +19,13 @@ use super::method::{
     cntp_trials, online_threshold, window_mean, DecodingMethod, CNTP_ENTROPY_HIGH,
     CNTP_ENTROPY_LOW, CNTP_PUNCTUATION, DEEPCONF_PERCENTILE,
 };
-use super::model::{available_memory, backend, LoadedModel};
+use super::model::{available_memory, backend, backend_name, LoadedModel};
 use super::path_state::{decode_err, Limits, PathState, Seq};
 use super::prompt;
 use super::request::{validate_request, SampleRequest};
 use super::sampler::PathSampler;
-use super::stats::{kl_divergence, log_sum_exp, row_stats, TopK, CONFIDENCE_K};
+use super::stats::{row_stats, TopK, CONFIDENCE_K};
+use super::stats_pass::{threads_for, Rows, StatsPass};
 use super::turns::{end_turn, ms, next_turn, release_finished, step, Turns};
 use crate::run::utf8::Utf8Joiner;
 use crate::run::{self, DecodingRecord, EngineInfo, Finish, Message, Run, Timing, Tokens, Turn};
@@ -525,14 +526,35 @@ fn decode_paths(
         reuse: cfg.reuse_history,
     };
 
+    let mut pass = StatsPass::new(n, top_n, threads_for(backend_name()));
     let mut failure = None;
     let mut ffs_winner = None;
     let mut online_stops = Vec::new();
     let mut cntp_steps = Vec::new();
     let mut cntp_extra = 0u64;
     loop {
+        // The statistics of every ready row first (on several cores when
+        // the model runs on a GPU); branching paths' trials go below.
+        let rows: Vec<Option<Rows>> = paths
+            .iter()
+            .map(|p| {
+                let main = p.main.row.filter(|_| {
+                    p.branch.is_none()
+                        && p.finish.is_none()
+                        && p.turn_end.is_none()
+                        && (!p.measuring || p.reference.row.is_some())
+                })?;
+                let reference = p.reference.row.filter(|_| p.measuring);
+                Some((
+                    ctx.get_logits_ith(main),
+                    reference.map(|r| ctx.get_logits_ith(r)),
+                ))
+            })
+            .collect();
+        pass.run(&rows);
+        drop(rows);
         // Sample for every path whose logits rows are in the last batch.
-        for p in paths.iter_mut() {
+        for (i, p) in paths.iter_mut().enumerate() {
             if let Some(b) = &mut p.branch {
                 for t in b.trials.iter_mut().filter(|t| !t.done) {
                     let Some(r) = t.seq.row.take() else { continue };
@@ -551,7 +573,9 @@ fn decode_paths(
                 continue;
             }
             let row = ctx.get_logits_ith(p.main.row.take().unwrap_or_default());
-            let stats = row_stats(row, &mut top);
+            let slot = &pass.slots[i];
+            debug_assert!(slot.ready);
+            let (stats, row_top) = (slot.stats, &slot.top);
             if let Some(m) = launch.rules.cntp {
                 let k = cntp_trials(stats.entropy, m) as usize;
                 if k >= 2 {
@@ -559,18 +583,17 @@ fn decode_paths(
                     let extra: Vec<i32> = (0..k - 1)
                         .map(|j| (n + i * trial_seqs + j) as i32)
                         .collect();
-                    cntp::start(lm, p, k, &extra, req.sampler, row, &stats, &top, &limits);
+                    cntp::start(lm, p, k, &extra, req.sampler, row, &stats, row_top, &limits);
                     continue;
                 }
             }
             let kl = if p.measuring {
-                let ref_row = ctx.get_logits_ith(p.reference.row.take().unwrap_or_default());
-                let lse_ref = log_sum_exp(ref_row);
-                Some(kl_divergence(row, stats.lse, ref_row, lse_ref) as f32)
+                p.reference.row.take();
+                slot.kl
             } else {
                 None
             };
-            step(lm, p, row, &stats, kl, &top, &limits, clock, emit);
+            step(lm, p, row, &stats, kl, row_top, &limits, clock, emit);
             if let Some((threshold, w)) = launch.rules.online {
                 if p.turn_end.is_none() {
                     if let Some(mean) = window_mean(&p.tokens.confidence, w) {
