@@ -5,7 +5,7 @@ export TZ = UTC
 export WGPU_BACKEND ?= vulkan
 export VK_DRIVER_FILES ?= /usr/share/vulkan/icd.d/lvp_icd.x86_64.json
 
-.PHONY: setup model build run test bench soak screenshot fmt lint import-fixtures check-cuda fuzz
+.PHONY: setup model build run test bench soak screenshot fmt lint import-fixtures check-cuda check-vulkan fuzz
 
 setup:
 	scripts/setup.sh
@@ -53,6 +53,11 @@ lint:
 # needs PyPI); the results are committed, so neither CI nor make test runs it.
 import-fixtures:
 	scripts/make-import-fixtures.sh
+
+# The Vulkan build, and the engine tests on lavapipe (Mesa's CPU Vulkan;
+# see scripts/check-vulkan.sh). Too long for CI: not in make test.
+check-vulkan:
+	scripts/check-vulkan.sh
 
 # Proves the CUDA build compiles and links here (no GPU needed; see
 # scripts/check-cuda.sh). About an hour of 2 cores for sm_90: not in make test.

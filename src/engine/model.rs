@@ -60,6 +60,12 @@ pub fn device_report() -> &'static DeviceReport {
                 line: "CPU build: this binary has no GPU support (build with --features cuda, vulkan or metal)".into(),
             };
         }
+        if gpu_layers() == Some(0) {
+            return DeviceReport {
+                backend: "cpu",
+                line: format!("{compiled} build, REASONSCOPE_GPU_LAYERS=0: running on the CPU"),
+            };
+        }
         let _ = backend();
         use llama_cpp_2::LlamaBackendDeviceType as T;
         let gpus: Vec<String> = llama_cpp_2::list_llama_ggml_backend_devices()
@@ -83,6 +89,14 @@ pub fn device_report() -> &'static DeviceReport {
             }
         }
     })
+}
+
+/// `REASONSCOPE_GPU_LAYERS`: how many layers a GPU build offloads (0 keeps
+/// the model on the CPU, e.g. to compare the two); unset: all of them.
+fn gpu_layers() -> Option<u32> {
+    std::env::var("REASONSCOPE_GPU_LAYERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
 }
 
 /// The backend name recorded in runs: where the model actually runs.
@@ -156,7 +170,7 @@ impl LoadedModel {
         let arch = gguf_str(path, "general.architecture").unwrap_or_else(|| "unknown".into());
         let mut params = LlamaModelParams::default();
         if backend_name() != "cpu" {
-            params = params.with_n_gpu_layers(999);
+            params = params.with_n_gpu_layers(gpu_layers().unwrap_or(999));
         }
         if let Some(mut cb) = progress {
             params = params.with_progress_callback(move |p| {
