@@ -42,18 +42,36 @@ fn timed(lm: &LoadedModel, cfg: &EngineConfig, req: &SampleRequest) -> (usize, f
 /// llama-batched's (tokens, seconds), or why it could not run. It assigns
 /// the prompt to every sequence at once, which llama.cpp only allows with a
 /// unified KV cache, so it runs with -kvu.
-fn llama_batched(model: &PathBuf, n_prompt: usize, threads: u32) -> Result<(usize, f64), String> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(root.join("scripts/build-llama-batched.sh"))
-        .output()
-        .map_err(|e| format!("cannot run the build script: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "the build failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let bin = root.join(String::from_utf8_lossy(&out.stdout).trim());
+/// `LLAMA_BATCHED` names a built binary (scripts/gpu-check.sh carries one
+/// linked to the same llama.cpp libraries as ours).
+fn llama_batched(
+    model: &PathBuf,
+    n_prompt: usize,
+    threads: u32,
+    n: u32,
+) -> Result<(usize, f64), String> {
+    let bin = match std::env::var_os("LLAMA_BATCHED") {
+        Some(b) => PathBuf::from(b),
+        None => {
+            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+            let out = Command::new(root.join("scripts/build-llama-batched.sh"))
+                .output()
+                .map_err(|e| format!("cannot run the build script: {e}"))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "the build failed:\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+            root.join(String::from_utf8_lossy(&out.stdout).trim())
+        }
+    };
+    // On a GPU every layer goes there, as ours does.
+    let ngl = if engine::backend_name() == "cpu" {
+        "0"
+    } else {
+        "999"
+    };
     let out = Command::new(&bin)
         .arg("-m")
         .arg(model)
@@ -62,7 +80,7 @@ fn llama_batched(model: &PathBuf, n_prompt: usize, threads: u32) -> Result<(usiz
             "-p",
             RAW_PROMPT,
             "-np",
-            &N.to_string(),
+            &n.to_string(),
             "-n",
             &(n_prompt + MAX_TOKENS as usize).to_string(),
         ])
@@ -72,6 +90,8 @@ fn llama_batched(model: &PathBuf, n_prompt: usize, threads: u32) -> Result<(usiz
             "-tb",
             &threads.to_string(),
             "-kvu",
+            "-ngl",
+            ngl,
         ])
         .args([
             "--temp", "0.8", "--top-k", "40", "--top-p", "0.95", "-s", "42",
@@ -107,13 +127,18 @@ fn llama_batched(model: &PathBuf, n_prompt: usize, threads: u32) -> Result<(usiz
 }
 
 fn main() {
-    let model =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let model = std::env::var_os("ENGINE_BENCH_MODEL").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/SmolLM2-135M-Instruct.Q4_1.gguf"),
+        PathBuf::from,
+    );
     let lm = LoadedModel::load(&model, None).expect("run `make model` first");
     let threads = std::env::var("BENCH_THREADS")
         .ok()
         .and_then(|t| t.parse().ok())
         .unwrap_or_else(engine::default_threads);
+    if let Ok(list) = std::env::var("ENGINE_BENCH_PATHS") {
+        return against_llama_batched(&lm, &model, threads, &list);
+    }
     println!(
         "engine benchmark: {} · {} threads · N = {N} · {MAX_TOKENS} tokens",
         lm.info.name, threads
@@ -222,7 +247,7 @@ fn main() {
         println!("fork benchmark skipped: the parent path ended at {parent_len} tokens");
     }
 
-    match llama_batched(&model, n_prompt, threads) {
+    match llama_batched(&model, n_prompt, threads, N) {
         Ok((t, s)) => {
             let lb = t as f64 / s;
             println!("llama-batched (unified KV)   {t:>6} tokens {s:>7.2} s {lb:>8.1} tokens/s");
@@ -281,4 +306,49 @@ fn main() {
         cntp_tok as f64 / plain_tok.max(1) as f64,
         cntp_s / plain_s.max(1e-9)
     );
+}
+
+/// `ENGINE_BENCH_PATHS=16,64,256` (scripts/gpu-check.sh): only our engine
+/// (every statistic recorded) against llama-batched, at each N, one line
+/// each that the script reads.
+fn against_llama_batched(lm: &LoadedModel, model: &PathBuf, threads: u32, list: &str) {
+    let cfg = EngineConfig {
+        n_threads: threads,
+        kv_unified: false,
+        reuse_history: true,
+    };
+    let n_prompt = lm
+        .model
+        .vocab()
+        .tokenize(RAW_PROMPT.as_bytes(), true, false)
+        .len();
+    println!(
+        "engine vs llama-batched: {} · backend {} · {threads} threads · {MAX_TOKENS} tokens",
+        lm.info.name,
+        engine::backend_name()
+    );
+    timed(
+        lm,
+        &cfg,
+        &SampleRequest {
+            max_tokens: 16,
+            ..request(4, 1)
+        },
+    );
+    for n in list.split(',').filter_map(|n| n.trim().parse::<u32>().ok()) {
+        let (t, s) = timed(lm, &cfg, &request(n, 42));
+        let ours = t as f64 / s;
+        match llama_batched(model, n_prompt, threads, n) {
+            Ok((lt, ls)) => {
+                let lb = lt as f64 / ls;
+                println!(
+                    "N={n:<4} ours {ours:>9.1} tokens/s   llama-batched {lb:>9.1} tokens/s   ratio {:.2}x",
+                    ours / lb
+                );
+            }
+            Err(e) => {
+                println!("N={n:<4} ours {ours:>9.1} tokens/s   llama-batched: not available: {e}")
+            }
+        }
+    }
 }

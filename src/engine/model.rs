@@ -169,9 +169,14 @@ impl LoadedModel {
         let backend = backend()?;
         let arch = gguf_str(path, "general.architecture").unwrap_or_else(|| "unknown".into());
         let mut params = LlamaModelParams::default();
-        if backend_name() != "cpu" {
-            params = params.with_n_gpu_layers(gpu_layers().unwrap_or(999));
-        }
+        // Always explicit: llama.cpp's default (-1) offloads every layer
+        // wherever a device exists, even when we record "cpu".
+        let layers = if backend_name() == "cpu" {
+            0
+        } else {
+            gpu_layers().unwrap_or(999)
+        };
+        params = params.with_n_gpu_layers(layers);
         if let Some(mut cb) = progress {
             params = params.with_progress_callback(move |p| {
                 cb(p);

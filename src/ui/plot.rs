@@ -2,8 +2,8 @@
 
 use eframe::egui::{self, Ui};
 use egui_plot::{
-    Bar, BarChart, FilledArea, HLine, Legend, Line, LineStyle, Plot, PlotPoint, PlotPoints, Points,
-    Text,
+    Bar, BarChart, FilledArea, HLine, HoverPosition, Legend, Line, LineStyle, Plot, PlotPoint,
+    PlotPoints, Points, Text,
 };
 
 use super::theme;
@@ -27,6 +27,66 @@ fn category_formatter(
         cats.get(v.round() as usize)
             .map(|s| s.chars().take(12).collect())
             .unwrap_or_default()
+    }
+}
+
+/// A hovered value: its category's name, a whole number as one, else with
+/// four decimals.
+fn hover_value(categories: Option<&[String]>, v: f64) -> String {
+    if let Some(c) = categories {
+        let i = v.round();
+        return match (i >= 0.0).then(|| c.get(i as usize)).flatten() {
+            Some(name) => name.clone(),
+            None => String::new(),
+        };
+    }
+    if (v - v.round()).abs() < 1e-9 {
+        format!("{}", v.round() as i64)
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+/// Labelled ticks at 1, 2 or 5 × 10^k, about `factor` times the thinnest
+/// grid spacing apart (egui_plot's default powers of ten leave a range of
+/// 0–1500 with the single label "1000"), with unlabelled lines between.
+fn nice_spacer(factor: f64) -> impl Fn(egui_plot::GridInput) -> Vec<egui_plot::GridMark> {
+    fn nice(v: f64) -> f64 {
+        let p = 10f64.powf(v.log10().floor());
+        [1.0, 2.0, 5.0, 10.0]
+            .into_iter()
+            .map(|m| m * p)
+            .find(|&s| s >= v * (1.0 - 1e-9))
+            .unwrap_or(10.0 * p)
+    }
+    move |input| {
+        let base = input.base_step_size;
+        let (lo, hi) = input.bounds;
+        if !(base.is_finite() && base > 0.0 && lo.is_finite() && hi.is_finite()) {
+            return Vec::new();
+        }
+        let major = nice(base * factor);
+        let minor = nice(base).min(major);
+        let first = (lo / minor).ceil() as i64;
+        let last = (hi / minor).floor() as i64;
+        if last < first || last - first > 2000 {
+            return Vec::new();
+        }
+        (first..=last)
+            .map(|i| {
+                let value = i as f64 * minor;
+                let on_major = ((value / major) - (value / major).round()).abs() < 1e-6;
+                egui_plot::GridMark {
+                    // Exact multiples print without float noise.
+                    value: if on_major {
+                        (value / major).round() * major
+                    } else {
+                        value
+                    },
+                    step_size: if on_major { major } else { minor },
+                }
+            })
+            .collect()
     }
 }
 
@@ -65,7 +125,10 @@ pub fn chart_ui(
         .y_axis_label(chart.y.label.clone())
         .default_x_bounds(x0, x1)
         .default_y_bounds(y0, y1)
-        .allow_scroll(false);
+        .allow_scroll(false)
+        // Softer than the text colour egui_plot starts from: major lines
+        // drawn in it competed with the data.
+        .grid_color(ui.visuals().weak_text_color().gamma_multiply(0.7));
     if legend {
         // Where it covers the least data (curves often end top right),
         // judged with the legend's own size: a row per listed series.
@@ -99,16 +162,47 @@ pub fn chart_ui(
         };
         plot = plot.legend(Legend::default().position(corner));
     }
-    if let Some(c) = &chart.x.categories {
-        plot = plot
+    // Hovering a mark names it and its values in the axes' own terms
+    // (the category at a category axis; whole token positions as such).
+    let (xl, yl) = (chart.x.label.clone(), chart.y.label.clone());
+    let (xc, yc) = (chart.x.categories.clone(), chart.y.categories.clone());
+    plot = plot.label_formatter(move |pos| {
+        let (name, v) = match pos {
+            HoverPosition::NearDataPoint {
+                plot_name,
+                position,
+                ..
+            } => (*plot_name, position),
+            HoverPosition::Elsewhere { position } => ("", position),
+        };
+        let head = if name.is_empty() {
+            String::new()
+        } else {
+            format!("{name}\n")
+        };
+        Some(format!(
+            "{head}{}: {}\n{}: {}",
+            if xl.is_empty() { "x" } else { &xl },
+            hover_value(xc.as_deref(), v.x),
+            if yl.is_empty() { "y" } else { &yl },
+            hover_value(yc.as_deref(), v.y)
+        ))
+    });
+    // Category axes get their labels but no grid lines: a line per
+    // category at full strength read as heavy separators between bars.
+    plot = plot.show_grid([chart.x.categories.is_none(), chart.y.categories.is_none()]);
+    plot = match &chart.x.categories {
+        Some(c) => plot
             .x_axis_formatter(category_formatter(c.clone()))
-            .x_grid_spacer(category_spacer(c.len()));
-    }
-    if let Some(c) = &chart.y.categories {
-        plot = plot
+            .x_grid_spacer(category_spacer(c.len())),
+        None => plot.x_grid_spacer(nice_spacer(10.0)),
+    };
+    plot = match &chart.y.categories {
+        Some(c) => plot
             .y_axis_formatter(category_formatter(c.clone()))
-            .y_grid_spacer(category_spacer(c.len()));
-    }
+            .y_grid_spacer(category_spacer(c.len())),
+        None => plot.y_grid_spacer(nice_spacer(4.0)),
+    };
     let r = plot.show(ui, |p| {
         for s in &chart.series {
             let color = if s.opacity < 1.0 {
@@ -193,4 +287,59 @@ pub fn chart_ui(
         None
     };
     PlotResponse { clicked_at }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_one_two_five_and_labelled_ones_far_apart() {
+        // 0–1500 over ~620 px (8 px thinnest spacing): labels every 200.
+        let marks = nice_spacer(10.0)(egui_plot::GridInput {
+            bounds: (0.0, 1500.0),
+            base_step_size: 1500.0 / 620.0 * 8.0,
+        });
+        let majors: Vec<f64> = marks
+            .iter()
+            .filter(|m| m.step_size == 200.0)
+            .map(|m| m.value)
+            .collect();
+        assert_eq!(
+            majors,
+            vec![0.0, 200.0, 400.0, 600.0, 800.0, 1000.0, 1200.0, 1400.0]
+        );
+        assert!(marks
+            .iter()
+            .all(|m| m.step_size == 200.0 || m.step_size == 20.0));
+        // Fractions: 0.0–1.0 with a 0.2 major step, printed without noise.
+        let marks = nice_spacer(4.0)(egui_plot::GridInput {
+            bounds: (0.0, 1.0),
+            base_step_size: 0.04,
+        });
+        let majors: Vec<f64> = marks
+            .iter()
+            .filter(|m| m.step_size == 0.2)
+            .map(|m| m.value)
+            .collect();
+        let want = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0];
+        assert_eq!(majors.len(), want.len());
+        assert!(majors.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-12));
+        // Degenerate input draws nothing rather than looping.
+        assert!(nice_spacer(10.0)(egui_plot::GridInput {
+            bounds: (0.0, f64::INFINITY),
+            base_step_size: 1.0,
+        })
+        .is_empty());
+    }
+
+    #[test]
+    fn hover_names_categories_and_whole_positions() {
+        let cats = vec!["54".to_owned(), "56".to_owned()];
+        assert_eq!(hover_value(Some(&cats), 1.0), "56");
+        assert_eq!(hover_value(Some(&cats), 0.2), "54");
+        assert_eq!(hover_value(Some(&cats), 7.0), "");
+        assert_eq!(hover_value(None, 42.0), "42");
+        assert_eq!(hover_value(None, 0.34427), "0.3443");
+    }
 }
