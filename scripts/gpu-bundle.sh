@@ -3,27 +3,23 @@
 # Rust toolchain and no network and takes at most 64 MiB per command:
 #   .bench/gpu/bundle.tar.xz   our CUDA build (reasonscope, the engine
 #                              benchmark, llama.cpp's shared libraries) and
-#                              llama.cpp's llama-batched, built here from
-#                              the same llama.cpp sources so that it runs
-#                              on the very same libraries;
+#                              llama.cpp's own llama-batched example
+#                              compiled here against those very libraries
+#                              (its batched.cpp from the llama-cpp-python
+#                              sdist, which the engine benchmark already
+#                              uses; llama-cpp-sys-2 ships no examples);
 #   .bench/gpu/model.part1, model.part2   the default model in two halves.
 # Each piece is checked to fit one command with the repository's files.
-# `BUNDLE_BACKEND=cpu` makes a CPU bundle instead (the rehearsal's quick
-# form: no CUDA build).
+# The CUDA build runs on the CPU where there is no GPU, so the rehearsal
+# (scripts/gpu-check.sh all) uses the very bundle the GPU machine gets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-backend=${BUNDLE_BACKEND:-cuda}
 out=.bench/gpu
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$out" "$stage/rs"
-if [ "$backend" = cuda ]; then
-  . scripts/cuda-env.sh
-  features=(--features cuda)
-else
-  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
-  features=()
-fi
+. scripts/cuda-env.sh
+features=(--features cuda)
 cargo build --release "${features[@]}" --bin reasonscope
 bench=$(cargo bench "${features[@]}" --bench engine --no-run --message-format=json 2>/dev/null |
   python3 -c 'import json,sys
@@ -33,28 +29,20 @@ for l in sys.stdin:
         print(m["executable"])')
 cp "$CARGO_TARGET_DIR/release/reasonscope" "$stage/rs/"
 cp "$bench" "$stage/rs/engine-bench"
-if [ "$backend" = cuda ]; then
-  cp -P "$CARGO_TARGET_DIR"/release/build/llama-cpp-sys-2-*/out/build/bin/*.so* "$stage/rs/"
-fi
-# llama-batched from llama-cpp-sys-2's own llama.cpp, as shared libraries
-# with the same sonames: at run time it loads ours (the CUDA ones).
-src=$(cargo metadata --format-version 1 2>/dev/null | python3 -c 'import json,sys,os
+cp -P "$CARGO_TARGET_DIR"/release/build/llama-cpp-sys-2-*/out/build/bin/*.so* "$stage/rs/"
+# llama-batched: llama.cpp's example, against the libraries above.
+inc=$(cargo metadata --format-version 1 2>/dev/null | python3 -c 'import json,sys,os
 m = json.load(sys.stdin)
 p = [x for x in m["packages"] if x["name"] == "llama-cpp-sys-2"][0]
 print(os.path.join(os.path.dirname(p["manifest_path"]), "llama.cpp"))')
-lb=.bench/llama-batched-shared
-if [ ! -x "$lb/bin/llama-batched" ]; then
-  cmake -S "$src" -B "$lb" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON \
-    -DGGML_NATIVE=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF \
-    -DGGML_OPENMP=OFF -DCMAKE_BUILD_RPATH='$ORIGIN' >&2
-  cmake --build "$lb" --target llama-batched -j "$(nproc)" >&2
-fi
-cp "$lb/bin/llama-batched" "$stage/rs/"
-if [ "$backend" = cpu ]; then
-  cp -P "$lb"/bin/*.so* "$stage/rs/"
-fi
+python3 -m pip download --quiet --no-deps --no-binary :all: --dest "$stage" "llama-cpp-python==0.3.36"
+tar -xzf "$stage"/llama_cpp_python-*.tar.gz -C "$stage" --wildcards '*/examples/batched/batched.cpp'
+g++ -O2 -std=c++17 -I"$inc/include" -I"$inc/common" -I"$inc/ggml/include" -I"$inc/vendor" \
+  "$stage"/llama_cpp_python-*/vendor/llama.cpp/examples/batched/batched.cpp -o "$stage/rs/llama-batched" \
+  -L"$stage/rs" -l:libllama-common.so.0 -l:libllama.so.0 -l:libggml.so.0 -l:libggml-base.so.0 \
+  -Wl,-rpath-link,"$stage/rs" -Wl,-rpath-link,"$cu/lib" -Wl,-rpath,'$ORIGIN'
 cp scripts/gpu-check.sh "$stage/rs/"
-echo "$backend" > "$stage/rs/BACKEND"
+echo cuda > "$stage/rs/BACKEND"
 tar -C "$stage" -cJf "$out/bundle.tar.xz.tmp" rs
 mv "$out/bundle.tar.xz.tmp" "$out/bundle.tar.xz"
 model=models/SmolLM2-135M-Instruct.Q4_1.gguf
