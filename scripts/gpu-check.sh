@@ -17,6 +17,8 @@
 #   - our engine on the GPU vs on this machine's CPU cores (N = 64);
 #   - the statistics recorded on the GPU vs on the CPU for the same greedy
 #     tokens (max |Δ| of logprob, entropy, confidence, self-certainty).
+# GPU_CHECK_PATHS (default 16,64,256) and GPU_CHECK_CPU_PATHS (64) set the
+# path counts: smaller ones make a quick rehearsal on 2 CPU cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GPU_DIR=${GPU_DIR:-/tmp/reasonscope-gpu}
@@ -44,7 +46,9 @@ measure() {
   join_model
   # CUDA's runtime and cuBLAS (13.x) from the machine's toolkit or wheels.
   local libs=$rs
-  for d in /usr/local/cuda/lib64 /usr/local/cuda-13*/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
+  # (CUDA_LIBS names a folder; .cache/cuda13 is `make check-cuda`'s, here.)
+  for d in ${CUDA_LIBS:-} "$PWD/.cache/cuda13/nvidia/cu13/lib" /usr/local/cuda/lib64 \
+    /usr/local/cuda-13*/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
     [ -e "$d/libcublas.so.13" ] && libs=$libs:$d
   done
   local wheels
@@ -68,23 +72,27 @@ measure() {
   local cores
   cores=$(nproc)
 
-  echo "== our engine vs llama-batched (same libraries), N = 16, 64, 256"
-  ENGINE_BENCH_PATHS=16,64,256 ENGINE_BENCH_MODEL=$model LLAMA_BATCHED=$rs/llama-batched \
+  local paths=${GPU_CHECK_PATHS:-16,64,256} cpu_n=${GPU_CHECK_CPU_PATHS:-64}
+  echo "== our engine vs llama-batched (same libraries), N = $paths"
+  ENGINE_BENCH_PATHS=$paths ENGINE_BENCH_MODEL=$model LLAMA_BATCHED=$rs/llama-batched \
     BENCH_THREADS=$cores "$rs/engine-bench" | tee "$tmp/gpu.txt"
 
-  echo "== our engine on the GPU vs on $cores CPU cores, N = 64"
-  REASONSCOPE_GPU_LAYERS=0 ENGINE_BENCH_PATHS=64 ENGINE_BENCH_MODEL=$model \
+  echo "== our engine on the GPU vs on $cores CPU cores, N = $cpu_n"
+  REASONSCOPE_GPU_LAYERS=0 ENGINE_BENCH_PATHS=$cpu_n ENGINE_BENCH_MODEL=$model \
     LLAMA_BATCHED=$rs/llama-batched BENCH_THREADS=$cores "$rs/engine-bench" | tee "$tmp/cpu.txt"
-  python3 - "$tmp/gpu.txt" "$tmp/cpu.txt" <<'PY'
+  python3 - "$tmp/gpu.txt" "$tmp/cpu.txt" "$cpu_n" <<'PY'
 import re, sys
 def ours(path, n):
     for line in open(path):
         m = re.match(rf"N={n}\s+ours\s+([\d.]+)", line)
         if m:
             return float(m.group(1))
-g, c = ours(sys.argv[1], 64), ours(sys.argv[2], 64)
+n = sys.argv[3]
+g, c = ours(sys.argv[1], n), ours(sys.argv[2], n)
 if g and c:
-    print(f"ours at N=64: GPU {g:.1f} tokens/s vs CPU {c:.1f} tokens/s: {g / c:.2f}x")
+    print(f"ours at N={n}: GPU {g:.1f} tokens/s vs CPU {c:.1f} tokens/s: {g / c:.2f}x")
+else:
+    print(f"ours at N={n}: no GPU figure (N={n} not among GPU_CHECK_PATHS)")
 PY
 
   echo "== statistics on the GPU vs on the CPU, same greedy tokens"
