@@ -549,13 +549,57 @@ impl<'de> DeserializeSeed<'de> for Entry<'_> {
     }
 }
 
-#[derive(Deserialize)]
-struct Cand<'a> {
-    id: Option<i64>,
-    #[serde(borrow)]
-    token: Option<Cow<'a, str>>,
-    bytes: Option<Bytes>,
-    logprob: Lp,
+/// One returned candidate. Its `bytes` are read only when its token's text
+/// may differ from them (`entries::text_unreliable`): otherwise they are
+/// the text, and skipping the list saves a fifth of the whole import.
+struct Cand(Candidate);
+
+impl<'de> Deserialize<'de> for Cand {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Cand;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a candidate")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Cand, A::Error> {
+                let mut id = None;
+                let mut token: Option<Str> = None;
+                let mut bytes: Option<Bytes> = None;
+                let mut logprob = None;
+                while let Some(k) = map.next_key::<Str>()? {
+                    match &*k.0 {
+                        "id" => id = map.next_value()?,
+                        "token" => token = map.next_value()?,
+                        "bytes"
+                            if token
+                                .as_ref()
+                                .is_some_and(|t| !entries::text_unreliable(&t.0)) =>
+                        {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                        "bytes" => bytes = map.next_value()?,
+                        "logprob" => logprob = Some(map.next_value::<Lp>()?),
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                let logprob = logprob
+                    .ok_or_else(|| de::Error::missing_field("logprob"))?
+                    .0
+                    .ok_or_else(|| de::Error::custom("a logprob that is not a number"))?;
+                let token = token.as_ref().map(|t| &*t.0);
+                let (id, b) = entries::id_and_bytes(id, token, bytes.as_ref().map(Bytes::as_slice));
+                Ok(Cand(Candidate {
+                    id,
+                    text: entries::candidate_text(token, b),
+                    logprob,
+                }))
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 impl<'de> Visitor<'de> for Entry<'_> {
@@ -616,25 +660,8 @@ impl<'de> Visitor<'de> for Top<'_> {
         f.write_str("an array of candidates")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(c) = seq.next_element::<Cand>()? {
-            let (id, b) = entries::id_and_bytes(
-                c.id,
-                c.token.as_deref(),
-                c.bytes.as_ref().map(Bytes::as_slice),
-            );
-            // The usual case: the bytes are the token's text, already UTF-8.
-            let text = match c.token.as_deref() {
-                Some(t) if t.as_bytes() == b => t.into(),
-                _ => match std::str::from_utf8(b) {
-                    Ok(s) => s.into(),
-                    Err(_) => String::from_utf8_lossy(b).into(),
-                },
-            };
-            let logprob = c
-                .logprob
-                .0
-                .ok_or_else(|| de::Error::custom("a logprob that is not a number"))?;
-            self.0.push(Candidate { id, text, logprob });
+        while let Some(Cand(c)) = seq.next_element()? {
+            self.0.push(c);
         }
         Ok(())
     }

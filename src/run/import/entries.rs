@@ -34,6 +34,28 @@ pub fn id_and_bytes<'a>(
     (id, bytes)
 }
 
+/// Whether a token's text may differ from its bytes: servers write a partial
+/// UTF-8 character as `byte: \xe2` (llama-server), `bytes:\xe2\x80`
+/// (OpenAI) or with U+FFFD (vLLM), and vLLM's ids as `token_id:N`.
+pub fn text_unreliable(token: &str) -> bool {
+    token.contains('\u{FFFD}')
+        || token.starts_with("byte: \\x")
+        || token.starts_with("bytes:\\x")
+        || token.starts_with("token_id:")
+}
+
+/// A returned candidate's text: its token's text, unless that may differ
+/// from its bytes (then the bytes, a partial character as U+FFFD).
+pub fn candidate_text(token: Option<&str>, bytes: &[u8]) -> compact_str::CompactString {
+    match token {
+        Some(t) if !text_unreliable(t) => t.into(),
+        _ => match std::str::from_utf8(bytes) {
+            Ok(s) => s.into(),
+            Err(_) => String::from_utf8_lossy(bytes).into(),
+        },
+    }
+}
+
 /// `id_and_bytes` of a JSON entry.
 pub fn entry_id_and_bytes(v: &Value) -> (i32, Vec<u8>) {
     let bytes: Option<Vec<u8>> = v.get("bytes").and_then(Value::as_array).and_then(|b| {
@@ -97,7 +119,7 @@ pub fn read_tokens(entries: &[Value], at: &str) -> Result<Vec<TokenIn>, String> 
                 let (id, bytes) = entry_id_and_bytes(c);
                 Ok(Candidate {
                     id,
-                    text: String::from_utf8_lossy(&bytes).into(),
+                    text: candidate_text(c.get("token").and_then(Value::as_str), &bytes),
                     logprob: logprob(c).ok_or_else(|| {
                         format!("{at}[{i}].{key}[{j}].logprob: missing or not a number")
                     })?,
