@@ -136,3 +136,21 @@ pub fn read_tokens(entries: &[Value], at: &str) -> Result<Vec<TokenIn>, String> 
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_candidates_text_is_its_token_unless_that_may_not_be_its_bytes() {
+        assert_eq!(candidate_text(Some(" the"), b" the"), " the");
+        // Partial characters as llama-server, OpenAI and vLLM write them.
+        assert_eq!(candidate_text(Some("byte: \\xe2"), &[0xe2]), "\u{FFFD}");
+        assert_eq!(candidate_text(Some("bytes:\\xe2\\x80"), &[0xe2, 0x80]), "\u{FFFD}");
+        assert_eq!(candidate_text(Some("\u{FFFD}"), &[0xe2, 0x80]), "\u{FFFD}");
+        assert_eq!(candidate_text(Some("token_id:42"), b"x"), "x");
+        // The English word is not a byte marker; no token: the bytes.
+        assert!(!text_unreliable("bytes"));
+        assert_eq!(candidate_text(None, "é".as_bytes()), "é");
+    }
+}
