@@ -90,6 +90,18 @@ fn nice_spacer(factor: f64) -> impl Fn(egui_plot::GridInput) -> Vec<egui_plot::G
     }
 }
 
+/// A tick's label with as many decimals as its step needs (egui_plot's own
+/// assumes powers of ten and printed 1.5 and 2.5 both as "2").
+fn tick_label(mark: egui_plot::GridMark, _range: &std::ops::RangeInclusive<f64>) -> String {
+    let decimals = (-mark.step_size.log10() - 1e-9).ceil().clamp(0.0, 12.0) as usize;
+    let v = if mark.value.abs() < mark.step_size * 1e-6 {
+        0.0
+    } else {
+        mark.value
+    };
+    format!("{v:.decimals$}")
+}
+
 /// One labelled grid mark per category (every k-th when there are many).
 fn category_spacer(n: usize) -> impl Fn(egui_plot::GridInput) -> Vec<egui_plot::GridMark> {
     move |input| {
@@ -195,13 +207,17 @@ pub fn chart_ui(
         Some(c) => plot
             .x_axis_formatter(category_formatter(c.clone()))
             .x_grid_spacer(category_spacer(c.len())),
-        None => plot.x_grid_spacer(nice_spacer(10.0)),
+        None => plot
+            .x_axis_formatter(tick_label)
+            .x_grid_spacer(nice_spacer(10.0)),
     };
     plot = match &chart.y.categories {
         Some(c) => plot
             .y_axis_formatter(category_formatter(c.clone()))
             .y_grid_spacer(category_spacer(c.len())),
-        None => plot.y_grid_spacer(nice_spacer(4.0)),
+        None => plot
+            .y_axis_formatter(tick_label)
+            .y_grid_spacer(nice_spacer(4.0)),
     };
     let r = plot.show(ui, |p| {
         for s in &chart.series {
@@ -331,6 +347,19 @@ mod tests {
             base_step_size: 1.0,
         })
         .is_empty());
+    }
+
+    #[test]
+    fn tick_labels_carry_the_decimals_their_step_needs() {
+        let t =
+            |value, step_size| tick_label(egui_plot::GridMark { value, step_size }, &(0.0..=1.0));
+        assert_eq!(t(1.5, 0.5), "1.5");
+        assert_eq!(t(2.5, 0.5), "2.5");
+        assert_eq!(t(0.6000000000000001, 0.2), "0.6");
+        assert_eq!(t(1000.0, 200.0), "1000");
+        assert_eq!(t(0.05, 0.05), "0.05");
+        assert_eq!(t(-1e-17, 0.1), "0.0");
+        assert_eq!(t(3.0, 1.0), "3");
     }
 
     #[test]

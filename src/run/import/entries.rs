@@ -146,7 +146,10 @@ mod tests {
         assert_eq!(candidate_text(Some(" the"), b" the"), " the");
         // Partial characters as llama-server, OpenAI and vLLM write them.
         assert_eq!(candidate_text(Some("byte: \\xe2"), &[0xe2]), "\u{FFFD}");
-        assert_eq!(candidate_text(Some("bytes:\\xe2\\x80"), &[0xe2, 0x80]), "\u{FFFD}");
+        assert_eq!(
+            candidate_text(Some("bytes:\\xe2\\x80"), &[0xe2, 0x80]),
+            "\u{FFFD}"
+        );
         assert_eq!(candidate_text(Some("\u{FFFD}"), &[0xe2, 0x80]), "\u{FFFD}");
         assert_eq!(candidate_text(Some("token_id:42"), b"x"), "x");
         // The English word is not a byte marker; no token: the bytes.
