@@ -106,13 +106,8 @@ fn stats_pass_threads_do_not_change_a_run() {
     let dir = tempfile::tempdir().unwrap();
     let run_with = |threads: &str| {
         let out = dir.path().join(format!("run-{threads}.json"));
-        let o = bin()
-            .env("REASONSCOPE_STATS_THREADS", threads)
-            .args(["sample", "--model"])
-            .arg(common::model_path())
-            .args([
-                "--prompt",
-                common::PROMPT,
+        let o = common::sample_command(
+            &[
                 "--turn",
                 "Are you sure?",
                 "-n",
@@ -125,11 +120,12 @@ fn stats_pass_threads_do_not_change_a_run() {
                 "no-history",
                 "--threads",
                 "2",
-                "-o",
-            ])
-            .arg(&out)
-            .output()
-            .unwrap();
+            ],
+            &out,
+        )
+        .env("REASONSCOPE_STATS_THREADS", threads)
+        .output()
+        .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         read_run(&out).unwrap()
     };

@@ -7,22 +7,12 @@
 
 mod common;
 
-use std::process::Command;
-
 use reasonscope::run::{read_run, Run};
 
 fn sample(dir: &std::path::Path, name: &str, gpu_layers: Option<&str>) -> Run {
     let out = dir.join(format!("{name}.json"));
-    let mut c = Command::new(env!("CARGO_BIN_EXE_reasonscope"));
-    if let Some(n) = gpu_layers {
-        c.env("REASONSCOPE_GPU_LAYERS", n);
-    }
-    let o = c
-        .args(["sample", "--model"])
-        .arg(common::model_path())
-        .args([
-            "--prompt",
-            common::PROMPT,
+    let mut c = common::sample_command(
+        &[
             "-n",
             "2",
             "--max-tokens",
@@ -31,11 +21,13 @@ fn sample(dir: &std::path::Path, name: &str, gpu_layers: Option<&str>) -> Run {
             "0",
             "--seed",
             "1",
-            "-o",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
+        ],
+        &out,
+    );
+    if let Some(n) = gpu_layers {
+        c.env("REASONSCOPE_GPU_LAYERS", n);
+    }
+    let o = c.output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     read_run(&out).unwrap()
 }

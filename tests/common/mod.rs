@@ -55,6 +55,20 @@ pub fn request(prompt: &str, n: u32, max_tokens: u32, seed: u64) -> SampleReques
     }
 }
 
+/// `reasonscope sample` of the default model on `PROMPT`, then `args`,
+/// writing `out` (the caller adds environment and runs it).
+pub fn sample_command(args: &[&str], out: &std::path::Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_reasonscope"));
+    c.env("TZ", "UTC")
+        .args(["sample", "--model"])
+        .arg(model_path())
+        .args(["--prompt", PROMPT])
+        .args(args)
+        .arg("-o")
+        .arg(out);
+    c
+}
+
 pub const PROMPT: &str = "Tom has 3 apples and buys 5 more. How many apples does he have?";
 
 /// The one helper that builds every GUI test harness.
