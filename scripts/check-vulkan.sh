@@ -9,7 +9,11 @@
 #
 # Needs Debian's libvulkan-dev (headers with vulkan.hpp, the loader), glslc,
 # spirv-headers and mesa-vulkan-drivers (lavapipe); installed when missing.
-# Output: target-vulkan/.
+# Debian 12's Vulkan headers (1.3.239) lack VK_EXT_layer_settings, which
+# ggml-vulkan uses: the headers of Debian 13's libvulkan-dev (1.4.309 here) are
+# then unpacked into .cache/vulkan-headers (a private apt list, nothing of
+# the system changed) and put first on the compiler's include path; the
+# system's loader runs them. Output: target-vulkan/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
@@ -20,6 +24,23 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]}" >&2
   sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
   $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}"
+fi
+if ! grep -qs LayerSettingEXT /usr/include/vulkan/vulkan_handles.hpp; then
+  hdr=$PWD/.cache/vulkan-headers
+  if ! grep -qs LayerSettingEXT "$hdr/usr/include/vulkan/vulkan_handles.hpp"; then
+    echo "the system's Vulkan headers are too old: unpacking Debian 13's into $hdr" >&2
+    apt_tmp=$(mktemp -d)
+    echo "deb http://deb.debian.org/debian trixie main" > "$apt_tmp/sources.list"
+    mkdir -p "$apt_tmp/lists/partial"
+    opts=(-o "Dir::Etc::SourceList=$apt_tmp/sources.list" -o Dir::Etc::SourceParts=/dev/null
+      -o "Dir::State::Lists=$apt_tmp/lists" -o "Dir::Cache::archives=$apt_tmp")
+    apt-get "${opts[@]}" update -qq
+    (cd "$apt_tmp" && apt-get "${opts[@]}" download libvulkan-dev 2>/dev/null)
+    mkdir -p "$hdr"
+    dpkg-deb -x "$apt_tmp"/libvulkan-dev_*.deb "$hdr"
+    rm -rf "$apt_tmp"
+  fi
+  export CPATH=$hdr/usr/include${CPATH:+:$CPATH}
 fi
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target-vulkan}
 start=$(date +%s)
