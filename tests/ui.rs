@@ -673,3 +673,27 @@ fn the_app_listens_on_no_network_port() {
     );
     assert_eq!(listening_sockets(), Vec::<String>::new());
 }
+
+/// Charts rebuilt again and again (as live sampling does several times a
+/// second) keep one cached legend corner per plot: egui's memory does not
+/// grow with the number of figures drawn.
+#[test]
+fn rebuilt_figures_do_not_grow_egui_memory() {
+    let mut h = harness(&[]);
+    // Branches: one chart, with a legend.
+    click(&mut h, View::Branches.label());
+    let mut sizes = Vec::new();
+    for k in 0..12 {
+        // A new Borda p: every chart of the figure is built anew.
+        h.state_mut().settings.borda_p = 0.5 + 0.1 * k as f64;
+        for _ in 0..6 {
+            h.step();
+        }
+        sizes.push(h.ctx.memory(|m| m.data.len()));
+    }
+    let (first, last) = (sizes[1], *sizes.last().unwrap());
+    assert!(
+        last <= first + 2,
+        "egui memory grew from {first} to {last} entries: {sizes:?}"
+    );
+}

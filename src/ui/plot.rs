@@ -119,6 +119,10 @@ fn category_spacer(n: usize) -> impl Fn(egui_plot::GridInput) -> Vec<egui_plot::
     }
 }
 
+/// What a cached legend corner was counted for: the chart (its address,
+/// series count and bounds) and the legend's size.
+type LegendKey = (usize, usize, [u64; 4], i64, i64);
+
 /// Draw `chart` with id `id`; `height` in points.
 pub fn chart_ui(
     ui: &mut Ui,
@@ -131,6 +135,12 @@ pub fn chart_ui(
     // A little room above the highest value, so that peaks and the dots on
     // them are not cut by the frame.
     let y1 = y1 + (y1 - y0).abs().max(1e-9) * 0.04;
+    let id_hash = {
+        use std::hash::Hasher;
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        id.hash(&mut h);
+        h.finish()
+    };
     let mut plot = Plot::new(("chart", id))
         .height(height)
         .x_axis_label(chart.x.label.clone())
@@ -154,17 +164,27 @@ pub fn chart_ui(
         let w = (widest as f64 * 7.0 + 36.0) / f64::from(ui.available_width().max(1.0));
         let h = (listed.len() as f64 * 16.0 + 12.0) / f64::from(height.max(1.0));
         // Counted once per chart and legend size (a pass over every point,
-        // too much for each frame of a large run's charts).
-        let key = ui.make_persistent_id((
-            "legend-corner",
+        // too much for each frame of a large run's charts), in one slot per
+        // plot: keyed by the chart itself, live sampling's new charts
+        // several times a second added entries for as long as the app ran.
+        let slot = ui.make_persistent_id(("legend-corner", id_hash));
+        let this = (
             chart as *const Chart as usize,
             chart.series.len(),
+            [x0, x1, y0, y1].map(f64::to_bits),
             (w * 100.0) as i64,
             (h * 100.0) as i64,
-        ));
+        );
         let corner = ui.ctx().memory_mut(|m| {
-            *m.data
-                .get_temp_mut_or_insert_with(key, || chart.legend_corner(w, h))
+            let cached = m.data.get_temp::<(LegendKey, crate::charts::Corner)>(slot);
+            match cached {
+                Some((k, c)) if k == this => c,
+                _ => {
+                    let c = chart.legend_corner(w, h);
+                    m.data.insert_temp(slot, (this, c));
+                    c
+                }
+            }
         });
         let corner = match corner {
             crate::charts::Corner::RightTop => egui_plot::Corner::RightTop,
