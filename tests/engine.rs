@@ -109,8 +109,25 @@ fn batched_path_matches_the_path_sampled_alone() {
         let a = &batched.paths[i].turns[0].tokens;
         let b = &alone.paths[0].turns[0].tokens;
         assert_eq!(batched.paths[i].seed, alone.paths[0].seed);
-        // With split KV (the default) batching changes nothing: same tokens,
-        // bit-identical statistics (see README, "Determinism").
+        if engine::backend_name() != "cpu" {
+            // A GPU's kernels sum a batch's rows in another order than one
+            // row's: close statistics, the same tokens up to a near-tie.
+            let same = a.id.iter().zip(&b.id).take_while(|(x, y)| x == y).count();
+            assert!(same >= 8, "path {i} diverged at token {same}");
+            for t in 0..same {
+                assert!(
+                    (a.entropy[t] - b.entropy[t]).abs() < 5e-3,
+                    "path {i} token {t}"
+                );
+                assert!(
+                    (a.logprob[t] - b.logprob[t]).abs() < 5e-3,
+                    "path {i} token {t}"
+                );
+            }
+            continue;
+        }
+        // With split KV (the default) batching changes nothing on the CPU:
+        // same tokens, bit-identical statistics (see README, "Determinism").
         assert_eq!(
             a.id, b.id,
             "path {i} diverged from the same seed sampled alone"
