@@ -59,7 +59,8 @@ fn convert_in(line: &[u8], vocab: Option<u32>, parts: usize) -> Option<Vec<Trace
     trace.model = model;
     for (_, finish, built) in choices {
         trace.samples.push(Sample {
-            text: built.text.clone(),
+            // The built path holds it (`Sample::text`).
+            text: String::new(),
             finish,
             tokens: None,
             exact: None,

@@ -37,6 +37,13 @@ pub struct Sample {
     pub built: Option<BuiltPath>,
 }
 
+impl Sample {
+    /// The response's text (a built path's, when the parser built it).
+    pub fn text(&self) -> &str {
+        self.built.as_ref().map_or(&self.text, |b| &b.text)
+    }
+}
+
 /// Statistics a tool computed over the full distribution (it held the
 /// logits): taken as they are.
 #[derive(Debug, Clone, PartialEq)]
@@ -581,7 +588,7 @@ fn text_paths(
             Some(tk) => {
                 let mut joiner = Utf8Joiner::default();
                 let pieces = tk
-                    .tokenize(&s.text)
+                    .tokenize(s.text())
                     .map_err(|e| format!("response {p}: cannot tokenize: {e}"))?;
                 for (id, bytes) in pieces {
                     tokens.id.push(id);
@@ -593,14 +600,14 @@ fn text_paths(
                 }
             }
             None => {
-                for w in words::split(&s.text) {
+                for w in words::split(s.text()) {
                     tokens.id.push(-1);
                     tokens.text.push(w.into());
                 }
             }
         }
         let joined: String = tokens.text.iter().map(|t| t.as_str()).collect();
-        if joined != s.text {
+        if joined != s.text() {
             return Err(format!(
                 "response {p}: the tokenizer's pieces do not give the text back"
             ));
@@ -608,7 +615,7 @@ fn text_paths(
         paths.push(path(
             p,
             Turn {
-                text: s.text.clone(),
+                text: s.text().to_owned(),
                 finish: s.finish,
                 tokens,
                 timing: Timing::default(),
