@@ -71,12 +71,12 @@ fn selecting_a_path_in_one_view_selects_it_in_the_others() {
         .click_accesskit();
     h.run_steps(4);
     assert_eq!(h.state().settings.view, View::Paths);
-    assert_eq!(h.state().shown_paths, vec![2]);
+    assert_eq!(h.state().selection.shown_paths, vec![2]);
     assert!(content(&h, "path 2 · answer"));
     // J moves every shown column to the next path.
     h.key_press(egui::Key::J);
     h.run_steps(3);
-    assert_eq!(h.state().shown_paths, vec![3]);
+    assert_eq!(h.state().selection.shown_paths, vec![3]);
     // A selected token is marked in the Entropy view's figure too.
     h.state_mut()
         .push(AppCommand::SelectToken { path: 3, token: 2 });
@@ -545,7 +545,7 @@ fn the_paths_colour_scale_stays_fixed_as_paths_change() {
         h.run_steps(3);
         assert_eq!(scale(&h), first);
     }
-    assert_ne!(h.state().shown_paths, vec![0, 1]);
+    assert_ne!(h.state().selection.shown_paths, vec![0, 1]);
 }
 
 /// Each view keeps its own scroll position: scrolling one never opens

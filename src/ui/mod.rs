@@ -1,8 +1,13 @@
 //! The eframe/egui desktop app. It draws what `analysis` computes through
 //! `charts` descriptions (the same ones `export` writes); state changes go
-//! through `AppCommand`s.
+//! through `AppCommand`s. Views see the app only through a
+//! `context::ViewerContext`.
 
 pub mod app;
+pub mod command;
+mod context;
+mod figure_cache;
+mod jobs;
 pub mod live;
 pub mod path_dialog;
 mod plot;
@@ -10,7 +15,8 @@ pub mod state;
 pub mod theme;
 mod views;
 
-pub use app::{App, AppCommand};
+pub use app::App;
+pub use command::AppCommand;
 pub use live::DriftChoice;
 pub use state::{Settings, TokenStat, View};
 

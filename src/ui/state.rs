@@ -136,6 +136,39 @@ impl Settings {
     }
 }
 
+/// What the user has picked in the views: not persisted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selection {
+    /// Paths shown in the Paths view.
+    pub shown_paths: Vec<usize>,
+    /// (path, token) picked in Paths or Entropy.
+    pub selected_token: Option<(usize, usize)>,
+    /// Node picked in the Branches view's trie.
+    pub selected_node: Option<usize>,
+    /// Page of tokens shown in the Paths view.
+    pub token_page: usize,
+    /// The run Compare sets beside the active one.
+    pub compare_with: usize,
+    /// Entropy view's table: sort column and descending.
+    pub entropy_sort: (usize, bool),
+    /// Entropy view: draw only the paths shown in Paths.
+    pub entropy_selected_only: bool,
+}
+
+impl Default for Selection {
+    fn default() -> Self {
+        Selection {
+            shown_paths: vec![0, 1],
+            selected_token: None,
+            selected_node: None,
+            token_page: 0,
+            compare_with: 0,
+            entropy_sort: (0, false),
+            entropy_selected_only: false,
+        }
+    }
+}
+
 /// An open run and its analysis, computed for `params`.
 pub struct OpenRun {
     pub name: String,
@@ -187,6 +220,17 @@ impl OpenRun {
         self.params = params.clone();
         true
     }
+}
+
+/// The suite over `runs`: per decoding method, the (run, turn) of every
+/// question with a gold answer.
+pub fn suite_groups(runs: &[OpenRun]) -> Vec<(String, Vec<(usize, usize)>)> {
+    crate::analysis::suite::group_by_label(runs.iter().enumerate().flat_map(|(ri, r)| {
+        r.turns
+            .iter()
+            .filter(|t| t.gold.is_some())
+            .map(move |t| (r.run.sampling.method.as_str(), (ri, t.turn)))
+    }))
 }
 
 /// A turn's analysis held through its run's shared list (cheap to clone).

@@ -119,10 +119,12 @@ impl App {
                     }
                 }
                 if i.key_pressed(Key::PageDown) {
-                    pushed.push(AppCommand::SetTokenPage(self.token_page + 1));
+                    pushed.push(AppCommand::SetTokenPage(self.selection.token_page + 1));
                 }
                 if i.key_pressed(Key::PageUp) {
-                    pushed.push(AppCommand::SetTokenPage(self.token_page.saturating_sub(1)));
+                    pushed.push(AppCommand::SetTokenPage(
+                        self.selection.token_page.saturating_sub(1),
+                    ));
                 }
                 if i.key_pressed(Key::J) || i.key_pressed(Key::ArrowDown) && i.modifiers.alt {
                     pushed.push(AppCommand::NextPath);

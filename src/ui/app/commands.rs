@@ -70,8 +70,10 @@ impl App {
                     if i < self.runs.len() {
                         self.runs.remove(i);
                         self.active = self.active.min(self.runs.len().saturating_sub(1));
-                        self.compare_with =
-                            self.compare_with.min(self.runs.len().saturating_sub(1));
+                        self.selection.compare_with = self
+                            .selection
+                            .compare_with
+                            .min(self.runs.len().saturating_sub(1));
                         self.reset_selection();
                     }
                 }
@@ -85,23 +87,23 @@ impl App {
                 AppCommand::SetView(v) => self.settings.view = v,
                 AppCommand::SetTurn(t) => {
                     self.turn = t;
-                    self.selected_token = None;
+                    self.selection.selected_token = None;
                 }
-                AppCommand::SetPaths(p) => self.shown_paths = p,
+                AppCommand::SetPaths(p) => self.selection.shown_paths = p,
                 AppCommand::NextPath | AppCommand::PrevPath => {
                     let n = self.run().map_or(0, |r| r.run.paths.len());
                     if n > 0 {
                         let step = if c == AppCommand::NextPath { 1 } else { n - 1 };
-                        for p in &mut self.shown_paths {
+                        for p in &mut self.selection.shown_paths {
                             *p = (*p + step) % n;
                         }
                     }
                 }
                 AppCommand::SelectToken { path, token } => {
-                    self.selected_token = Some((path, token));
-                    self.token_page = token / TOKEN_PAGE;
+                    self.selection.selected_token = Some((path, token));
+                    self.selection.token_page = token / TOKEN_PAGE;
                 }
-                AppCommand::SelectNode(n) => self.selected_node = n,
+                AppCommand::SelectNode(n) => self.selection.selected_node = n,
                 AppCommand::ToggleTheme => self.settings.dark = !self.settings.dark,
                 AppCommand::ExportDialog { figure, format } => {
                     let default = format!(
@@ -129,8 +131,14 @@ impl App {
                 AppCommand::ClearMessage => self.message = None,
                 AppCommand::ToggleNewRun => self.panel_open = !self.panel_open,
                 AppCommand::SetForkM(m) => self.settings.form.fork_m = m.max(1),
-                AppCommand::SetTokenPage(p) => self.token_page = p,
+                AppCommand::SetTokenPage(p) => self.selection.token_page = p,
                 AppCommand::StartSample => self.start_sample(),
+                AppCommand::StartJudging => self.start_judging(),
+                AppCommand::StopJudging => {
+                    if let (Some(w), Some(_)) = (&self.worker, &self.judging) {
+                        w.cancel();
+                    }
+                }
                 AppCommand::StopSample => {
                     if let (Some(w), Some(l)) = (&self.worker, &mut self.live) {
                         w.cancel();
@@ -187,7 +195,7 @@ impl App {
             changed |= r.refresh(&params);
         }
         if changed {
-            self.figures.clear();
+            self.figures.clear_figures();
         }
         if self.turn >= self.run().map_or(1, |r| r.turns.len().max(1)) {
             self.turn = 0;
@@ -198,12 +206,7 @@ impl App {
     pub(super) fn poll_jobs(&mut self) {
         while let Ok(done) = self.jobs_rx.try_recv() {
             match done {
-                JobDone::Figure { key, figure } => {
-                    self.pending_figures.remove(&key);
-                    if let Some(f) = figure {
-                        self.figures.insert(key, std::sync::Arc::new(f));
-                    }
-                }
+                JobDone::Figure { key, figure } => self.figures.landed(key, figure),
                 JobDone::Analysed { index, run, turns } => {
                     self.analysing = false;
                     // Only while that run is still the live one (the final run replaces it).
@@ -217,15 +220,12 @@ impl App {
                             r.turns = std::sync::Arc::new(turns);
                         }
                         self.figures.clear();
-                        self.tree = None;
                     }
                 }
                 JobDone::Failed(e) => self.error(e),
                 JobDone::Tree { key, tree } => {
-                    self.pending_figures.remove(&key);
-                    if key == self.figure_key("tree") {
-                        self.tree = Some((key, tree));
-                    }
+                    let current = self.figure_inputs().key("tree");
+                    self.figures.tree_landed(key, tree, &current);
                 }
                 JobDone::Opened { path, result } => {
                     self.opening.retain(|p| p != &path);

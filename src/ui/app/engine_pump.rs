@@ -247,13 +247,13 @@ impl App {
                         l.run_index = Some(self.runs.len() - 1);
                         self.active = self.runs.len() - 1;
                         if let Some(prev) = self.rerun_of.take() {
-                            self.compare_with = prev;
+                            self.selection.compare_with = prev;
                         }
                         self.turn = 0;
-                        self.shown_paths = vec![0, 1.min(snap_len(&self.runs[self.active].run))];
-                        self.shown_paths.dedup();
+                        self.selection.shown_paths =
+                            vec![0, 1.min(snap_len(&self.runs[self.active].run))];
+                        self.selection.shown_paths.dedup();
                         self.figures.clear();
-                        self.tree = None;
                     }
                 }
                 Event::RunFinished { run } => finished = Some(*run),
@@ -283,7 +283,6 @@ impl App {
                     r.replace_run(run, &params);
                 }
                 self.figures.clear();
-                self.tree = None;
             }
             return;
         }

@@ -169,19 +169,18 @@ impl App {
         };
         self.runs.insert(at, r);
         self.active = at;
-        self.compare_with = self.active.saturating_sub(1);
+        self.selection.compare_with = self.active.saturating_sub(1);
         self.turn = 0;
         self.reset_selection();
     }
 
     pub(super) fn reset_selection(&mut self) {
         let n = self.run().map_or(0, |r| r.run.paths.len());
-        self.shown_paths = (0..n.min(2)).collect();
-        self.selected_token = None;
-        self.selected_node = None;
-        self.token_page = 0;
+        self.selection.shown_paths = (0..n.min(2)).collect();
+        self.selection.selected_token = None;
+        self.selection.selected_node = None;
+        self.selection.token_page = 0;
         self.figures.clear();
-        self.tree = None;
     }
 
     /// Open every run file in `dir` (in the background) and show the Suite view.

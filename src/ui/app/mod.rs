@@ -1,15 +1,14 @@
-//! The app shell: its state and the frame loop. Views draw in `views/`;
-//! they never mutate state directly, they push `AppCommand`s that `logic`
-//! applies once per frame. The rest is split by job: `commands` (applying
-//! them, collecting background jobs), `files` (open, import, save, export),
-//! `figures` (cached and background figures), `engine_pump` (sampling,
-//! forking, judging) and `chrome` (menu, tabs, status, log, help, dialogs,
-//! shortcuts).
+//! The app shell: its state and the frame loop. Views draw in `views/`
+//! through a `ViewerContext` (`viewer`); they push `AppCommand`s that
+//! `logic` applies once per frame. The rest is split by job: `commands`
+//! (applying them, collecting background jobs), `files` (open, import,
+//! save, export), `engine_pump` (sampling, forking, judging) and `chrome`
+//! (menu, tabs, status, log, help, dialogs, shortcuts). Figures are cached
+//! in `ui::figure_cache`.
 
 mod chrome;
 mod commands;
 mod engine_pump;
-mod figures;
 mod files;
 
 use std::collections::HashMap;
@@ -17,10 +16,14 @@ use std::path::{Path, PathBuf};
 
 use eframe::egui::{self, Key, KeyboardShortcut, Modifiers};
 
+pub use super::command::{AppCommand, TOKEN_PAGE};
+use super::context::ViewerContext;
+use super::figure_cache::{FigureCache, FigureInputs};
+use super::jobs::{JobDone, Loaded};
 use super::path_dialog::{native, Answer, Native, PathDialog, Purpose};
 use super::state::{OpenRun, Settings, View};
 use super::{theme, views};
-use crate::charts::{self, Figure};
+use crate::charts::Figure;
 use crate::engine::Event;
 use crate::export::{self, Format};
 use crate::run::parse_run_bytes;
@@ -36,105 +39,6 @@ pub const DEFAULT_RUN: (&str, &[u8]) = (
     include_bytes!("../../../sample_runs/multiply-n64.json.gz"),
 );
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum AppCommand {
-    Open(PathBuf),
-    OpenDialog,
-    /// Pick a folder and open every run in it (a suite).
-    OpenFolderDialog,
-    Close(usize),
-    Activate(usize),
-    SetView(View),
-    SetTurn(usize),
-    /// Show these paths in the Paths view (2–4).
-    SetPaths(Vec<usize>),
-    NextPath,
-    PrevPath,
-    SelectToken {
-        path: usize,
-        token: usize,
-    },
-    SelectNode(Option<usize>),
-    ToggleTheme,
-    /// Ask where to save the current view's figure.
-    ExportDialog {
-        figure: &'static str,
-        format: Format,
-    },
-    /// Ask where to save the active run as a run file (an imported one).
-    SaveRunDialog,
-    /// Choose a GGUF model for the New run form.
-    BrowseModel,
-    /// Open the in-app path field (File > Type a path).
-    TypePath,
-    /// Say something in the status line (a shortcut that cannot act).
-    Notice(String),
-    /// Save the active run here (never replaces an existing file).
-    SaveRunTo(PathBuf),
-    /// Save without asking (never replaces an existing file).
-    ExportTo {
-        figure: &'static str,
-        format: Format,
-        path: PathBuf,
-    },
-    ClearMessage,
-    ToggleNewRun,
-    /// Sample the New run form.
-    StartSample,
-    /// Stop the live run (every token so far is kept).
-    StopSample,
-    /// Continue `path` of the active run from its first `token` tokens with `m` new paths.
-    Fork {
-        path: usize,
-        turn: usize,
-        token: usize,
-        m: u32,
-    },
-    /// Fill the New run form from the active run, to re-run it with other settings.
-    RerunActive,
-    SetForkM(u32),
-    SetTokenPage(usize),
-    /// Answer to "reopen the last autosave?".
-    Recover(bool),
-    /// Answer to "stop sampling and quit?".
-    ConfirmClose(bool),
-}
-
-/// Tokens per page in the Paths view.
-pub const TOKEN_PAGE: usize = 512;
-
-/// Runs larger than this build their figures in a background job, so that
-/// no frame waits for them.
-pub const HEAVY_TOKENS: usize = 50_000;
-
-/// What a background job hands back.
-pub enum JobDone {
-    Figure {
-        key: String,
-        figure: Option<Figure>,
-    },
-    Opened {
-        path: PathBuf,
-        result: Box<Result<Loaded, String>>,
-    },
-    /// Bytes of a file being imported read so far.
-    Progress {
-        path: PathBuf,
-        fraction: f32,
-    },
-    /// A growing live run, analysed.
-    Analysed {
-        index: usize,
-        run: Box<crate::run::Run>,
-        turns: Vec<crate::analysis::TurnAnalysis>,
-    },
-    Tree {
-        key: String,
-        tree: std::sync::Arc<(Vec<crate::analysis::branches::TreeNode>, Vec<f64>)>,
-    },
-    Failed(String),
-}
-
 #[derive(Debug, Clone)]
 pub struct Message {
     pub text: String,
@@ -148,15 +52,8 @@ pub struct App {
     pub active: usize,
     pub turn: usize,
     pub settings: Settings,
-    /// Paths shown in the Paths view.
-    pub shown_paths: Vec<usize>,
-    pub selected_token: Option<(usize, usize)>,
-    pub selected_node: Option<usize>,
-    /// Page of tokens shown in the Paths view.
-    pub token_page: usize,
-    pub compare_with: usize,
-    pub entropy_sort: (usize, bool),
-    pub entropy_selected_only: bool,
+    /// What the user picked in the views.
+    pub selection: super::state::Selection,
     pub message: Option<Message>,
     /// Every message of this session, oldest first (the status log).
     pub messages: Vec<Message>,
@@ -165,8 +62,7 @@ pub struct App {
     pub path_dialog: Option<PathDialog>,
     pub help_open: bool,
     commands: Vec<AppCommand>,
-    figures: HashMap<String, std::sync::Arc<Figure>>,
-    pending_figures: std::collections::HashSet<String>,
+    figures: FigureCache,
     /// A live run's re-analysis is in flight.
     analysing: bool,
     /// Files being read and analysed in the background.
@@ -180,8 +76,6 @@ pub struct App {
     import_progress: HashMap<PathBuf, f32>,
     jobs_tx: crossbeam_channel::Sender<JobDone>,
     jobs_rx: crossbeam_channel::Receiver<JobDone>,
-    /// The Branches view's trie and layout, with the key they were built for.
-    tree: Option<(String, SharedTree)>,
     /// Save a screenshot here after a few frames, then quit (REASONSCOPE_SCREENSHOT).
     screenshot: Option<(PathBuf, u32)>,
     pub worker: Option<crate::engine::Worker>,
@@ -210,21 +104,14 @@ impl App {
             active: 0,
             turn: 0,
             settings,
-            shown_paths: vec![0, 1],
-            selected_token: None,
-            selected_node: None,
-            token_page: 0,
-            compare_with: 0,
-            entropy_sort: (0, false),
-            entropy_selected_only: false,
+            selection: Default::default(),
             message: None,
             messages: Vec::new(),
             log_open: false,
             path_dialog: None,
             help_open: false,
             commands: Vec::new(),
-            figures: HashMap::new(),
-            pending_figures: Default::default(),
+            figures: FigureCache::new(jobs_tx.clone()),
             analysing: false,
             opening: Vec::new(),
             folder_order: HashMap::new(),
@@ -232,7 +119,6 @@ impl App {
             import_progress: HashMap::new(),
             jobs_tx,
             jobs_rx,
-            tree: None,
             worker: None,
             model: super::live::ModelState::None,
             server_models: Default::default(),
@@ -276,37 +162,61 @@ impl App {
         self.commands.push(c);
     }
 
-    /// The live session when it samples the active run.
-    fn live_of_active(&self) -> Option<&crate::engine::LiveRun> {
-        self.live
-            .as_ref()
-            .filter(|l| l.run_index == Some(self.active) && !l.live.done)
-            .map(|l| &l.live)
-    }
-
-    /// Whether turn `turn` of `path` of the active run is still being sampled.
-    pub fn is_running(&self, path: usize, turn: usize) -> bool {
-        self.live_of_active()
-            .is_some_and(|l| l.is_running(path, turn))
-    }
-
-    /// "… of N paths unfinished …" for the active run's current turn.
-    pub fn unfinished_note(&self) -> Option<String> {
-        let running = self.live_of_active().map_or(0, |l| l.running_in(self.turn));
-        crate::analysis::turn::unfinished_note(&self.run()?.run, self.turn, running)
-    }
-
     pub fn run(&self) -> Option<&OpenRun> {
         self.runs.get(self.active)
     }
 
-    pub fn turn_analysis(&self) -> Option<&crate::analysis::TurnAnalysis> {
-        self.run()?.turns.get(self.turn)
+    /// What the views may touch, borrowed from the app for one frame.
+    pub fn viewer(&mut self) -> ViewerContext<'_> {
+        let opening = self.opening_progress();
+        ViewerContext {
+            runs: &self.runs,
+            active: self.active,
+            turn: self.turn,
+            settings: &mut self.settings,
+            selection: &mut self.selection,
+            figures: &mut self.figures,
+            live: self.live.as_ref(),
+            judging: self.judging.as_ref(),
+            model: &self.model,
+            server_models: &mut self.server_models,
+            opening,
+            commands: &mut self.commands,
+        }
     }
 
-    /// The current turn's analysis, held independently of `self`.
-    pub fn shared_turn(&self) -> Option<super::state::TurnRef> {
-        super::state::TurnRef::new(self.run()?.turns.clone(), self.turn)
+    pub(super) fn figure_inputs(&self) -> FigureInputs<'_> {
+        FigureInputs {
+            runs: &self.runs,
+            active: self.active,
+            turn: self.turn,
+            selection: &self.selection,
+            settings: &self.settings,
+            opening: !self.opening.is_empty(),
+        }
+    }
+
+    /// Build figure `id` (the same description the view draws and exports).
+    pub fn build_figure(&self, id: &str) -> Option<Figure> {
+        self.figure_inputs().build(id)
+    }
+
+    /// Whether a background job is building figure `id`.
+    pub fn figure_pending(&self, id: &str) -> bool {
+        self.figures.pending(id, &self.figure_inputs())
+    }
+
+    /// Runs opened and queued since the opening began, while some are
+    /// still being read.
+    pub fn opening_progress(&self) -> Option<(usize, usize)> {
+        let total = self.opening_total.max(self.opening.len());
+        (!self.opening.is_empty()).then(|| (total - self.opening.len(), total))
+    }
+
+    /// The suite over the open runs: per decoding method, the (run, turn)
+    /// of every question with a gold answer.
+    pub fn suite_groups(&self) -> Vec<(String, Vec<(usize, usize)>)> {
+        super::state::suite_groups(&self.runs)
     }
 
     /// An info message: shown unless an error is waiting to be read (an
@@ -340,20 +250,13 @@ impl App {
         }
         self.messages.push(m);
     }
-
-    /// Every open run's decoding method and analysis (suite figures).
-    pub(crate) fn suite_inputs(&self) -> Vec<SuiteInput> {
-        self.runs
-            .iter()
-            .map(|r| (r.run.sampling.method.clone(), r.turns.clone()))
-            .collect()
-    }
 }
 
 impl eframe::App for App {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         if self.ctx.is_none() {
             self.ctx = Some(ctx.clone());
+            self.figures.ctx = Some(ctx.clone());
         }
         self.guard_close(ctx);
         self.poll_jobs();
@@ -376,7 +279,7 @@ impl eframe::App for App {
         if self.panel_open {
             egui::Panel::right("new-run")
                 .default_size(340.0)
-                .show(ui, |ui| super::views::new_run_ui(self, ui));
+                .show(ui, |ui| super::views::new_run_ui(&mut self.viewer(), ui));
         }
         egui::CentralPanel::default().show(ui, |ui| {
             if self.runs.is_empty() {
@@ -385,7 +288,7 @@ impl eframe::App for App {
                 });
                 return;
             }
-            views::view_ui(self, ui);
+            views::view_ui(&mut self.viewer(), ui);
         });
         let ctx = ui.ctx().clone();
         self.help_ui(&ctx);
@@ -421,16 +324,6 @@ impl eframe::App for App {
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, eframe::APP_KEY, &self.settings);
     }
-}
-
-/// A run's decoding method and its analysis, as suite figures read them.
-pub(crate) type SuiteInput = (String, std::sync::Arc<Vec<crate::analysis::TurnAnalysis>>);
-
-/// What opening one file gave: its runs (name, run, analysis) and, for an
-/// import, how it went.
-pub struct Loaded {
-    pub runs: Vec<(String, crate::run::Run, Vec<crate::analysis::TurnAnalysis>)>,
-    pub import: Option<crate::run::import::Summary>,
 }
 
 /// Read a run file or import another tool's file (detected by content),
@@ -489,22 +382,3 @@ pub(super) fn load_in_background(
         c.request_repaint();
     }
 }
-
-/// The one place the app turns a request into a figure (in a job or not).
-pub(super) fn compute_figure(
-    req: &charts::FigureRequest,
-    run: &crate::run::Run,
-    turns: &[crate::analysis::TurnAnalysis],
-    suite: &[SuiteInput],
-) -> Option<Figure> {
-    if req.id == "suite" {
-        let groups =
-            charts::SuiteGroup::by_method(suite.iter().map(|(m, ts)| (m.as_str(), ts.as_slice())));
-        return charts::suite_figure(&groups, &req.params);
-    }
-    let all: Vec<&crate::analysis::TurnAnalysis> = suite.iter().flat_map(|s| s.1.iter()).collect();
-    charts::figure_for(req, run, turns, &all)
-}
-
-/// A turn's trie and its layout, shared with the job that built it.
-type SharedTree = std::sync::Arc<(Vec<crate::analysis::branches::TreeNode>, Vec<f64>)>;

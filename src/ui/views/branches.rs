@@ -1,17 +1,18 @@
 use eframe::egui;
 
 use super::{export_buttons, figure_ui};
-use crate::ui::app::{App, AppCommand};
+use crate::ui::command::AppCommand;
+use crate::ui::context::ViewerContext;
 use crate::ui::theme;
 
-pub fn branches_ui(app: &mut App, ui: &mut egui::Ui) {
+pub fn branches_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
         ui.heading("Branches");
-        export_buttons(app, ui, "branches");
+        export_buttons(cx, ui, "branches");
         ui.label("(click a node to list its paths)");
     });
-    let Some(t) = app.shared_turn() else { return };
-    let Some(tree) = app.tree() else {
+    let Some(t) = cx.shared_turn() else { return };
+    let Some(tree) = cx.tree() else {
         ui.horizontal(|ui| {
             ui.spinner();
             ui.label("building the token trie...");
@@ -19,7 +20,7 @@ pub fn branches_ui(app: &mut App, ui: &mut egui::Ui) {
         return;
     };
     let (nodes, ys) = (&tree.0, &tree.1);
-    let fig = super::ready_figure(app, ui, "branches");
+    let fig = super::ready_figure(cx, ui, "branches");
     egui::ScrollArea::vertical()
         .id_salt(("view-scroll", "branches"))
         .show(ui, |ui| {
@@ -45,10 +46,10 @@ pub fn branches_ui(app: &mut App, ui: &mut egui::Ui) {
                         })
                         .min_by(|a, b| a.1.total_cmp(&b.1))
                         .map(|b| b.0);
-                    app.push(AppCommand::SelectNode(best));
+                    cx.push(AppCommand::SelectNode(best));
                 }
             }
-            if let Some(n) = app.selected_node.and_then(|i| nodes.get(i)) {
+            if let Some(n) = cx.selection.selected_node.and_then(|i| nodes.get(i)) {
                 ui.strong(format!(
                     "Node: tokens {}–{}, {} paths, starts with {:?}",
                     n.start,
@@ -66,8 +67,8 @@ pub fn branches_ui(app: &mut App, ui: &mut egui::Ui) {
                     for &p in &n.paths {
                         let idx = t.paths.get(p).map_or(p, |x| x.index);
                         if ui.link(format!("path {idx}")).clicked() {
-                            app.push(AppCommand::SetPaths(vec![idx]));
-                            app.push(AppCommand::SetView(crate::ui::state::View::Paths));
+                            cx.push(AppCommand::SetPaths(vec![idx]));
+                            cx.push(AppCommand::SetView(crate::ui::state::View::Paths));
                         }
                     }
                 });

@@ -2,7 +2,7 @@ use eframe::egui;
 
 use super::fmt_opt;
 use crate::charts::{answer_counts, methods_figure_on, Axis, Chart, Mark, Series};
-use crate::ui::app::App;
+use crate::ui::context::ViewerContext;
 use crate::ui::{plot, theme};
 
 /// Histogram of every token's entropy in a run (shares per bin).
@@ -32,31 +32,31 @@ fn entropy_hist(run: &crate::run::Run, turn: usize, bins: usize, max: f64) -> Ve
         .collect()
 }
 
-pub fn compare_ui(app: &mut App, ui: &mut egui::Ui) {
+pub fn compare_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
     ui.heading("Compare runs");
-    if app.runs.len() < 2 {
+    if cx.runs.len() < 2 {
         ui.label("Open a second run (File > Open) to compare two runs side by side, e.g. two temperatures or two models.");
         return;
     }
-    let a = app.active;
+    let a = cx.active;
     ui.horizontal(|ui| {
-        let l = ui.label(format!("{}  vs", app.runs[a].name));
+        let l = ui.label(format!("{}  vs", cx.runs[a].name));
         egui::ComboBox::from_id_salt("compare-with")
-            .selected_text(app.runs[app.compare_with].name.clone())
+            .selected_text(cx.runs[cx.selection.compare_with].name.clone())
             .show_ui(ui, |ui| {
-                for (i, r) in app.runs.iter().enumerate() {
-                    ui.selectable_value(&mut app.compare_with, i, r.name.clone());
+                for (i, r) in cx.runs.iter().enumerate() {
+                    ui.selectable_value(&mut cx.selection.compare_with, i, r.name.clone());
                 }
             })
             .response
             .labelled_by(l.id);
     });
-    let b = app.compare_with;
-    let turn = app.turn;
+    let b = cx.selection.compare_with;
+    let turn = cx.turn;
     // One answer axis for both runs' vote charts.
     let mut counts: Vec<(String, usize)> = Vec::new();
     for i in [a, b] {
-        if let Some(t) = app.runs[i].turns.get(turn) {
+        if let Some(t) = cx.runs[i].turns.get(turn) {
             for (ans, n) in answer_counts(t) {
                 match counts.iter_mut().find(|c| c.0 == ans) {
                     Some(c) => c.1 += n,
@@ -71,7 +71,7 @@ pub fn compare_ui(app: &mut App, ui: &mut egui::Ui) {
         .show(ui, |ui| {
             ui.columns(2, |cols| {
                 for (col, idx) in cols.iter_mut().zip([a, b]) {
-                    let r = &app.runs[idx];
+                    let r = &cx.runs[idx];
                     col.strong(format!(
                         "{} · {} · T = {} · {} paths",
                         r.name,
@@ -108,7 +108,7 @@ pub fn compare_ui(app: &mut App, ui: &mut egui::Ui) {
                 }
             });
             // Entropy distributions on one shared axis.
-            let max = app
+            let max = cx
                 .runs
                 .iter()
                 .flat_map(|r| {
@@ -128,9 +128,9 @@ pub fn compare_ui(app: &mut App, ui: &mut egui::Ui) {
                     .iter()
                     .enumerate()
                     .map(|(k, &i)| {
-                        let h = entropy_hist(&app.runs[i].run, turn, 30, max);
+                        let h = entropy_hist(&cx.runs[i].run, turn, 30, max);
                         Series::new(
-                            app.runs[i].name.clone(),
+                            cx.runs[i].name.clone(),
                             crate::charts::palette::categorical(k),
                             Mark::Line {
                                 points: h,

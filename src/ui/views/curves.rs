@@ -2,15 +2,15 @@ use eframe::egui;
 
 use super::{export_buttons, figure_ui};
 use crate::analysis::suite::suite_methods;
-use crate::ui::app::App;
+use crate::ui::context::ViewerContext;
 use crate::ui::theme;
 
-pub fn curves_ui(app: &mut App, ui: &mut egui::Ui) {
-    let has_gold = app.turn_analysis().is_some_and(|t| t.gold.is_some());
+pub fn curves_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
+    let has_gold = cx.turn_analysis().is_some_and(|t| t.gold.is_some());
     ui.horizontal(|ui| {
         ui.heading("Curves");
         if has_gold {
-            export_buttons(app, ui, "curves");
+            export_buttons(cx, ui, "curves");
         }
     });
     if !has_gold {
@@ -20,12 +20,12 @@ pub fn curves_ui(app: &mut App, ui: &mut egui::Ui) {
         .id_salt(("view-scroll", "curves"))
         .show(ui, |ui| {
             if has_gold {
-                if let Some(fig) = super::ready_figure(app, ui, "curves") {
+                if let Some(fig) = super::ready_figure(cx, ui, "curves") {
                     figure_ui(ui, &fig, theme::PLOT_HEIGHT);
                 }
             }
             let (n_questions, suite) = {
-                let all: Vec<&crate::analysis::TurnAnalysis> = app
+                let all: Vec<&crate::analysis::TurnAnalysis> = cx
                     .runs
                     .iter()
                     .flat_map(|r| r.turns.iter())
@@ -41,10 +41,10 @@ pub fn curves_ui(app: &mut App, ui: &mut egui::Ui) {
                 ui.heading(format!(
                     "Suite: {n_questions} question(s) with gold over the open runs"
                 ));
-                export_buttons(app, ui, "calibration");
+                export_buttons(cx, ui, "calibration");
             });
             super::suite_methods_table(ui, "suite", &suite);
-            if let Some(fig) = super::ready_figure(app, ui, "calibration") {
+            if let Some(fig) = super::ready_figure(cx, ui, "calibration") {
                 figure_ui(ui, &fig, theme::PLOT_HEIGHT);
             }
         });

@@ -5,15 +5,15 @@ use eframe::egui;
 
 use super::{export_buttons, figure_ui, fmt_opt};
 use crate::analysis::drift::drift;
-use crate::ui::app::App;
+use crate::ui::context::ViewerContext;
 use crate::ui::theme;
 
-pub fn drift_ui(app: &mut App, ui: &mut egui::Ui) {
+pub fn drift_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
         ui.heading("Drift across turns");
-        export_buttons(app, ui, "drift");
+        export_buttons(cx, ui, "drift");
     });
-    let Some(r) = app.run() else { return };
+    let Some(r) = cx.run() else { return };
     let (run, turns) = (r.run.clone(), r.turns.clone());
     if turns.len() < 2 {
         ui.label(
@@ -92,7 +92,7 @@ pub fn drift_ui(app: &mut App, ui: &mut egui::Ui) {
                 }
             });
         ui.add_space(6.0);
-        if let Some(fig) = super::ready_figure(app, ui, "drift") {
+        if let Some(fig) = super::ready_figure(cx, ui, "drift") {
             let rows = run.paths.len() as f32;
             figure_ui(ui, &fig, (rows * 22.0).clamp(theme::SMALL_PLOT_HEIGHT, 600.0));
         }

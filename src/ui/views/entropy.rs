@@ -1,31 +1,32 @@
 use eframe::egui;
 
 use super::{export_buttons, figure_ui, fmt_opt};
-use crate::ui::app::{App, AppCommand};
+use crate::ui::command::AppCommand;
+use crate::ui::context::ViewerContext;
 use crate::ui::theme;
 
-pub fn entropy_ui(app: &mut App, ui: &mut egui::Ui) {
+pub fn entropy_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
         ui.heading("Entropy");
-        export_buttons(app, ui, "entropy");
+        export_buttons(cx, ui, "entropy");
         ui.separator();
         ui.checkbox(
-            &mut app.entropy_selected_only,
+            &mut cx.selection.entropy_selected_only,
             "only the paths shown in Paths",
         )
         .on_hover_text("Otherwise every path of the turn");
-        ui.checkbox(&mut app.settings.normalized_x, "normalized position")
+        ui.checkbox(&mut cx.settings.normalized_x, "normalized position")
             .on_hover_text("x = token index / path length");
         let l = ui
             .label("DeepConf window")
             .on_hover_text("Sliding window w (tokens)");
-        ui.add(egui::DragValue::new(&mut app.settings.window).range(1..=8192))
+        ui.add(egui::DragValue::new(&mut cx.settings.window).range(1..=8192))
             .labelled_by(l.id);
     });
-    let Some(t) = app.shared_turn() else {
+    let Some(t) = cx.shared_turn() else {
         return;
     };
-    if let Some(why) = app
+    if let Some(why) = cx
         .run()
         .and_then(|r| crate::charts::entropy_unavailable(&r.run))
     {
@@ -33,22 +34,20 @@ pub fn entropy_ui(app: &mut App, ui: &mut egui::Ui) {
         ui.label(egui::RichText::new(why).weak());
         return;
     }
-    let bounds = app
-        .run()
-        .is_some_and(|r| r.run.tokens_have_entropy_bounds());
+    let bounds = cx.run().is_some_and(|r| r.run.tokens_have_entropy_bounds());
     egui::ScrollArea::vertical()
         .id_salt(("view-scroll", "entropy"))
         .show(ui, |ui| {
-            if let Some(fig) = super::ready_figure(app, ui, "entropy") {
+            if let Some(fig) = super::ready_figure(cx, ui, "entropy") {
                 ui.weak("Click a line to bring its path forward (the others fade); click an empty spot to show all paths alike. Grey: the middle 50% of paths and their median.");
                 let responses = figure_ui(ui, &fig, theme::PLOT_HEIGHT * 0.8);
                 if let Some([x, y]) = responses.first().and_then(|r| r.clicked_at) {
-                    focus_at(app, &t, x, y);
+                    focus_at(cx, &t, x, y);
                 }
             }
             ui.add_space(6.0);
             ui.strong("Per-path summary (click a header to sort, a row to show the path)");
-            let (col, desc) = app.entropy_sort;
+            let (col, desc) = cx.selection.entropy_sort;
             let mut rows: Vec<&crate::analysis::turn::PathAnalysis> = t.paths.iter().collect();
             let key = |p: &crate::analysis::turn::PathAnalysis| -> f64 {
                 match col {
@@ -101,7 +100,7 @@ pub fn entropy_ui(app: &mut App, ui: &mut egui::Ui) {
                             .on_hover_text("Sort by this column")
                             .clicked()
                         {
-                            app.entropy_sort = (k, if k == col { !desc } else { false });
+                            cx.selection.entropy_sort = (k, if k == col { !desc } else { false });
                         }
                     }
                     ui.end_row();
@@ -111,8 +110,8 @@ pub fn entropy_ui(app: &mut App, ui: &mut egui::Ui) {
                             .on_hover_text("Show this path in Paths")
                             .clicked()
                         {
-                            app.push(AppCommand::SetPaths(vec![p.index]));
-                            app.push(AppCommand::SetView(crate::ui::state::View::Paths));
+                            cx.push(AppCommand::SetPaths(vec![p.index]));
+                            cx.push(AppCommand::SetView(crate::ui::state::View::Paths));
                         }
                         ui.label(fmt_opt(p.scores.mean_entropy, 3));
                         ui.label(p.scores.n_tokens.to_string());
@@ -128,11 +127,11 @@ pub fn entropy_ui(app: &mut App, ui: &mut egui::Ui) {
 /// The path whose entropy line passes nearest the clicked point (within
 /// 0.5 nats) becomes the selected token's path; a click away from every
 /// line clears the selection.
-fn focus_at(app: &mut App, t: &crate::analysis::TurnAnalysis, x: f64, y: f64) {
-    let Some(r) = app.run() else { return };
-    let normalized = app.settings.normalized_x;
-    let shown: Vec<usize> = if app.entropy_selected_only {
-        app.shown_paths.clone()
+fn focus_at(cx: &mut ViewerContext<'_>, t: &crate::analysis::TurnAnalysis, x: f64, y: f64) {
+    let Some(r) = cx.run() else { return };
+    let normalized = cx.settings.normalized_x;
+    let shown: Vec<usize> = if cx.selection.entropy_selected_only {
+        cx.selection.shown_paths.clone()
     } else {
         t.paths.iter().map(|p| p.index).collect()
     };
@@ -152,7 +151,7 @@ fn focus_at(app: &mut App, t: &crate::analysis::TurnAnalysis, x: f64, y: f64) {
         }
     }
     match best.filter(|b| b.0 < 0.5) {
-        Some((_, path, token)) => app.push(AppCommand::SelectToken { path, token }),
-        None => app.selected_token = None,
+        Some((_, path, token)) => cx.push(AppCommand::SelectToken { path, token }),
+        None => cx.selection.selected_token = None,
     }
 }

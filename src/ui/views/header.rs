@@ -6,7 +6,7 @@
 use eframe::egui;
 
 use crate::run::{Role, Run};
-use crate::ui::app::App;
+use crate::ui::context::ViewerContext;
 
 /// A sampling setting as shown: "?" where an import did not hold it.
 fn setting(run: &Run, field: &str, value: String) -> String {
@@ -75,10 +75,10 @@ fn first_line(s: &str, max: usize) -> String {
     out
 }
 
-pub fn header_ui(app: &App, ui: &mut egui::Ui) {
-    let Some(r) = app.run() else { return };
+pub fn header_ui(cx: &ViewerContext<'_>, ui: &mut egui::Ui) {
+    let Some(r) = cx.run() else { return };
     let run = &r.run;
-    let turn = app.turn;
+    let turn = cx.turn;
     let question = run.user_message(turn).unwrap_or_default();
     let n_turns = run.n_turns();
     let title = if n_turns > 1 {
@@ -91,7 +91,7 @@ pub fn header_ui(app: &App, ui: &mut egui::Ui) {
         format!("Question: {}", first_line(&question, 140))
     };
     egui::CollapsingHeader::new(title)
-        .id_salt(("run-header", app.active))
+        .id_salt(("run-header", cx.active))
         .show(ui, |ui| {
             for m in run.conversation.iter().filter(|m| m.role == Role::System) {
                 ui.label(egui::RichText::new(format!("system: {}", m.content)).weak());

@@ -2,35 +2,36 @@ use eframe::egui;
 
 use super::{export_buttons, figure_ui, fmt_opt};
 use crate::charts::{agreement, palette};
-use crate::ui::app::App;
+use crate::ui::command::AppCommand;
+use crate::ui::context::ViewerContext;
 use crate::ui::theme;
 
-pub fn methods_ui(app: &mut App, ui: &mut egui::Ui) {
+pub fn methods_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
         ui.heading("Selection methods");
-        export_buttons(app, ui, "methods");
+        export_buttons(cx, ui, "methods");
         ui.separator();
         let l = ui
             .label("Borda p")
             .on_hover_text("Exponent of Borda's rank weights (N - r + 1)^p");
-        ui.add(egui::Slider::new(&mut app.settings.borda_p, 0.0..=4.0).step_by(0.1))
+        ui.add(egui::Slider::new(&mut cx.settings.borda_p, 0.0..=4.0).step_by(0.1))
             .labelled_by(l.id);
         let l = ui
             .label("DeepConf window")
             .on_hover_text("Sliding window w (tokens) for the group confidences");
-        ui.add(egui::DragValue::new(&mut app.settings.window).range(1..=8192))
+        ui.add(egui::DragValue::new(&mut cx.settings.window).range(1..=8192))
             .labelled_by(l.id);
     });
-    ask_ui(app, ui);
-    let note = app
+    ask_ui(cx, ui);
+    let note = cx
         .run()
         .and_then(|r| crate::analysis::methods::stats_note(&r.run));
-    let unfinished = app.unfinished_note();
-    let Some(t) = app.shared_turn() else {
+    let unfinished = cx.unfinished_note();
+    let Some(t) = cx.shared_turn() else {
         return;
     };
     if let Some(u) = unfinished {
-        ui.colored_label(theme::error_color(app.settings.dark), format!("Note: {u}"))
+        ui.colored_label(theme::error_color(cx.settings.dark), format!("Note: {u}"))
             .on_hover_text("A path cut before its end-of-generation token has not given its final answer: its answer so far is counted as it stands");
     }
     if let Some(note) = note {
@@ -113,7 +114,7 @@ pub fn methods_ui(app: &mut App, ui: &mut egui::Ui) {
                     }
                 });
             ui.add_space(8.0);
-            if let Some(fig) = super::ready_figure(app, ui, "methods") {
+            if let Some(fig) = super::ready_figure(cx, ui, "methods") {
                 figure_ui(ui, &fig, theme::SMALL_PLOT_HEIGHT);
             }
             ui.add_space(8.0);
@@ -146,10 +147,10 @@ pub fn methods_ui(app: &mut App, ui: &mut egui::Ui) {
 }
 
 /// "Ask the model": P(True) and USC for the open run, with progress.
-fn ask_ui(app: &mut App, ui: &mut egui::Ui) {
+fn ask_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
     use crate::ui::live::ModelState;
     ui.horizontal(|ui| {
-        if let Some(j) = &app.judging {
+        if let Some(j) = &cx.judging {
             let (done, total) = (j.done, j.total.max(1));
             ui.add(
                 egui::ProgressBar::new(done as f32 / total as f32)
@@ -157,18 +158,16 @@ fn ask_ui(app: &mut App, ui: &mut egui::Ui) {
                     .text(format!("asking the model: {done}/{total} prompts")),
             );
             if ui.button("Stop").clicked() {
-                if let Some(w) = &app.worker {
-                    w.cancel();
-                }
+                cx.push(AppCommand::StopJudging);
             }
             return;
         }
-        let model = match &app.model {
+        let model = match &cx.model {
             ModelState::Loaded { name, .. } => Some(name.clone()),
             _ => None,
         };
-        let busy = app.live.is_some();
-        let judged = app.run().is_some_and(|r| !r.run.judgements.is_empty());
+        let busy = cx.live.is_some();
+        let judged = cx.run().is_some_and(|r| !r.run.judgements.is_empty());
         let label = if judged {
             "Ask the model again"
         } else {
@@ -190,7 +189,7 @@ fn ask_ui(app: &mut App, ui: &mut egui::Ui) {
             None => ui.weak("P(True), P(True) with brainstorm, USC · judge: the New run panel's model"),
         };
         if clicked {
-            app.start_judging();
+            cx.push(AppCommand::StartJudging);
         }
     });
 }

@@ -16,7 +16,8 @@ use eframe::egui;
 
 pub use new_run::new_run_ui;
 
-use super::app::{App, AppCommand};
+use super::command::AppCommand;
+use super::context::ViewerContext;
 use super::state::View;
 use crate::export::Format;
 
@@ -35,32 +36,32 @@ pub fn figure_of(view: View) -> Option<&'static str> {
     }
 }
 
-pub fn view_ui(app: &mut App, ui: &mut egui::Ui) {
+pub fn view_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
     // Suite and Compare span several runs: no single run's header.
-    if !matches!(app.settings.view, View::Suite | View::Compare) {
-        header::header_ui(app, ui);
+    if !matches!(cx.settings.view, View::Suite | View::Compare) {
+        header::header_ui(cx, ui);
     }
-    match app.settings.view {
-        View::Methods => methods::methods_ui(app, ui),
-        View::Paths => paths::paths_ui(app, ui),
-        View::Entropy => entropy::entropy_ui(app, ui),
-        View::Branches => branches::branches_ui(app, ui),
-        View::Reflection => reflection::reflection_ui(app, ui),
-        View::Curves => curves::curves_ui(app, ui),
-        View::Drift => drift::drift_ui(app, ui),
-        View::Suite => suite::suite_ui(app, ui),
-        View::Compare => compare::compare_ui(app, ui),
+    match cx.settings.view {
+        View::Methods => methods::methods_ui(cx, ui),
+        View::Paths => paths::paths_ui(cx, ui),
+        View::Entropy => entropy::entropy_ui(cx, ui),
+        View::Branches => branches::branches_ui(cx, ui),
+        View::Reflection => reflection::reflection_ui(cx, ui),
+        View::Curves => curves::curves_ui(cx, ui),
+        View::Drift => drift::drift_ui(cx, ui),
+        View::Suite => suite::suite_ui(cx, ui),
+        View::Compare => compare::compare_ui(cx, ui),
     }
 }
 
 /// The figure when it is ready; a spinner while a background job builds it.
 pub fn ready_figure(
-    app: &mut App,
+    cx: &mut ViewerContext<'_>,
     ui: &mut egui::Ui,
     id: &'static str,
 ) -> Option<std::sync::Arc<crate::charts::Figure>> {
-    let f = app.figure(id);
-    if f.is_none() && app.figure_pending(id) {
+    let f = cx.figure(id);
+    if f.is_none() && cx.figure_pending(id) {
         ui.horizontal(|ui| {
             ui.spinner();
             ui.label("computing the chart...");
@@ -70,7 +71,7 @@ pub fn ready_figure(
 }
 
 /// PNG / SVG / CSV buttons for a figure.
-pub fn export_buttons(app: &mut App, ui: &mut egui::Ui, figure: &'static str) {
+pub fn export_buttons(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui, figure: &'static str) {
     ui.label("Export:");
     for f in [Format::Png, Format::Svg, Format::Csv] {
         let name = f.extension().to_uppercase();
@@ -79,7 +80,7 @@ pub fn export_buttons(app: &mut App, ui: &mut egui::Ui, figure: &'static str) {
             .on_hover_text(format!("Save this chart ({figure}) as {name}"))
             .clicked()
         {
-            app.push(AppCommand::ExportDialog { figure, format: f });
+            cx.push(AppCommand::ExportDialog { figure, format: f });
         }
     }
 }

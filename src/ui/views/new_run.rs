@@ -3,7 +3,8 @@
 
 use eframe::egui;
 
-use crate::ui::app::{App, AppCommand};
+use crate::ui::command::AppCommand;
+use crate::ui::context::ViewerContext;
 use crate::ui::live::ModelState;
 use crate::ui::theme;
 
@@ -73,8 +74,8 @@ fn labelled<T>(
     ui.end_row();
 }
 
-pub fn new_run_ui(app: &mut App, ui: &mut egui::Ui) {
-    let sampling = app.live.is_some();
+pub fn new_run_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
+    let sampling = cx.live.is_some();
     ui.horizontal(|ui| {
         ui.heading("New run");
         if ui
@@ -82,13 +83,13 @@ pub fn new_run_ui(app: &mut App, ui: &mut egui::Ui) {
             .on_hover_text("Close the panel (Ctrl+N)")
             .clicked()
         {
-            app.push(AppCommand::ToggleNewRun);
+            cx.push(AppCommand::ToggleNewRun);
         }
     });
     egui::ScrollArea::vertical().show(ui, |ui| {
         ui.add_enabled_ui(!sampling, |ui| {
-            source_ui(ui, app);
-            let form = &mut app.settings.form;
+            source_ui(ui, cx);
+            let form = &mut cx.settings.form;
             let l = ui.label("System message (optional)");
             ui.add(egui::TextEdit::multiline(&mut form.system).desired_rows(2).desired_width(f32::INFINITY)).labelled_by(l.id);
             let l = ui.label(if form.follow_ups.is_empty() { "User message" } else { "User message (turn 1)" });
@@ -125,18 +126,18 @@ pub fn new_run_ui(app: &mut App, ui: &mut egui::Ui) {
         });
         ui.horizontal(|ui| {
             if ui.add_enabled(!sampling, egui::Button::new("Start")).on_hover_text("Sample the paths (the model stays loaded; Ctrl+Enter)").clicked() {
-                app.push(AppCommand::StartSample);
+                cx.push(AppCommand::StartSample);
             }
             if ui.add_enabled(sampling, egui::Button::new("Stop")).on_hover_text("Stop now; every sampled token is kept (Esc)").clicked() {
-                app.push(AppCommand::StopSample);
+                cx.push(AppCommand::StopSample);
             }
-            if ui.add_enabled(!sampling && !app.runs.is_empty(), egui::Button::new("Re-run settings")).on_hover_text("Load the open run's settings into the form, to re-run it with changes and compare").clicked() {
-                app.push(AppCommand::RerunActive);
+            if ui.add_enabled(!sampling && !cx.runs.is_empty(), egui::Button::new("Re-run settings")).on_hover_text("Load the open run's settings into the form, to re-run it with changes and compare").clicked() {
+                cx.push(AppCommand::RerunActive);
             }
         });
-        match &app.model {
+        match &cx.model {
             ModelState::None => {
-                ui.label(if app.settings.form.use_server { "The server is reached on the first Start." } else { "The model loads on the first Start." });
+                ui.label(if cx.settings.form.use_server { "The server is reached on the first Start." } else { "The model loads on the first Start." });
             }
             ModelState::Loading { backend, progress } => {
                 let what = crate::ui::live::backend_label(backend);
@@ -167,13 +168,13 @@ pub fn new_run_ui(app: &mut App, ui: &mut egui::Ui) {
                 }
             }
             ModelState::Failed { error, backend } => {
-                ui.colored_label(theme::error_color(app.settings.dark), match backend {
+                ui.colored_label(theme::error_color(cx.settings.dark), match backend {
                     crate::engine::Backend::Local(_) => format!("model failed to load: {error}"),
                     crate::engine::Backend::Server(_) => format!("server not usable: {error}"),
                 });
             }
         }
-        if let Some(l) = &app.live {
+        if let Some(l) = &cx.live {
             let frac = l.live.finished_paths as f32 / l.total_paths.max(1) as f32;
             let eta = l.eta_secs().map_or(String::new(), |s| format!(" · ETA <= {s:.0} s"));
             ui.add(egui::ProgressBar::new(frac).text(format!(
@@ -304,8 +305,8 @@ fn local_model_ui(ui: &mut egui::Ui, form: &mut crate::ui::live::RunForm) -> boo
 }
 
 /// Where the paths are sampled: a local GGUF model or a server.
-fn source_ui(ui: &mut egui::Ui, app: &mut App) {
-    let form = &mut app.settings.form;
+fn source_ui(ui: &mut egui::Ui, cx: &mut ViewerContext<'_>) {
+    let form = &mut cx.settings.form;
     ui.horizontal(|ui| {
         ui.selectable_value(&mut form.use_server, false, "Local GGUF")
             .on_hover_text("Sample in this process with llama.cpp: every statistic exact");
@@ -314,7 +315,7 @@ fn source_ui(ui: &mut egui::Ui, app: &mut App) {
     });
     if !form.use_server {
         if local_model_ui(ui, form) {
-            app.push(AppCommand::BrowseModel);
+            cx.push(AppCommand::BrowseModel);
         }
         return;
     }
@@ -352,19 +353,19 @@ fn source_ui(ui: &mut egui::Ui, app: &mut App) {
         .on_hover_text("Ask the server which models it serves")
         .clicked();
     if refetch {
-        app.server_models.url.clear();
+        cx.server_models.url.clear();
     }
-    if (fetch_now || refetch || app.server_models.url.is_empty()) && !spec.url.trim().is_empty() {
+    if (fetch_now || refetch || cx.server_models.url.is_empty()) && !spec.url.trim().is_empty() {
         let ctx = ui.ctx().clone();
-        app.server_models.fetch(&spec, &ctx);
+        cx.server_models.fetch(&spec, &ctx);
     }
-    let form = &mut app.settings.form;
-    match app.server_models.get() {
+    let form = &mut cx.settings.form;
+    match cx.server_models.get() {
         None => {
             ui.label("asking the server for its models...");
         }
         Some(Err(e)) => {
-            ui.colored_label(theme::error_color(app.settings.dark), e);
+            ui.colored_label(theme::error_color(cx.settings.dark), e);
         }
         Some(Ok(models)) => {
             if form.server_model.is_empty() || !models.contains(&form.server_model) {

@@ -5,7 +5,8 @@
 use eframe::egui::{self, text::LayoutJob, Color32, FontId, TextFormat};
 
 use crate::run::Tokens;
-use crate::ui::app::{App, AppCommand, TOKEN_PAGE};
+use crate::ui::command::{AppCommand, TOKEN_PAGE};
+use crate::ui::context::ViewerContext;
 use crate::ui::state::TokenStat;
 use crate::ui::theme;
 
@@ -38,19 +39,79 @@ fn inverted(stat: TokenStat) -> bool {
     matches!(stat, TokenStat::SelfCertainty | TokenStat::Confidence)
 }
 
-pub fn paths_ui(app: &mut App, ui: &mut egui::Ui) {
-    let Some(r) = app.run() else { return };
-    let Some(t) = app.turn_analysis() else { return };
-    let n_paths = r.run.paths.len();
+pub fn paths_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
+    let Some(r) = cx.run() else { return };
+    let Some(t) = cx.turn_analysis() else { return };
+    let run = &r.run;
+    let n_paths = run.paths.len();
     let turn = t.turn;
-    let running: Vec<usize> = (0..n_paths).filter(|&p| app.is_running(p, turn)).collect();
-    let stat = app.settings.stat;
-    let dark = app.settings.dark;
-    let mut shown = app.shown_paths.clone();
+    let running: Vec<usize> = (0..n_paths).filter(|&p| cx.is_running(p, turn)).collect();
+    let stat = cx.settings.stat;
+    let mut shown = cx.selection.shown_paths.clone();
     shown.retain(|&p| p < n_paths);
     let mut commands = Vec::new();
     let mut new_stat = stat;
 
+    toolbar_ui(ui, run, stat, &mut new_stat, &shown, &mut commands);
+    let scale = colour_scale(run, turn, stat);
+    legend_ui(ui, run, stat, scale, cx.settings.dark);
+    if let Some(sel) = cx.selection.selected_token.filter(|s| shown.contains(&s.0)) {
+        fork_ui(
+            ui,
+            sel,
+            turn,
+            cx.settings.form.fork_m,
+            cx.live.is_some(),
+            &mut commands,
+        );
+    }
+    // Long paths are shown a page of tokens at a time, so that no frame lays
+    // out thousands of tokens.
+    let longest = shown
+        .iter()
+        .filter_map(|&p| run.paths[p].turns.get(turn))
+        .map(|t| t.tokens.len())
+        .max()
+        .unwrap_or(0);
+    let range = page_ui(ui, cx.selection.token_page, longest, &mut commands);
+    let frame = Shared {
+        run,
+        analysis: t,
+        turn,
+        stat,
+        scale,
+        dark: cx.settings.dark,
+        range,
+        width: (ui.available_width() / shown.len().max(1) as f32 - 10.0).max(150.0),
+        running: &running,
+        selected: cx.selection.selected_token,
+    };
+    egui::ScrollArea::vertical()
+        .id_salt("paths-scroll")
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            ui.horizontal_top(|ui| {
+                for &p in &shown {
+                    column_ui(ui, &frame, p, &mut commands);
+                }
+            });
+        });
+    cx.settings.stat = new_stat;
+    for c in commands {
+        cx.push(c);
+    }
+}
+
+/// The heading, the statistic that colours tokens, and the shown columns.
+fn toolbar_ui(
+    ui: &mut egui::Ui,
+    run: &crate::run::Run,
+    stat: TokenStat,
+    new_stat: &mut TokenStat,
+    shown: &[usize],
+    commands: &mut Vec<AppCommand>,
+) {
+    let n_paths = run.paths.len();
     ui.horizontal(|ui| {
         ui.heading("Paths");
         let l = ui
@@ -60,9 +121,9 @@ pub fn paths_ui(app: &mut App, ui: &mut egui::Ui) {
             .selected_text(stat.label())
             .show_ui(ui, |ui| {
                 for s in TokenStat::ALL {
-                    match stat_unavailable(&r.run, s) {
+                    match stat_unavailable(run, s) {
                         None => {
-                            ui.selectable_value(&mut new_stat, s, s.label());
+                            ui.selectable_value(new_stat, s, s.label());
                         }
                         Some(why) => {
                             ui.add_enabled(false, egui::Button::selectable(false, s.label()))
@@ -88,7 +149,7 @@ pub fn paths_ui(app: &mut App, ui: &mut egui::Ui) {
                 .response
                 .labelled_by(l.id);
             if p != shown[k] {
-                let mut s = shown.clone();
+                let mut s = shown.to_vec();
                 s[k] = p;
                 commands.push(AppCommand::SetPaths(s));
             }
@@ -100,7 +161,7 @@ pub fn paths_ui(app: &mut App, ui: &mut egui::Ui) {
                 .on_hover_text("Add a column (up to 4)")
                 .clicked()
         {
-            let mut s = shown.clone();
+            let mut s = shown.to_vec();
             s.push((shown.last().copied().unwrap_or(0) + 1) % n_paths);
             commands.push(AppCommand::SetPaths(s));
         }
@@ -110,17 +171,19 @@ pub fn paths_ui(app: &mut App, ui: &mut egui::Ui) {
                 .on_hover_text("Remove the last column")
                 .clicked()
         {
-            let mut s = shown.clone();
+            let mut s = shown.to_vec();
             s.pop();
             commands.push(AppCommand::SetPaths(s));
         }
         ui.label("(J / K: next / previous paths)");
     });
+}
 
-    // One colour scale for the whole turn (every path, not only the shown
-    // ones), so that a colour means the same value as J/K move.
+/// One colour scale for the whole turn (every path, not only the shown
+/// ones), so that a colour means the same value as J/K move: (lo, hi).
+fn colour_scale(run: &crate::run::Run, turn: usize, stat: TokenStat) -> (f32, f32) {
     let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
-    for path in &r.run.paths {
+    for path in &run.paths {
         if let Some(tt) = path.turns.get(turn) {
             for v in (0..tt.tokens.len()).filter_map(|i| stat_value(&tt.tokens, i, stat)) {
                 lo = lo.min(v);
@@ -128,12 +191,23 @@ pub fn paths_ui(app: &mut App, ui: &mut egui::Ui) {
             }
         }
     }
-    if !lo.is_finite() {
-        (lo, hi) = (0.0, 1.0);
+    if lo.is_finite() {
+        (lo, hi)
+    } else {
+        (0.0, 1.0)
     }
-    let no_stat = stat_unavailable(&r.run, stat);
+}
+
+/// The colour scale (or why there is none) and what the underlines mean.
+fn legend_ui(
+    ui: &mut egui::Ui,
+    run: &crate::run::Run,
+    stat: TokenStat,
+    (lo, hi): (f32, f32),
+    dark: bool,
+) {
     ui.horizontal(|ui| {
-        if let Some(why) = no_stat {
+        if let Some(why) = stat_unavailable(run, stat) {
             // No scale for values that do not exist.
             ui.label(
                 egui::RichText::new(format!(
@@ -142,7 +216,7 @@ pub fn paths_ui(app: &mut App, ui: &mut egui::Ui) {
                 ))
                 .weak(),
             );
-            if let Some(t) = r.run.import.as_ref().and_then(|i| i.tokens.as_deref()) {
+            if let Some(t) = run.import.as_ref().and_then(|i| i.tokens.as_deref()) {
                 if t == "words" {
                     ui.label(egui::RichText::new("(a token is a word or punctuation mark)").weak());
                 }
@@ -188,41 +262,45 @@ pub fn paths_ui(app: &mut App, ui: &mut egui::Ui) {
         )
         .on_hover_text("Reflection marker (wait, actually, ...)");
     });
+}
 
-    if let Some((sp, st)) = app.selected_token.filter(|s| shown.contains(&s.0)) {
-        ui.horizontal(|ui| {
-            ui.label(format!("selected: path {sp}, token {st}"));
-            let sampling = app.live.is_some();
-            let l = ui.label("new paths");
-            let mut m = app.settings.form.fork_m;
-            ui.add(egui::DragValue::new(&mut m).range(1..=64)).labelled_by(l.id);
-            if ui
-                .add_enabled(!sampling, egui::Button::new(format!("Resample from here x {m}")))
-                .on_hover_text("Keep this path's tokens before the selected one and sample new continuations (the prefix is decoded once)")
-                .clicked()
-            {
-                commands.push(AppCommand::Fork {
-                    path: sp,
-                    turn,
-                    token: st,
-                    m,
-                });
-            }
-            if m != app.settings.form.fork_m {
-                commands.push(AppCommand::SetForkM(m));
-            }
-        });
-    }
-    // Long paths are shown a page of tokens at a time, so that no frame lays
-    // out thousands of tokens.
-    let longest = shown
-        .iter()
-        .filter_map(|&p| r.run.paths[p].turns.get(turn))
-        .map(|t| t.tokens.len())
-        .max()
-        .unwrap_or(0);
+/// The selected token and "Resample from here" (a fork at it).
+fn fork_ui(
+    ui: &mut egui::Ui,
+    (path, token): (usize, usize),
+    turn: usize,
+    fork_m: u32,
+    sampling: bool,
+    commands: &mut Vec<AppCommand>,
+) {
+    ui.horizontal(|ui| {
+        ui.label(format!("selected: path {path}, token {token}"));
+        let l = ui.label("new paths");
+        let mut m = fork_m;
+        ui.add(egui::DragValue::new(&mut m).range(1..=64)).labelled_by(l.id);
+        if ui
+            .add_enabled(!sampling, egui::Button::new(format!("Resample from here x {m}")))
+            .on_hover_text("Keep this path's tokens before the selected one and sample new continuations (the prefix is decoded once)")
+            .clicked()
+        {
+            commands.push(AppCommand::Fork { path, turn, token, m });
+        }
+        if m != fork_m {
+            commands.push(AppCommand::SetForkM(m));
+        }
+    });
+}
+
+/// Previous / next page buttons when the longest shown path needs more
+/// than one page; the token range of the page shown.
+fn page_ui(
+    ui: &mut egui::Ui,
+    page: usize,
+    longest: usize,
+    commands: &mut Vec<AppCommand>,
+) -> std::ops::Range<usize> {
     let pages = longest.div_ceil(TOKEN_PAGE).max(1);
-    let page = app.token_page.min(pages - 1);
+    let page = page.min(pages - 1);
     let range = page * TOKEN_PAGE..((page + 1) * TOKEN_PAGE).min(longest);
     if pages > 1 {
         ui.horizontal(|ui| {
@@ -247,153 +325,193 @@ pub fn paths_ui(app: &mut App, ui: &mut egui::Ui) {
             }
         });
     }
-    let col_width = (ui.available_width() / shown.len().max(1) as f32 - 10.0).max(150.0);
-    egui::ScrollArea::vertical()
-        .id_salt("paths-scroll")
-        .auto_shrink([false, false])
-        .show(ui, |ui| {
-            ui.horizontal_top(|ui| {
-                for &p in &shown {
-                    let Some(tt) = r.run.paths[p].turns.get(turn) else {
-                        continue;
-                    };
-                    let pa = t.paths.iter().find(|x| x.index == p);
-                    ui.vertical(|ui| {
-                        ui.set_width(col_width);
-                        let verdict = match pa.and_then(|x| x.correct) {
-                            Some(true) => " · right",
-                            Some(false) => " · wrong",
-                            None => "",
-                        };
-                        ui.strong(format!(
-                            "path {p} · answer {}{verdict} · {} tokens · {}",
-                            pa.and_then(|x| x.answer.as_deref()).unwrap_or("none"),
-                            tt.tokens.len(),
-                            if running.contains(&p) {
-                                "running"
-                            } else if r.run.import.as_ref().is_some_and(|i| i.is_unknown("paths.finish")) {
-                                "end unknown"
-                            } else {
-                                tt.finish.as_str()
-                            }
-                        ));
-                        if let Some(f) = r.run.paths[p].fork {
-                            ui.small(format!("forked from path {} at token {}", f.path, f.token));
-                        }
-                        let uncertain =
-                            crate::analysis::scores::uncertain_points(&tt.tokens.entropy);
-                        let final_toks = pa.and_then(|x| x.reflection.final_answer_tokens);
-                        let (cand, marks): (Vec<usize>, Vec<usize>) =
-                            pa.map_or((Vec::new(), Vec::new()), |x| {
-                                (
-                                    x.reflection.candidates.iter().map(|c| c.token).collect(),
-                                    x.reflection.markers.iter().map(|m| m.token).collect(),
-                                )
-                            });
-                        let selected = app.selected_token.filter(|s| s.0 == p).map(|s| s.1);
-                        // CNTP: the steps where this path sampled trials.
-                        let cntp_steps: Vec<&crate::run::CntpStep> = r
-                            .run
-                            .decoding
-                            .as_ref()
-                            .and_then(|d| d.cntp.as_ref())
-                            .map(|c| {
-                                c.steps
-                                    .iter()
-                                    .filter(|s| s.path as usize == p && s.turn as usize == turn)
-                                    .collect()
-                            })
-                            .unwrap_or_default();
-                        if !cntp_steps.is_empty() {
-                            ui.small(format!(
-                                "CNTP branched at {} steps (purple underline, italic; hover for the trials)",
-                                cntp_steps.len()
-                            ));
-                        }
-                        let mut job = LayoutJob::default();
-                        job.wrap.max_width = col_width;
-                        let mut starts = Vec::with_capacity(tt.tokens.len());
-                        let mut chars = 0usize;
-                        let color = ui.visuals().text_color();
-                        for i in range.start..range.end.min(tt.tokens.len()) {
-                            // No colour where the source gave no value.
-                            let background = stat_value(&tt.tokens, i, stat).map_or(
-                                Color32::TRANSPARENT,
-                                |v| {
-                                    let x = if hi > lo { (v - lo) / (hi - lo) } else { 0.0 };
-                                    theme::heat(if inverted(stat) { 1.0 - x } else { x }, dark)
-                                },
-                            );
-                            let mut fmt = TextFormat {
-                                font_id: FontId::monospace(theme::TOKEN_FONT_SIZE),
-                                color,
-                                background,
-                                ..Default::default()
-                            };
-                            if uncertain.binary_search(&i).is_ok() {
-                                fmt.underline = theme::uncertain_underline();
-                            }
-                            if marks.contains(&i) {
-                                fmt.underline = theme::marker_underline();
-                            }
-                            if cand.contains(&i) {
-                                fmt.underline = theme::candidate_underline();
-                            }
-                            if cntp_steps.iter().any(|s| s.token as usize == i) {
-                                fmt.underline = theme::cntp_underline();
-                                fmt.italics = true;
-                            }
-                            if final_toks.is_some_and(|(a, b)| (a..=b).contains(&i)) {
-                                // The final answer: bold blue text, underlined.
-                                fmt.color = theme::final_answer_stroke().color;
-                                fmt.underline = theme::final_answer_stroke();
-                            }
-                            if selected == Some(i) {
-                                fmt.background = theme::selected_token_bg();
-                                fmt.color = Color32::BLACK;
-                            }
-                            starts.push(chars);
-                            let text = tt.tokens.text[i].as_str();
-                            chars += text.chars().count();
-                            job.append(text, 0.0, fmt);
-                        }
-                        let galley = ui.fonts_mut(|f| f.layout_job(job));
-                        let resp =
-                            ui.add(egui::Label::new(galley.clone()).sense(egui::Sense::click()));
-                        if let Some(pos) = resp.hover_pos() {
-                            let cursor = galley.cursor_from_pos(pos - resp.rect.min);
-                            let ci: usize = cursor.index.into();
-                            let tok = range.start
-                                + starts.partition_point(|&s| s <= ci).saturating_sub(1);
-                            if tok < tt.tokens.len() {
-                                let resp = resp.clone();
-                                let step = cntp_steps.iter().find(|s| s.token as usize == tok);
-                                resp.on_hover_ui_at_pointer(|ui| {
-                                    token_tooltip(
-                                        ui,
-                                        &tt.tokens,
-                                        tok,
-                                        uncertain.binary_search(&tok).is_ok(),
-                                    );
-                                    if let Some(s) = step {
-                                        cntp_tooltip(ui, s);
-                                    }
-                                });
-                                if ui.input(|i| i.pointer.primary_clicked()) {
-                                    commands.push(AppCommand::SelectToken {
-                                        path: p,
-                                        token: tok,
-                                    });
-                                }
-                            }
-                        }
-                    });
-                }
-            });
+    range
+}
+
+/// What every column of a frame shares.
+struct Shared<'a> {
+    run: &'a crate::run::Run,
+    analysis: &'a crate::analysis::TurnAnalysis,
+    turn: usize,
+    stat: TokenStat,
+    scale: (f32, f32),
+    dark: bool,
+    /// The page of tokens shown.
+    range: std::ops::Range<usize>,
+    width: f32,
+    running: &'a [usize],
+    selected: Option<(usize, usize)>,
+}
+
+/// Where one path's tokens get underlines and marks.
+struct Marks<'a> {
+    uncertain: Vec<usize>,
+    final_answer: Option<(usize, usize)>,
+    candidates: Vec<usize>,
+    markers: Vec<usize>,
+    /// CNTP: the steps where this path sampled trials.
+    cntp: Vec<&'a crate::run::CntpStep>,
+    selected: Option<usize>,
+}
+
+impl<'a> Marks<'a> {
+    fn of(f: &Shared<'a>, p: usize, tokens: &Tokens) -> Self {
+        let pa = f.analysis.paths.iter().find(|x| x.index == p);
+        let (candidates, markers) = pa.map_or((Vec::new(), Vec::new()), |x| {
+            (
+                x.reflection.candidates.iter().map(|c| c.token).collect(),
+                x.reflection.markers.iter().map(|m| m.token).collect(),
+            )
         });
-    app.settings.stat = new_stat;
-    for c in commands {
-        app.push(c);
+        let cntp = f
+            .run
+            .decoding
+            .as_ref()
+            .and_then(|d| d.cntp.as_ref())
+            .map(|c| {
+                c.steps
+                    .iter()
+                    .filter(|s| s.path as usize == p && s.turn as usize == f.turn)
+                    .collect()
+            })
+            .unwrap_or_default();
+        Marks {
+            uncertain: crate::analysis::scores::uncertain_points(&tokens.entropy),
+            final_answer: pa.and_then(|x| x.reflection.final_answer_tokens),
+            candidates,
+            markers,
+            cntp,
+            selected: f.selected.filter(|s| s.0 == p).map(|s| s.1),
+        }
+    }
+
+    /// Token `i`'s look: background from the statistic, then underlines
+    /// by priority (the final answer and the selection win).
+    fn format(&self, f: &Shared, tokens: &Tokens, i: usize, color: Color32) -> TextFormat {
+        let (lo, hi) = f.scale;
+        // No colour where the source gave no value.
+        let background = stat_value(tokens, i, f.stat).map_or(Color32::TRANSPARENT, |v| {
+            let x = if hi > lo { (v - lo) / (hi - lo) } else { 0.0 };
+            theme::heat(if inverted(f.stat) { 1.0 - x } else { x }, f.dark)
+        });
+        let mut fmt = TextFormat {
+            font_id: FontId::monospace(theme::TOKEN_FONT_SIZE),
+            color,
+            background,
+            ..Default::default()
+        };
+        if self.uncertain.binary_search(&i).is_ok() {
+            fmt.underline = theme::uncertain_underline();
+        }
+        if self.markers.contains(&i) {
+            fmt.underline = theme::marker_underline();
+        }
+        if self.candidates.contains(&i) {
+            fmt.underline = theme::candidate_underline();
+        }
+        if self.cntp.iter().any(|s| s.token as usize == i) {
+            fmt.underline = theme::cntp_underline();
+            fmt.italics = true;
+        }
+        if self.final_answer.is_some_and(|(a, b)| (a..=b).contains(&i)) {
+            // The final answer: bold blue text, underlined.
+            fmt.color = theme::final_answer_stroke().color;
+            fmt.underline = theme::final_answer_stroke();
+        }
+        if self.selected == Some(i) {
+            fmt.background = theme::selected_token_bg();
+            fmt.color = Color32::BLACK;
+        }
+        fmt
+    }
+}
+
+/// One path: its header line, then its tokens as one galley; hovering a
+/// token shows its statistics, clicking selects it.
+fn column_ui(ui: &mut egui::Ui, f: &Shared, p: usize, commands: &mut Vec<AppCommand>) {
+    let Some(tt) = f.run.paths[p].turns.get(f.turn) else {
+        return;
+    };
+    ui.vertical(|ui| {
+        ui.set_width(f.width);
+        column_header_ui(ui, f, p, tt);
+        let marks = Marks::of(f, p, &tt.tokens);
+        if !marks.cntp.is_empty() {
+            ui.small(format!(
+                "CNTP branched at {} steps (purple underline, italic; hover for the trials)",
+                marks.cntp.len()
+            ));
+        }
+        let mut job = LayoutJob::default();
+        job.wrap.max_width = f.width;
+        let mut starts = Vec::with_capacity(tt.tokens.len());
+        let mut chars = 0usize;
+        let color = ui.visuals().text_color();
+        for i in f.range.start..f.range.end.min(tt.tokens.len()) {
+            starts.push(chars);
+            let text = tt.tokens.text[i].as_str();
+            chars += text.chars().count();
+            job.append(text, 0.0, marks.format(f, &tt.tokens, i, color));
+        }
+        let galley = ui.fonts_mut(|fonts| fonts.layout_job(job));
+        let resp = ui.add(egui::Label::new(galley.clone()).sense(egui::Sense::click()));
+        let Some(pos) = resp.hover_pos() else { return };
+        let ci: usize = galley.cursor_from_pos(pos - resp.rect.min).index.into();
+        let tok = f.range.start + starts.partition_point(|&s| s <= ci).saturating_sub(1);
+        if tok >= tt.tokens.len() {
+            return;
+        }
+        let step = marks.cntp.iter().find(|s| s.token as usize == tok);
+        resp.on_hover_ui_at_pointer(|ui| {
+            token_tooltip(
+                ui,
+                &tt.tokens,
+                tok,
+                marks.uncertain.binary_search(&tok).is_ok(),
+            );
+            if let Some(s) = step {
+                cntp_tooltip(ui, s);
+            }
+        });
+        if ui.input(|i| i.pointer.primary_clicked()) {
+            commands.push(AppCommand::SelectToken {
+                path: p,
+                token: tok,
+            });
+        }
+    });
+}
+
+/// "path 3 · answer 42 · right · 212 tokens · stop", and where it was forked.
+fn column_header_ui(ui: &mut egui::Ui, f: &Shared, p: usize, tt: &crate::run::Turn) {
+    let pa = f.analysis.paths.iter().find(|x| x.index == p);
+    let verdict = match pa.and_then(|x| x.correct) {
+        Some(true) => " · right",
+        Some(false) => " · wrong",
+        None => "",
+    };
+    ui.strong(format!(
+        "path {p} · answer {}{verdict} · {} tokens · {}",
+        pa.and_then(|x| x.answer.as_deref()).unwrap_or("none"),
+        tt.tokens.len(),
+        if f.running.contains(&p) {
+            "running"
+        } else if f
+            .run
+            .import
+            .as_ref()
+            .is_some_and(|i| i.is_unknown("paths.finish"))
+        {
+            "end unknown"
+        } else {
+            tt.finish.as_str()
+        }
+    ));
+    if let Some(fk) = f.run.paths[p].fork {
+        ui.small(format!(
+            "forked from path {} at token {}",
+            fk.path, fk.token
+        ));
     }
 }
 

@@ -1,21 +1,21 @@
 use eframe::egui;
 
 use super::{export_buttons, figure_ui};
-use crate::ui::app::App;
+use crate::ui::context::ViewerContext;
 use crate::ui::theme;
 
-pub fn reflection_ui(app: &mut App, ui: &mut egui::Ui) {
+pub fn reflection_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
         ui.heading("Reflection");
-        export_buttons(app, ui, "reflection");
+        export_buttons(cx, ui, "reflection");
     });
-    let Some(t) = app.shared_turn() else {
+    let Some(t) = cx.shared_turn() else {
         return;
     };
     egui::ScrollArea::vertical()
         .id_salt(("view-scroll", "reflection"))
         .show(ui, |ui| {
-            if let Some(fig) = super::ready_figure(app, ui, "reflection") {
+            if let Some(fig) = super::ready_figure(cx, ui, "reflection") {
                 let h = (t.paths.len() as f32 * 18.0).clamp(200.0, 900.0);
                 figure_ui(ui, &fig, h);
             }

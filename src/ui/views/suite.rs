@@ -9,23 +9,25 @@ use std::sync::Arc;
 
 use crate::analysis::suite::{disagreements, suite_methods, SuiteMethod};
 use crate::analysis::TurnAnalysis;
-use crate::ui::app::{App, AppCommand, SuiteInput};
+use crate::ui::command::AppCommand;
+use crate::ui::context::ViewerContext;
+use crate::ui::figure_cache::SuiteInput;
 use crate::ui::state::View;
 use crate::ui::theme;
 
-pub fn suite_ui(app: &mut App, ui: &mut egui::Ui) {
+pub fn suite_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
         ui.heading("Suite");
-        export_buttons(app, ui, "suite");
+        export_buttons(cx, ui, "suite");
         if ui
             .button("Open folder...")
             .on_hover_text("Open every run in a folder (the output of `reasonscope suite`)")
             .clicked()
         {
-            app.push(AppCommand::OpenFolderDialog);
+            cx.push(AppCommand::OpenFolderDialog);
         }
     });
-    let tables = suite_tables(app, ui);
+    let tables = suite_tables(cx, ui);
     if tables.groups.is_empty() {
         ui.label(
             "No open run has a gold answer. Open a folder of runs made by \
@@ -52,18 +54,18 @@ pub fn suite_ui(app: &mut App, ui: &mut egui::Ui) {
                     ))
                     .id_salt(("disagree", &g.label))
                     .default_open(true)
-                    .show(ui, |ui| disagreement_rows(app, ui, g));
+                    .show(ui, |ui| disagreement_rows(cx, ui, g));
                 }
             }
             ui.add_space(8.0);
-            if let Some((done, total)) = app.opening_progress() {
+            if let Some((done, total)) = cx.opening {
                 ui.horizontal(|ui| {
                     ui.spinner();
                     ui.label(format!(
                         "opening runs: {done} of {total}; the charts are drawn once all are open"
                     ));
                 });
-            } else if let Some(fig) = super::ready_figure(app, ui, "suite") {
+            } else if let Some(fig) = super::ready_figure(cx, ui, "suite") {
                 figure_ui(ui, &fig, theme::PLOT_HEIGHT);
             }
         });
@@ -95,22 +97,21 @@ struct SuiteTables {
 /// The tables for the open runs: cached in egui's memory and recomputed
 /// only when a run is opened, closed or re-analysed (a folder of hundreds
 /// of runs would otherwise redo them on every frame).
-fn suite_tables(app: &App, ui: &egui::Ui) -> Arc<SuiteTables> {
+fn suite_tables(cx: &ViewerContext<'_>, ui: &egui::Ui) -> Arc<SuiteTables> {
     let id = egui::Id::unique("suite-tables");
     let cached: Option<Arc<SuiteTables>> = ui.data(|d| d.get_temp(id));
     if let Some(c) = cached.filter(|c| {
-        c.inputs.len() == app.runs.len()
+        c.inputs.len() == cx.runs.len()
             && c.inputs
                 .iter()
-                .zip(&app.runs)
+                .zip(cx.runs)
                 .all(|(a, r)| a.0 == r.run.sampling.method && Arc::ptr_eq(&a.1, &r.turns))
     }) {
         return c;
     }
-    let inputs = app.suite_inputs();
-    let names: Vec<&str> = app.runs.iter().map(|r| r.name.as_str()).collect();
-    let groups = app
-        .suite_groups()
+    let inputs = cx.suite_inputs();
+    let names: Vec<&str> = cx.runs.iter().map(|r| r.name.as_str()).collect();
+    let groups = crate::ui::state::suite_groups(cx.runs)
         .into_iter()
         .map(|(label, qs)| {
             let questions: Vec<&TurnAnalysis> = qs.iter().map(|&(r, t)| &inputs[r].1[t]).collect();
@@ -168,7 +169,7 @@ fn column_widths(ui: &egui::Ui, split: &[DisagreementRow]) -> (f32, f32) {
 
 /// The disagreement list, in its own scroll area that lays out only the
 /// rows in view (a suite may have hundreds).
-fn disagreement_rows(app: &mut App, ui: &mut egui::Ui, g: &GroupTables) {
+fn disagreement_rows(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui, g: &GroupTables) {
     let row_height = ui.text_style_height(&egui::TextStyle::Body) + ui.spacing().item_spacing.y;
     ui.horizontal(|ui| {
         ui.strong("question, gold answer, and each method's answer");
@@ -196,9 +197,9 @@ fn disagreement_rows(app: &mut App, ui: &mut egui::Ui, g: &GroupTables) {
                             .on_hover_text("Open this run's Methods view")
                             .clicked()
                         {
-                            app.push(AppCommand::Activate(*ri));
-                            app.push(AppCommand::SetTurn(*t));
-                            app.push(AppCommand::SetView(View::Methods));
+                            cx.push(AppCommand::Activate(*ri));
+                            cx.push(AppCommand::SetTurn(*t));
+                            cx.push(AppCommand::SetView(View::Methods));
                         }
                     });
                     cell(ui, g.widths.1, &mut |ui| {
