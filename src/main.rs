@@ -84,6 +84,10 @@ struct ServerOpts {
     /// Seconds to wait to connect and for the first byte of each answer.
     #[arg(long, default_value_t = 60.0, requires = "server")]
     timeout: f64,
+    /// One request per path, even where one request with `n` choices would
+    /// serve (llama-server, vLLM: plain single-turn runs).
+    #[arg(long, requires = "server")]
+    no_n: bool,
 }
 
 impl ServerOpts {
@@ -96,6 +100,7 @@ impl ServerOpts {
                 api_key_env: self.api_key_env.clone(),
                 concurrency: self.concurrency,
                 timeout: std::time::Duration::from_secs_f64(self.timeout.clamp(0.1, 86_400.0)),
+                no_n: self.no_n,
             }),
             None => reasonscope::engine::Backend::Local(model),
         }

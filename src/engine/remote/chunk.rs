@@ -10,13 +10,21 @@ use crate::run::import::entries;
 /// entries, read by the same code).
 pub use crate::run::import::TokenIn as StreamToken;
 
-/// What one chunk held.
+/// What one chunk held for one choice (a request with `n` streams its
+/// choices interleaved, told apart by `index`).
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Chunk {
+pub struct ChoiceDelta {
+    pub index: usize,
     pub tokens: Vec<StreamToken>,
     /// `delta.content` (and `delta.reasoning_content`) text of the chunk.
     pub text: String,
     pub finish_reason: Option<String>,
+}
+
+/// What one chunk held.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Chunk {
+    pub choices: Vec<ChoiceDelta>,
     pub prompt_tokens: Option<u32>,
 }
 
@@ -43,27 +51,42 @@ pub fn parse_chunk(data: &str) -> Result<Chunk, String> {
             .map(|n| n as u32),
         ..Chunk::default()
     };
-    let Some(choice) = v.pointer("/choices/0") else {
-        // A usage-only chunk (stream_options.include_usage).
-        return Ok(out);
-    };
-    if let Some(delta) = choice.get("delta") {
-        for key in ["reasoning_content", "content"] {
-            if let Some(t) = delta.get(key).and_then(Value::as_str) {
-                out.text.push_str(t);
-            }
-        }
-    }
-    out.finish_reason = choice
-        .get("finish_reason")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let content = choice
-        .pointer("/logprobs/content")
+    // None or empty: a usage-only chunk (stream_options.include_usage).
+    let choices = v
+        .get("choices")
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default();
-    out.tokens = entries::read_tokens(content, "logprobs.content")?;
+    for (k, choice) in choices.iter().enumerate() {
+        let mut c = ChoiceDelta {
+            index: match choice.get("index") {
+                None => k,
+                Some(i) => i
+                    .as_u64()
+                    .and_then(|i| usize::try_from(i).ok())
+                    .ok_or_else(|| format!("a streamed choice's index is not a count: {i}"))?,
+            },
+            ..ChoiceDelta::default()
+        };
+        if let Some(delta) = choice.get("delta") {
+            for key in ["reasoning_content", "content"] {
+                if let Some(t) = delta.get(key).and_then(Value::as_str) {
+                    c.text.push_str(t);
+                }
+            }
+        }
+        c.finish_reason = choice
+            .get("finish_reason")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let content = choice
+            .pointer("/logprobs/content")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        c.tokens = entries::read_tokens(content, "logprobs.content")?;
+        out.choices.push(c);
+    }
     Ok(out)
 }
 
@@ -78,6 +101,9 @@ mod tests {
              "top_logprobs":[{"id":5,"token":"é","bytes":[195,169],"logprob":-0.5},
                              {"token":"token_id:7","bytes":[97],"logprob":-1.5}]}]}}]}"#;
         let c = parse_chunk(data).unwrap();
+        assert_eq!(c.choices.len(), 1);
+        let c = &c.choices[0];
+        assert_eq!(c.index, 0);
         assert_eq!(c.text, "é");
         assert_eq!(c.tokens[0].id, 5);
         assert_eq!(c.tokens[0].bytes, vec![195, 169]);
@@ -93,5 +119,23 @@ mod tests {
             .contains("boom"));
         let c = parse_chunk(r#"{"choices":[],"usage":{"prompt_tokens":12}}"#).unwrap();
         assert_eq!(c.prompt_tokens, Some(12));
+        assert!(parse_chunk(r#"{"choices":[{"index":-1,"delta":{}}]}"#)
+            .unwrap_err()
+            .contains("index"));
+    }
+
+    #[test]
+    fn choices_of_a_request_with_n_keep_their_index() {
+        // As llama-server and vLLM stream them: one choice per chunk, or
+        // several.
+        let data = r#"{"choices":[{"index":3,"delta":{"content":"a"},"finish_reason":null},
+            {"index":1,"delta":{},"finish_reason":"length"}]}"#;
+        let c = parse_chunk(data).unwrap();
+        let got: Vec<(usize, &str, Option<&str>)> = c
+            .choices
+            .iter()
+            .map(|c| (c.index, c.text.as_str(), c.finish_reason.as_deref()))
+            .collect();
+        assert_eq!(got, vec![(3, "a", None), (1, "", Some("length"))]);
     }
 }

@@ -1,8 +1,13 @@
-//! Sampling N paths through a server: one streamed chat completion per
-//! path and turn (seed + i for path i), at most `concurrency` in flight,
-//! tokens forwarded as they arrive so that views fill live. A path that
-//! fails keeps every token it received and finishes `error`; Stop keeps
-//! everything and finishes the open paths `cancelled`.
+//! Sampling N paths through a server, tokens forwarded as they arrive so
+//! that views fill live. Path i is sampled with seed + i. Where the server
+//! gives the choices of one request with `n` exactly that rule (llama-server
+//! and vLLM: choice j gets seed + j) and nothing stops a path on its own
+//! (a plain single-turn run), the paths go out as requests with `n` of up
+//! to `concurrency` choices, so the prompt is read once per request;
+//! otherwise one streamed chat completion per path and turn, at most
+//! `concurrency` in flight. A path that fails keeps every token it
+//! received and finishes `error`; Stop keeps everything and finishes the
+//! open paths `cancelled`.
 
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -289,6 +294,92 @@ impl Batch<'_> {
         }
     }
 
+    /// Whether paths `range` go out as requests with `n`: the server
+    /// seeds choice j with seed + j (llama-server: tools/server/server-task.h
+    /// `add_child`; vLLM: `SamplingParams` children), the seeds are seed + i
+    /// (not a fork's), the run has one turn and no rule stops a path on
+    /// its own (a request's choices end together when it is closed).
+    fn uses_n(&self, range: &std::ops::Range<usize>, rules: Rules) -> bool {
+        let one_turn = self
+            .req
+            .conversation
+            .iter()
+            .filter(|m| m.role == Role::User)
+            .count()
+            == 1;
+        matches!(self.server.kind, ServerKind::LlamaServer | ServerKind::Vllm)
+            && self.fork.is_none()
+            && !rules.ffs
+            && rules.online.is_none()
+            && one_turn
+            && range.len() > 1
+            && self.server.concurrency > 1
+            && self.server.use_n
+    }
+
+    /// Paths `range` as one request with `n` = its length (seed: its first
+    /// path's): every path's turns and the prompt length.
+    fn group(
+        &self,
+        range: std::ops::Range<usize>,
+        tx: &Sender<Msg>,
+    ) -> (Vec<Vec<Turn>>, Option<u32>) {
+        let jobs: Vec<PathJob> = range
+            .clone()
+            .map(|i| PathJob {
+                batch: self,
+                index: i,
+                rules: Rules::default(),
+                tx,
+            })
+            .collect();
+        for j in &jobs {
+            j.send(Event::PathStarted {
+                path: j.index as u32,
+                seed: self.seed_of(j.index),
+            });
+        }
+        let mut states: Vec<TurnState> = jobs.iter().map(|j| j.new_state(None)).collect();
+        let messages = turn_messages(&self.req.conversation, &[], 0);
+        let seed = self.seed_of(range.start);
+        let n = range.len() as u32;
+        let mut prompt_tokens = None;
+        let outcomes = stream(
+            &jobs,
+            &mut states,
+            &|k| {
+                let mut body = request_body(
+                    self.server,
+                    self.req,
+                    messages.clone(),
+                    seed,
+                    self.req.max_tokens,
+                    k,
+                );
+                body["n"] = json!(n);
+                body
+            },
+            &mut prompt_tokens,
+        );
+        let turns = jobs
+            .iter()
+            .zip(states)
+            .zip(outcomes)
+            .map(|((j, st), outcome)| {
+                let turn = j.end_turn(st, outcome);
+                j.send(Event::PathFinished {
+                    path: j.index as u32,
+                    turn: 0,
+                    finish: turn.finish,
+                    n_tokens: turn.tokens.len() as u32,
+                    done: true,
+                });
+                vec![turn]
+            })
+            .collect();
+        (turns, prompt_tokens)
+    }
+
     /// Sample the paths `range` (at most `concurrency` in flight) into
     /// `run`, forwarding their events; the first turn's prompt length.
     fn run(
@@ -301,29 +392,60 @@ impl Batch<'_> {
         let next = AtomicUsize::new(range.start);
         let (tx, rx) = unbounded::<Msg>();
         let mut prompt_tokens = None;
+        let concurrency = (self.server.concurrency as usize).max(1);
         std::thread::scope(|s| {
-            for _ in 0..(self.server.concurrency as usize).min(range.len()) {
+            if self.uses_n(&range, rules) {
+                // Requests with `n` one after another: each holds
+                // `concurrency` paths in flight.
                 let tx = tx.clone();
-                let next = &next;
-                let end = range.end;
-                s.spawn(move || loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= end {
-                        break;
+                let range = range.clone();
+                // A request's choices each take a slot: no more than the
+                // server has (llama-server waits for them all at once).
+                let width = self
+                    .server
+                    .slots
+                    .map_or(concurrency, |s| concurrency.min(s.max(1) as usize));
+                s.spawn(move || {
+                    let mut start = range.start;
+                    // After Stop too: the paths left still get their
+                    // (empty, cancelled) turn, as one request per path does.
+                    while start < range.end {
+                        let end = (start + width).min(range.end);
+                        let (turns, pt) = self.group(start..end, &tx);
+                        for (k, turns) in turns.into_iter().enumerate() {
+                            let _ = tx.send(Msg::Done {
+                                path: start + k,
+                                turns,
+                                prompt_tokens: pt,
+                            });
+                        }
+                        start = end;
                     }
-                    let job = PathJob {
-                        batch: self,
-                        index: i,
-                        rules,
-                        tx: &tx,
-                    };
-                    let (turns, prompt_tokens) = job.run();
-                    let _ = tx.send(Msg::Done {
-                        path: i,
-                        turns,
-                        prompt_tokens,
-                    });
                 });
+            } else {
+                for _ in 0..concurrency.min(range.len()) {
+                    let tx = tx.clone();
+                    let next = &next;
+                    let end = range.end;
+                    s.spawn(move || loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= end {
+                            break;
+                        }
+                        let job = PathJob {
+                            batch: self,
+                            index: i,
+                            rules,
+                            tx: &tx,
+                        };
+                        let (turns, prompt_tokens) = job.run();
+                        let _ = tx.send(Msg::Done {
+                            path: i,
+                            turns,
+                            prompt_tokens,
+                        });
+                    });
+                }
             }
             drop(tx);
             for msg in rx {
@@ -458,6 +580,10 @@ struct PathJob<'a> {
 
 /// One turn as it streams in.
 struct TurnState {
+    /// Which turn of the conversation.
+    turn: usize,
+    /// What the server said about its end, once it did.
+    finish_reason: Option<Finish>,
     tokens: Tokens,
     text: String,
     joiner: Utf8Joiner,
@@ -531,14 +657,9 @@ impl PathJob<'_> {
         (turns, prompt_tokens)
     }
 
-    fn turn(
-        &self,
-        t: usize,
-        earlier: &[Turn],
-        seed: u64,
-        prefix: Option<&Turn>,
-    ) -> (Turn, Option<u32>) {
-        let mut st = TurnState {
+    fn new_state(&self, prefix: Option<&Turn>) -> TurnState {
+        TurnState {
+            turn: 0,
             tokens: prefix.map_or_else(
                 || Tokens::with_width(self.batch.width),
                 |p| p.tokens.clone(),
@@ -547,9 +668,52 @@ impl PathJob<'_> {
             joiner: Utf8Joiner::default(),
             start_ms: self.ms(),
             streamed_text: String::new(),
-        };
+            finish_reason: None,
+        }
+    }
+
+    fn turn(
+        &self,
+        t: usize,
+        earlier: &[Turn],
+        seed: u64,
+        prefix: Option<&Turn>,
+    ) -> (Turn, Option<u32>) {
+        let mut st = self.new_state(prefix);
+        st.turn = t;
+        let mut messages = turn_messages(&self.batch.req.conversation, earlier, t);
+        let mut max_tokens = self.batch.req.max_tokens;
+        if !st.text.is_empty() {
+            // Continue the prefix: servers continue a final assistant
+            // message (llama-server and vLLM prefill it).
+            messages.push(json!({"role": "assistant", "content": st.text}));
+            max_tokens = max_tokens.saturating_sub(st.tokens.len() as u32).max(1);
+        }
         let mut prompt_tokens = None;
-        let outcome = self.stream(t, earlier, seed, &mut st, &mut prompt_tokens);
+        let mut states = [st];
+        let [outcome] = <[_; 1]>::try_from(stream(
+            std::slice::from_ref(self),
+            &mut states,
+            &|k| {
+                request_body(
+                    self.batch.server,
+                    self.batch.req,
+                    messages.clone(),
+                    seed,
+                    max_tokens,
+                    k,
+                )
+            },
+            &mut prompt_tokens,
+        ))
+        .expect("one outcome per lane");
+        let [st] = states;
+        (self.end_turn(st, outcome), prompt_tokens)
+    }
+
+    /// The turn a stream left in `st`: a failure is reported, and bytes of
+    /// a character that never completed go to the last token.
+    fn end_turn(&self, mut st: TurnState, outcome: Result<Finish, String>) -> Turn {
         let finish = match outcome {
             Ok(f) => f,
             Err(message) => {
@@ -559,7 +723,6 @@ impl PathJob<'_> {
                 Finish::Error
             }
         };
-        // Bytes of a character that never completed go to the last token.
         let rest = st.joiner.finish();
         if !rest.is_empty() {
             if let Some(last) = st.tokens.text.last_mut() {
@@ -567,7 +730,7 @@ impl PathJob<'_> {
                 st.text.push_str(&rest);
             }
         }
-        let turn = Turn {
+        Turn {
             text: st.text,
             finish,
             tokens: st.tokens,
@@ -575,138 +738,23 @@ impl PathJob<'_> {
                 start_ms: st.start_ms,
                 end_ms: self.ms(),
             },
-        };
-        (turn, prompt_tokens)
+        }
     }
 
-    /// Stream one turn into `st`; the finish, or why it failed.
-    fn stream(
-        &self,
-        t: usize,
-        earlier: &[Turn],
-        seed: u64,
-        st: &mut TurnState,
-        prompt_tokens: &mut Option<u32>,
-    ) -> Result<Finish, String> {
-        let mut messages = turn_messages(&self.batch.req.conversation, earlier, t);
-        let mut max_tokens = self.batch.req.max_tokens;
-        if !st.text.is_empty() {
-            // Continue the prefix: servers continue a final assistant
-            // message (llama-server and vLLM prefill it).
-            messages.push(json!({"role": "assistant", "content": st.text}));
-            max_tokens = max_tokens.saturating_sub(st.tokens.len() as u32).max(1);
-        }
-        // vLLM lists the sampled token first and may drop the k-th best for
-        // it: k + 1 alternatives keep the best k exact (re-sorted and
-        // de-duplicated when read).
-        let k_only = &self.batch.shared.k_only;
-        let extra = self.batch.server.kind == ServerKind::Vllm && !k_only.load(Ordering::Relaxed);
-        let k = CONFIDENCE_K as u32 + u32::from(extra);
-        let body = request_body(
-            self.batch.server,
-            self.batch.req,
-            messages.clone(),
-            seed,
-            max_tokens,
-            k,
-        );
-        let url = self.batch.server.http.url("/chat/completions", false);
-        if self.stopped() {
-            return Ok(Finish::Cancelled);
-        }
-        let resp = match self.batch.server.http.post(&url, &body) {
-            Ok(r) => r,
-            // "Requested sample logprobs of 21, which is greater than max
-            // allowed: 20": this server was started without
-            // --max-logprobs 21.
-            Err(e) if extra && e.0.contains("logprobs") => {
-                k_only.store(true, Ordering::Relaxed);
-                let body = request_body(
-                    self.batch.server,
-                    self.batch.req,
-                    messages,
-                    seed,
-                    max_tokens,
-                    CONFIDENCE_K as u32,
-                );
-                self.batch.server.http.post(&url, &body).map_err(|e| e.0)?
-            }
-            Err(e) => return Err(e.0),
-        };
-        let chunks = read_in_background(resp.into_body().into_reader());
-        let idle = self.batch.server.http.timeout;
-        let mut last_byte = Instant::now();
-        let mut parser = sse_parse::SseParser::new();
-        let mut finish: Option<Finish> = None;
-        let mut saw_done = false;
-        loop {
-            if self.stopped() {
-                // Dropping the channel ends the reader thread at its next
-                // chunk, which closes the connection: the server stops
-                // generating.
-                return Ok(Finish::Cancelled);
-            }
-            let bytes = match chunks.recv_timeout(POLL) {
-                Ok(Ok(b)) if b.is_empty() => break,
-                Ok(Ok(b)) => b,
-                Ok(Err(e)) => return Err(format!("the stream broke off: {e}")),
-                Err(RecvTimeoutError::Disconnected) => break,
-                Err(RecvTimeoutError::Timeout) if last_byte.elapsed() < idle => continue,
-                Err(RecvTimeoutError::Timeout) => {
-                    return Err(format!(
-                        "the server sent nothing for {:.0} s mid-answer (raise --timeout if it is only slow)",
-                        idle.as_secs_f64()
-                    ))
-                }
-            };
-            last_byte = Instant::now();
-            parser.feed(&bytes);
-            while let Some(ev) = parser.next_event() {
-                if ev.data.len() > MAX_EVENT {
-                    return Err(format!(
-                        "a streamed event is larger than {} MiB",
-                        MAX_EVENT >> 20
-                    ));
-                }
-                let data = ev.data.trim();
-                if data.is_empty() {
-                    continue;
-                }
-                if data == "[DONE]" {
-                    saw_done = true;
-                    continue;
-                }
-                let chunk = parse_chunk(data)?;
-                if chunk.prompt_tokens.is_some() {
-                    *prompt_tokens = chunk.prompt_tokens;
-                }
-                st.streamed_text.push_str(&chunk.text);
-                for tok in chunk.tokens {
-                    self.token(t, tok, st)?;
-                    if self.online_stop(st) || self.ffs_cut(st) {
-                        return Ok(Finish::Cancelled);
-                    }
-                }
-                if let Some(r) = chunk.finish_reason {
-                    finish = Some(match r.as_str() {
-                        "length" => Finish::Length,
-                        _ => Finish::Stop,
-                    });
-                }
-            }
-        }
+    /// After its stream ended: this lane's finish, or why it has none.
+    fn settle(&self, st: &TurnState, saw_done: bool) -> Result<Finish, String> {
         if st.tokens.is_empty() && !st.streamed_text.is_empty() {
             return Err(format!(
                 "the server returned text but no logprobs: {}",
                 self.batch.server.kind.logprobs_hint()
             ));
         }
-        let finish = match finish {
-            Some(f) => Some(f),
-            None if saw_done => Some(Finish::Stop),
-            None => None,
+        let finish = match st.finish_reason {
+            Some(f) => f,
+            None if saw_done => Finish::Stop,
+            None => return Err("the stream ended before the server said the answer was finished (the server stopped or the connection was cut)".into()),
         };
-        if finish == Some(Finish::Stop) && self.rules.ffs {
+        if finish == Finish::Stop && self.rules.ffs {
             let mine = (st.tokens.len(), self.index as u32);
             let mut best = self.batch.shared.ffs_best.lock().expect("not poisoned");
             if best.is_none_or(|b| mine < b) {
@@ -717,10 +765,7 @@ impl PathJob<'_> {
                     .store(mine.0 + 1, Ordering::Relaxed);
             }
         }
-        match finish {
-            Some(f) => Ok(f),
-            None => Err("the stream ended before the server said the answer was finished (the server stopped or the connection was cut)".into()),
-        }
+        Ok(finish)
     }
 
     /// DeepConf online: whether the path's window mean fell below the
@@ -807,4 +852,153 @@ impl PathJob<'_> {
         self.send(Event::Token(Box::new(rec)));
         Ok(())
     }
+}
+
+/// Stream one request whose choice j goes to `jobs[j]` / `states[j]` (one
+/// lane, or a request with `n`); `body(k)` is the request asking for k
+/// alternatives. Each lane's finish, or why it failed: a failure of the
+/// request or the stream fails every lane still open; a lane that stops
+/// on its own (FFS, DeepConf online, a bad token) leaves the others going.
+fn stream(
+    jobs: &[PathJob],
+    states: &mut [TurnState],
+    body: &dyn Fn(u32) -> Value,
+    prompt_tokens: &mut Option<u32>,
+) -> Vec<Result<Finish, String>> {
+    let mut done: Vec<Option<Result<Finish, String>>> = vec![None; jobs.len()];
+    let failed = stream_lanes(jobs, states, body, prompt_tokens, &mut done);
+    jobs.iter()
+        .zip(states.iter())
+        .zip(done)
+        .map(|((j, st), d)| match (d, &failed) {
+            (Some(d), _) => d,
+            (None, Err(e)) => Err(e.clone()),
+            (None, Ok(saw_done)) => j.settle(st, *saw_done),
+        })
+        .collect()
+}
+
+/// `stream`'s reading loop: lanes that end early get their outcome in
+/// `done`; `Ok(saw [DONE])` once the stream ended, `Err` when it failed.
+fn stream_lanes(
+    jobs: &[PathJob],
+    states: &mut [TurnState],
+    body: &dyn Fn(u32) -> Value,
+    prompt_tokens: &mut Option<u32>,
+    done: &mut [Option<Result<Finish, String>>],
+) -> Result<bool, String> {
+    let batch = jobs[0].batch;
+    // vLLM lists the sampled token first and may drop the k-th best for
+    // it: k + 1 alternatives keep the best k exact (re-sorted and
+    // de-duplicated when read).
+    let k_only = &batch.shared.k_only;
+    let extra = batch.server.kind == ServerKind::Vllm && !k_only.load(Ordering::Relaxed);
+    let k = CONFIDENCE_K as u32 + u32::from(extra);
+    let url = batch.server.http.url("/chat/completions", false);
+    let cancelled = |done: &mut [Option<Result<Finish, String>>]| {
+        for d in done.iter_mut().filter(|d| d.is_none()) {
+            *d = Some(Ok(Finish::Cancelled));
+        }
+        Ok(false)
+    };
+    if jobs[0].stopped() {
+        return cancelled(done);
+    }
+    let resp = match batch.server.http.post(&url, &body(k)) {
+        Ok(r) => r,
+        // "Requested sample logprobs of 21, which is greater than max
+        // allowed: 20": this server was started without
+        // --max-logprobs 21.
+        Err(e) if extra && e.0.contains("logprobs") => {
+            k_only.store(true, Ordering::Relaxed);
+            batch
+                .server
+                .http
+                .post(&url, &body(CONFIDENCE_K as u32))
+                .map_err(|e| e.0)?
+        }
+        Err(e) => return Err(e.0),
+    };
+    let chunks = read_in_background(resp.into_body().into_reader());
+    let idle = batch.server.http.timeout;
+    let mut last_byte = Instant::now();
+    let mut parser = sse_parse::SseParser::new();
+    let mut saw_done = false;
+    loop {
+        if jobs[0].stopped() {
+            // Dropping the channel ends the reader thread at its next
+            // chunk, which closes the connection: the server stops
+            // generating.
+            return cancelled(done);
+        }
+        let bytes = match chunks.recv_timeout(POLL) {
+            Ok(Ok(b)) if b.is_empty() => break,
+            Ok(Ok(b)) => b,
+            Ok(Err(e)) => return Err(format!("the stream broke off: {e}")),
+            Err(RecvTimeoutError::Disconnected) => break,
+            Err(RecvTimeoutError::Timeout) if last_byte.elapsed() < idle => continue,
+            Err(RecvTimeoutError::Timeout) => {
+                return Err(format!(
+                    "the server sent nothing for {:.0} s mid-answer (raise --timeout if it is only slow)",
+                    idle.as_secs_f64()
+                ))
+            }
+        };
+        last_byte = Instant::now();
+        parser.feed(&bytes);
+        while let Some(ev) = parser.next_event() {
+            if ev.data.len() > MAX_EVENT {
+                return Err(format!(
+                    "a streamed event is larger than {} MiB",
+                    MAX_EVENT >> 20
+                ));
+            }
+            let data = ev.data.trim();
+            if data.is_empty() {
+                continue;
+            }
+            if data == "[DONE]" {
+                saw_done = true;
+                continue;
+            }
+            let chunk = parse_chunk(data)?;
+            if chunk.prompt_tokens.is_some() {
+                *prompt_tokens = chunk.prompt_tokens;
+            }
+            for c in chunk.choices {
+                let (Some(job), Some(st)) = (jobs.get(c.index), states.get_mut(c.index)) else {
+                    return Err(format!(
+                        "the server streamed choice {}, but {} were asked for",
+                        c.index,
+                        jobs.len()
+                    ));
+                };
+                if done[c.index].is_some() {
+                    continue;
+                }
+                st.streamed_text.push_str(&c.text);
+                for tok in c.tokens {
+                    if let Err(e) = job.token(st.turn, tok, st) {
+                        done[c.index] = Some(Err(e));
+                        break;
+                    }
+                    if job.online_stop(st) || job.ffs_cut(st) {
+                        done[c.index] = Some(Ok(Finish::Cancelled));
+                        break;
+                    }
+                }
+                if let Some(r) = c.finish_reason {
+                    st.finish_reason = Some(match r.as_str() {
+                        "length" => Finish::Length,
+                        _ => Finish::Stop,
+                    });
+                }
+            }
+            if done.iter().all(Option::is_some) {
+                // Every lane ended on its own: close the stream.
+                return Ok(saw_done);
+            }
+        }
+    }
+    Ok(saw_done)
 }

@@ -68,6 +68,9 @@ pub struct ServerSpec {
     /// Requests in flight at once; `None`: the server's slots, else 8.
     pub concurrency: Option<u32>,
     pub timeout: Duration,
+    /// One request per path even where one request with `n` would serve
+    /// (`--no-n`: to compare the two, or for a server whose `n` misbehaves).
+    pub no_n: bool,
 }
 
 impl ServerSpec {
@@ -78,6 +81,7 @@ impl ServerSpec {
             api_key_env: None,
             concurrency: None,
             timeout: Duration::from_secs(60),
+            no_n: false,
         }
     }
 }
@@ -95,6 +99,8 @@ pub struct Server {
     /// Parallel slots the server reported (llama-server `-np`).
     pub slots: Option<u32>,
     pub concurrency: u32,
+    /// Whether paths may share a request with `n` (see remote/paths.rs).
+    pub use_n: bool,
 }
 
 fn u64_at(v: &Value, path: &str) -> Option<u64> {
@@ -179,6 +185,7 @@ pub fn connect(spec: &ServerSpec) -> Result<Server, HttpError> {
         n_params: u64_at(&entry, "/meta/n_params"),
         slots: None,
         concurrency: 8,
+        use_n: !spec.no_n,
     };
     let root = |p: &str| http.url(p, true);
     // llama-server: /props tells slots, context and build.
