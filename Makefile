@@ -41,7 +41,7 @@ bench: setup
 
 # A screenshot of the real window under Xvfb (README image).
 screenshot: build
-	REASONSCOPE_VIEW=Methods REASONSCOPE_SCREENSHOT=docs/screenshot.png xvfb-run -a -s "-screen 0 1280x800x24" ./target/release/reasonscope sample_runs/multiply-n64.json.gz
+	REASONSCOPE_VIEW=Methods REASONSCOPE_SCREENSHOT=docs/screenshot.png xvfb-run -a -s "-screen 0 1280x800x24" ./target/release/reasonscope sample_runs/apples-explained-n32.json.gz
 
 fmt:
 	$(CARGO) fmt

@@ -13,6 +13,13 @@ $B sample --title "Change from a 20 dollar bill (paths split)" \
 $B sample --title "7 times 8, short answers (N = 64)" --prompt "What is 7 times 8? Answer briefly." \
   --gold 56 -n 64 --max-tokens 48 --seed 1 --judge p_true,p_true_brainstorm,usc \
   -o sample_runs/multiply-n64.json.gz
+# The run the app opens first: reasoning of a few dozen to a few hundred
+# tokens, competing answers with gold, reflection, decisive forks, and
+# selection methods that disagree (judged, so P(True) and USC show too).
+$B sample --title "Apples, explained (N = 32)" \
+  --prompt "Tom has 3 apples and buys 5 more. How many apples does he have? Explain your reasoning." \
+  --gold 8 -n 32 --max-tokens 384 --seed 42 --judge p_true,p_true_brainstorm,usc \
+  -o sample_runs/apples-explained-n32.json.gz
 $B sample --title "Apples over 3 turns (drift, no-history reference)" \
   --turn "Tom has 3 apples and buys 5 more. How many apples does he have?" \
   --turn "Are you sure? Check your work." --turn "State your final answer." \

@@ -14,7 +14,7 @@ use reasonscope::ui::{AppCommand, View};
 fn opens_the_bundled_run_and_every_view_shows_its_content() {
     let mut h = harness(&[]);
     assert_eq!(h.state().runs.len(), 1);
-    assert!(content(&h, "multiply-n64"));
+    assert!(content(&h, "apples-explained-n32"));
     let expect = [
         (View::Methods, "Method agreement"),
         (View::Paths, "colour by"),
@@ -48,8 +48,9 @@ fn hovering_a_token_shows_its_alternatives() {
     let text: String = h.state().runs[0].run.paths[0].turns[0]
         .text
         .chars()
-        .take(12)
+        .take(30)
         .collect();
+    // Long enough to tell path 0's column from path 1's.
     let node = h.get_by_label_contains(&text);
     let r = node.rect();
     h.hover_at(r.left_top() + egui::vec2(4.0, 6.0));

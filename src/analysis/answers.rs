@@ -49,9 +49,28 @@ pub fn last_boxed(text: &str) -> Option<&str> {
 /// sentence, reduced to its first number when it holds one.
 fn after_answer_phrase(text: &str) -> Option<String> {
     static R: OnceLock<Regex> = OnceLock::new();
+    static VERDICT: OnceLock<Regex> = OnceLock::new();
     let r = re(&R, r"(?i)answer\s*(?:is|:)");
-    let m = r.find_iter(text).last()?;
-    let rest = &text[m.end()..];
+    // "the answer is correct" judges an answer given before; it is not
+    // one: the phrase before it counts.
+    let verdict = re(
+        &VERDICT,
+        r"(?i)^(?:(?:not|indeed|also|definitely|clearly|still)\s+)?(?:correct|incorrect|right|wrong|accurate|inaccurate)(?:$|[,;:])",
+    );
+    let mut prev = None;
+    for m in r.find_iter(text).collect::<Vec<_>>().into_iter().rev() {
+        let span = answer_span(&text[m.end()..]);
+        if !verdict.is_match(span) {
+            prev = Some(span);
+            break;
+        }
+    }
+    answer_of_span(prev?)
+}
+
+/// The rest of the line after an answer phrase, up to the end of its
+/// sentence, trimmed.
+fn answer_span(rest: &str) -> &str {
     let line = rest.split('\n').next().unwrap_or("");
     // A sentence ends at . ! ? followed by whitespace or the end (not the
     // point of a decimal number).
@@ -65,7 +84,12 @@ fn after_answer_phrase(text: &str) -> Option<String> {
             break;
         }
     }
-    let span = line[..end].trim();
+    line[..end].trim()
+}
+
+/// What an answer phrase's span gives: a boxed answer, the value after
+/// "=", an expression as written, its first number, or a short phrase.
+fn answer_of_span(span: &str) -> Option<String> {
     if let Some(b) = last_boxed(span) {
         return Some(b.to_owned());
     }
@@ -283,6 +307,11 @@ mod tests {
             Some("8"),
         ),
         ("The answer is \\text{yes}.", Some("yes")),
+        // A verdict on an answer is not one (texts from a SmolLM2 run).
+        ("The answer is 2, so the answer is correct.\n\nSo, Tom has 2 apples.", Some("2")),
+        ("So, no, our answer is not correct. The answer is that Tom has 3 apples.", Some("3")),
+        ("we get 8, which is indeed correct. Let's check if the answer is correct.", Some("8")),
+        ("The answer is 7.\n\nIn this example, the answer is correct, but in a more logical way.", Some("7")),
         ("answer:", None),
     ];
 

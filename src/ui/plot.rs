@@ -25,8 +25,20 @@ fn category_formatter(
             return String::new();
         }
         cats.get(v.round() as usize)
-            .map(|s| s.chars().take(12).collect())
+            .map(|s| short_label(s))
             .unwrap_or_default()
+    }
+}
+
+/// Longest category label drawn on an axis, in characters.
+const LABEL_CHARS: usize = 16;
+
+/// A category's axis label: whole, or cut with "…" (hover gives it whole).
+fn short_label(s: &str) -> String {
+    if s.chars().count() <= LABEL_CHARS {
+        s.to_owned()
+    } else {
+        s.chars().take(LABEL_CHARS - 1).chain(['…']).collect()
     }
 }
 
@@ -102,10 +114,33 @@ fn tick_label(mark: egui_plot::GridMark, _range: &std::ops::RangeInclusive<f64>)
     format!("{v:.decimals$}")
 }
 
-/// One labelled grid mark per category (every k-th when there are many).
-fn category_spacer(n: usize) -> impl Fn(egui_plot::GridInput) -> Vec<egui_plot::GridMark> {
+/// The label extent, in points, a category axis must leave to each label:
+/// along x the longest label's width (at most `LABEL_CHARS` are drawn),
+/// along y one line.
+fn category_extent(cats: &[String], along_x: bool) -> f64 {
+    if along_x {
+        let chars = cats
+            .iter()
+            .map(|c| c.chars().count().min(12))
+            .max()
+            .unwrap_or(1);
+        chars as f64 * 7.0 + 10.0
+    } else {
+        16.0
+    }
+}
+
+/// One labelled grid mark per category, or every k-th where labels
+/// `extent` points long would otherwise run into each other.
+fn category_spacer(
+    n: usize,
+    extent: f64,
+) -> impl Fn(egui_plot::GridInput) -> Vec<egui_plot::GridMark> {
     move |input| {
-        let every = n.div_ceil(16).max(1);
+        // egui_plot's base step is the plot units in its minimum grid
+        // spacing (8 points): one category is one unit.
+        let units_per_point = input.base_step_size / 8.0;
+        let every = ((extent * units_per_point).ceil() as usize).clamp(1, n.max(1));
         let (lo, hi) = input.bounds;
         (0..n)
             .step_by(every)
@@ -226,7 +261,7 @@ pub fn chart_ui(
     plot = match &chart.x.categories {
         Some(c) => plot
             .x_axis_formatter(category_formatter(c.clone()))
-            .x_grid_spacer(category_spacer(c.len())),
+            .x_grid_spacer(category_spacer(c.len(), category_extent(c, true))),
         None => plot
             .x_axis_formatter(tick_label)
             .x_grid_spacer(nice_spacer(10.0)),
@@ -234,7 +269,7 @@ pub fn chart_ui(
     plot = match &chart.y.categories {
         Some(c) => plot
             .y_axis_formatter(category_formatter(c.clone()))
-            .y_grid_spacer(category_spacer(c.len())),
+            .y_grid_spacer(category_spacer(c.len(), category_extent(c, false))),
         None => plot
             .y_axis_formatter(tick_label)
             .y_grid_spacer(nice_spacer(4.0)),
@@ -380,6 +415,44 @@ mod tests {
         assert_eq!(t(0.05, 0.05), "0.05");
         assert_eq!(t(-1e-17, 0.1), "0.0");
         assert_eq!(t(3.0, 1.0), "3");
+    }
+
+    #[test]
+    fn long_category_labels_are_cut_visibly() {
+        assert_eq!(short_label("path 12 (58%)"), "path 12 (58%)");
+        assert_eq!(short_label("the number of apples"), "the number of a…");
+    }
+
+    #[test]
+    fn category_labels_are_thinned_only_where_they_would_collide() {
+        let cats: Vec<String> = [
+            "0", "1", "2", "3", "4", "5", "6", "8", "11", "12", "15", "24", "3x + 1",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let marks = |points: f64, extent: f64| -> Vec<f64> {
+            // 13 categories drawn over `points` (bounds −0.5 .. 12.5).
+            let input = egui_plot::GridInput {
+                bounds: (-0.5, 12.5),
+                base_step_size: 13.0 / points * 8.0,
+            };
+            category_spacer(13, extent)(input)
+                .iter()
+                .map(|m| m.value)
+                .collect()
+        };
+        let wide = category_extent(&cats, true);
+        assert_eq!(wide, 6.0 * 7.0 + 10.0);
+        // A 1200-point chart has room for every label.
+        assert_eq!(marks(1200.0, wide).len(), 13);
+        // 200 points: 15 per category, a 52-point label: every 4th.
+        assert_eq!(marks(200.0, wide), vec![0.0, 4.0, 8.0, 12.0]);
+        // Stacked along y, 16 points a line: 260 points hold them all,
+        // 200 every other one.
+        let tall = category_extent(&cats, false);
+        assert_eq!(marks(260.0, tall).len(), 13);
+        assert_eq!(marks(200.0, tall).len(), 7);
     }
 
     #[test]

@@ -296,7 +296,7 @@ impl Batch<'_> {
 
     /// Whether paths `range` go out as requests with `n`: the server
     /// seeds choice j with seed + j (llama-server: tools/server/server-task.h
-    /// `add_child`; vLLM: `SamplingParams` children), the seeds are seed + i
+    /// `add_child`; vLLM: `vllm/v1/engine/parallel_sampling.py`), the seeds are seed + i
     /// (not a fork's), the run has one turn and no rule stops a path on
     /// its own (a request's choices end together when it is closed).
     fn uses_n(&self, range: &std::ops::Range<usize>, rules: Rules) -> bool {

@@ -32,11 +32,11 @@ pub(super) fn snap_len(r: &crate::run::Run) -> usize {
     r.paths.len().saturating_sub(1)
 }
 
-/// The bundled sample run opened when no file is given (64 paths where the
-/// selection methods disagree).
+/// The bundled sample run opened when no file is given: 32 explained
+/// answers with reflection, decisive forks and methods that disagree.
 pub const DEFAULT_RUN: (&str, &[u8]) = (
-    "multiply-n64.json.gz (bundled sample)",
-    include_bytes!("../../../sample_runs/multiply-n64.json.gz"),
+    "apples-explained-n32.json.gz (bundled sample)",
+    include_bytes!("../../../sample_runs/apples-explained-n32.json.gz"),
 );
 
 #[derive(Debug, Clone)]

@@ -90,7 +90,12 @@ pub fn compare_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
                         ui.end_row();
                         for m in &t.methods {
                             ui.monospace(m.method);
-                            ui.label(m.answer.as_deref().unwrap_or("none"));
+                            // "unavailable" (with the reason) is not "no answer".
+                            match (&m.answer, &m.unavailable) {
+                                (Some(a), _) => ui.label(a.as_str()),
+                                (None, Some(why)) => ui.weak("unavailable").on_hover_text(*why),
+                                (None, None) => ui.label("none"),
+                            };
                             ui.label(fmt_opt(m.confidence, 3));
                             ui.label(match m.correct {
                                 Some(true) => "right",

@@ -125,25 +125,49 @@ pub fn methods_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
                 .show(ui, |ui| {
                     ui.label("");
                     for id in &ids {
-                        ui.small(id.chars().take(8).collect::<String>());
+                        ui.small(column_label(id)).on_hover_text(*id);
                     }
                     ui.end_row();
                     for (i, row) in m.iter().enumerate() {
                         ui.small(ids[i]);
-                        for &same in row {
+                        for (j, &same) in row.iter().enumerate() {
                             let c = if same {
                                 theme::color(palette::RIGHT).gamma_multiply(0.7)
                             } else {
                                 ui.visuals().faint_bg_color
                             };
-                            let (rect, _) = ui
-                                .allocate_exact_size(egui::vec2(44.0, 14.0), egui::Sense::hover());
+                            let (rect, resp) = ui
+                                .allocate_exact_size(egui::vec2(48.0, 14.0), egui::Sense::hover());
                             ui.painter().rect_filled(rect, 2.0, c);
+                            resp.on_hover_text(format!(
+                                "{} and {}: {}",
+                                ids[i],
+                                ids[j],
+                                if same {
+                                    "the same answer"
+                                } else {
+                                    "different answers"
+                                }
+                            ));
                         }
                         ui.end_row();
                     }
                 });
         });
+}
+
+/// A method id short enough for a matrix column and still unlike every
+/// other (cutting at 8 characters made two "deepconf" columns).
+fn column_label(id: &str) -> &str {
+    match id {
+        "weighted_prob" => "w_prob",
+        "lowest_perplexity" => "low_ppl",
+        "self_certainty" => "self_cert",
+        "deepconf_low" => "dc_low",
+        "deepconf_high" => "dc_high",
+        "p_true_brainstorm" => "p_true_b",
+        other => other,
+    }
 }
 
 /// "Ask the model": P(True) and USC for the open run, with progress.
@@ -199,5 +223,22 @@ fn trim(v: f64) -> String {
         format!("{}", v as i64)
     } else {
         format!("{v:.3}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn matrix_column_labels_tell_every_method_apart() {
+        let ids: Vec<&str> = crate::analysis::methods::METHODS
+            .iter()
+            .chain(crate::run::judgement::JUDGED_METHODS.iter())
+            .copied()
+            .collect();
+        let mut labels: Vec<&str> = ids.iter().map(|id| super::column_label(id)).collect();
+        assert!(labels.iter().all(|l| l.chars().count() <= 9), "{labels:?}");
+        labels.sort_unstable();
+        labels.dedup();
+        assert_eq!(labels.len(), ids.len());
     }
 }
