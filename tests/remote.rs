@@ -847,12 +847,18 @@ fn a_request_with_n_routes_each_choice_to_its_path() {
         "data: [DONE]\n\n".into(),
     ]
     .concat();
-    let s = Scripted::start(vec![
-        response("200 OK", "application/json", models),
-        response("200 OK", "application/json", r#"{"version":"0.11.0"}"#),
-        cut_stream(&body),
-    ]);
-    let out = sample_with(spec(&s.url()), common::request("x", 2, 2, 100), |_, _| {});
+    // A vLLM that answers /v1/models, /version, then streams `body`; two
+    // paths from seed 100.
+    let sample_two = |body: &str| {
+        let s = Scripted::start(vec![
+            response("200 OK", "application/json", models),
+            response("200 OK", "application/json", r#"{"version":"0.11.0"}"#),
+            cut_stream(body),
+        ]);
+        let out = sample_with(spec(&s.url()), common::request("x", 2, 2, 100), |_, _| {});
+        (s, out)
+    };
+    let (s, out) = sample_two(&body);
     assert!(out.errors.is_empty(), "{:?}", out.errors);
     let run = out.run.expect("a run");
     let p: Vec<(&[i32], &str, run::Finish, u64)> = run
@@ -881,12 +887,7 @@ fn a_request_with_n_routes_each_choice_to_its_path() {
         chunk(2, &tok(9, b'z', -0.5), "null"),
     ]
     .concat();
-    let s = Scripted::start(vec![
-        response("200 OK", "application/json", models),
-        response("200 OK", "application/json", r#"{"version":"0.11.0"}"#),
-        cut_stream(&stray),
-    ]);
-    let out = sample_with(spec(&s.url()), common::request("x", 2, 2, 100), |_, _| {});
+    let (_, out) = sample_two(&stray);
     assert!(
         out.errors.iter().any(|e| e.contains("choice 2")),
         "{:?}",
