@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 mod common;
 
-use common::ui::{click, content, harness, step_until};
+use common::ui::{click, content, harness, step_until, step_until_shown};
 use egui_kittest::kittest::{By, Queryable};
 use reasonscope::export::Format;
 use reasonscope::ui::{AppCommand, View};
@@ -99,13 +99,14 @@ fn export_from_the_ui_writes_png_svg_and_csv() {
         (Format::Svg, "m.svg"),
         (Format::Csv, "m.csv"),
     ] {
+        // Exports run on a job thread: wait for this one's message.
+        h.state_mut().push(AppCommand::ClearMessage);
         h.state_mut().push(AppCommand::ExportTo {
             figure: "methods",
             format: fmt,
             path: dir.path().join(name),
         });
-        h.run_steps(2);
-        assert!(content(&h, "exported methods"), "{name}");
+        assert!(step_until_shown(&mut h, 30, "exported methods"), "{name}");
     }
     let png = std::fs::read(dir.path().join("m.png")).unwrap();
     assert_eq!(&png[1..4], b"PNG");
@@ -119,8 +120,7 @@ fn export_from_the_ui_writes_png_svg_and_csv() {
         format: Format::Csv,
         path: dir.path().join("m.csv"),
     });
-    h.run_steps(2);
-    assert!(content(&h, "already exists"));
+    assert!(step_until_shown(&mut h, 30, "already exists"));
 }
 
 #[test]
@@ -195,13 +195,13 @@ fn the_drift_view_shows_a_three_turn_run_and_exports_its_charts() {
         (Format::Svg, "d.svg"),
         (Format::Csv, "d.csv"),
     ] {
+        h.state_mut().push(AppCommand::ClearMessage);
         h.state_mut().push(AppCommand::ExportTo {
             figure: "drift",
             format: fmt,
             path: dir.path().join(name),
         });
-        h.run_steps(2);
-        assert!(content(&h, "exported drift"), "{name}");
+        assert!(step_until_shown(&mut h, 30, "exported drift"), "{name}");
     }
     let png = std::fs::read(dir.path().join("d.png")).unwrap();
     assert_eq!(&png[1..4], b"PNG");
@@ -301,7 +301,7 @@ fn the_suite_view_shows_a_folder_with_the_numbers_of_analyze() {
         format: Format::Svg,
         path: png.path().join("s.svg"),
     });
-    h.run_steps(2);
+    assert!(step_until_shown(&mut h, 30, "exported suite"));
     let svg = std::fs::read_to_string(png.path().join("s.svg")).unwrap();
     assert!(svg.contains("Wilson") && svg.contains("majority"));
 }

@@ -31,6 +31,8 @@ pub enum JobDone {
         tree: SharedTree,
     },
     Failed(String),
+    /// A job went well (a finished export): said in the status line.
+    Done(String),
 }
 
 /// What opening one file gave: its runs (name, run, analysis) and, for an

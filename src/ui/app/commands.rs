@@ -223,6 +223,7 @@ impl App {
                     }
                 }
                 JobDone::Failed(e) => self.error(e),
+                JobDone::Done(m) => self.info(m),
                 JobDone::Tree { key, tree } => {
                     let current = self.figure_inputs().key("tree");
                     self.figures.tree_landed(key, tree, &current);

@@ -258,14 +258,31 @@ impl App {
         }
     }
 
+    /// Export `figure`: the figure is built here, drawn (a PNG through
+    /// resvg takes a good part of a second) and written on a job thread,
+    /// so that no frame waits for it.
     pub(super) fn export_to(&mut self, figure: &str, format: Format, path: &Path, overwrite: bool) {
         let Some(fig) = self.build_figure(figure) else {
             self.error(format!("nothing to export for {figure}"));
             return;
         };
-        match export::export(&fig, format, path, 2.0, overwrite) {
-            Ok(()) => self.info(format!("exported {} to {}", figure, path.display())),
-            Err(e) => self.error(e.to_string()),
+        let (tx, ctx) = (self.jobs_tx.clone(), self.ctx.clone());
+        let (name, path) = (figure.to_owned(), path.to_path_buf());
+        let job = move || {
+            let done = match export::export(&fig, format, &path, 2.0, overwrite) {
+                Ok(()) => JobDone::Done(format!("exported {name} to {}", path.display())),
+                Err(e) => JobDone::Failed(e.to_string()),
+            };
+            let _ = tx.send(done);
+            if let Some(c) = ctx {
+                c.request_repaint();
+            }
+        };
+        if let Err(e) = std::thread::Builder::new()
+            .name("reasonscope-export".into())
+            .spawn(job)
+        {
+            self.error(format!("cannot start the export: {e}"));
         }
     }
 }
