@@ -300,6 +300,13 @@ fn accuracy_curves_and_suite_metrics() {
     assert!((at("majority", 4).mean_tokens - 13.0).abs() < 1e-12);
     assert!((at("shortest", 4).mean_tokens - 10.0).abs() < 1e-12);
     assert_eq!(at("shortest", 4).accuracy, 1.0);
+    // `first` answers with one random path: (4/4 + 1/4) / 2 = 0.625 at every
+    // n, exactly (not path 0's answer, which q2's path 0 would make 1.0 at
+    // n = 4), on the mean path length: (3 + (2 + 4 + 4 + 4) / 4) / 2.
+    for n in [1, 2, 4] {
+        assert!((at("first", n).accuracy - 0.625).abs() < 1e-12, "n = {n}");
+        assert!((at("first", n).mean_tokens - 3.25).abs() < 1e-12);
+    }
 
     let s = suite::suite_methods(&qs);
     let maj = s.iter().find(|m| m.method == "majority").unwrap();

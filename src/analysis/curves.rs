@@ -114,6 +114,25 @@ fn count_questions(
         let whole_run_rpc = q.method("rpc").filter(|o| {
             distinct == 1 && params.rpc_fit == RpcFit::Exact && o.unavailable.is_none()
         });
+        // `first` answers with one path. A random subset's first path is a
+        // uniformly random path, so its expected accuracy is the share of
+        // right paths at every n (exact; the subsets here are sorted, and
+        // their lowest index would stand for path 0 alone). Tokens alike.
+        let first = METHODS.iter().position(|m| *m == "first");
+        if let Some(f) = first {
+            let n_all = q.candidates.len() as f64;
+            let right = q
+                .candidates
+                .iter()
+                .filter(|c| c.class.is_some_and(|k| correct_class[k]))
+                .count() as f64;
+            for a in &mut acc[f] {
+                *a += right / n_all;
+            }
+            let mean_len =
+                q.candidates.iter().map(|c| c.tokens_spent()).sum::<usize>() as f64 / n_all;
+            toks[f] += draws as f64 * mean_len;
+        }
         for b in 0..distinct {
             draw(&mut rng, q.candidates.len(), n, &mut subset, &mut pool);
             let lens: Vec<usize> = subset
@@ -122,6 +141,9 @@ fn count_questions(
                 .collect();
             let copies = if distinct == 1 { draws } else { 1 };
             for (m, id) in METHODS.iter().enumerate() {
+                if Some(m) == first {
+                    continue;
+                }
                 let correct = match whole_run_rpc.filter(|_| *id == "rpc") {
                     Some(o) => o.correct == Some(true),
                     None => methods::select_class(id, &q.candidates, &subset, &bulk)

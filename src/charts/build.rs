@@ -80,23 +80,26 @@ pub fn methods_figure_on(t: &TurnAnalysis, axis: &[String]) -> Figure {
                 Some(false) => "wrong",
                 None => "",
             };
+            // The bars are each answer's share of the method's score; the
+            // method's confidence is its own quantity (methods.md), named as
+            // such so that the two are not read as one.
             let title = format!(
                 "{}: {}{}{}",
                 m.method,
                 m.answer.as_deref().unwrap_or("none"),
-                m.confidence
-                    .map(|c| format!(" ({c:.2})"))
-                    .unwrap_or_default(),
                 if verdict.is_empty() {
                     String::new()
                 } else {
                     format!(", {verdict}")
-                }
+                },
+                m.confidence
+                    .map(|c| format!(" · confidence {c:.2}"))
+                    .unwrap_or_default(),
             );
             Chart {
                 title,
                 x: Axis::new("answer").categories(axis.clone()),
-                y: Axis::new("share").range(0.0, 1.0),
+                y: Axis::new("score share").range(0.0, 1.0),
                 series: vec![
                     Series::new(
                         "other answers",
@@ -553,15 +556,17 @@ pub fn branches_figure(run: &Run, t: &TurnAnalysis) -> Figure {
             let ok = crate::analysis::answers::is_correct(Some(&top), g);
             (
                 palette::verdict(Some(ok)),
+                // The most common answer below the node, not most paths:
+                // 2 right of 9 can lead when the other 7 split.
                 if ok {
-                    "mostly right".into()
+                    "leading answer right".into()
                 } else {
-                    "mostly wrong".into()
+                    "leading answer wrong".into()
                 },
             )
         } else {
             let k = axis.iter().position(|a| *a == top).unwrap_or(0);
-            (palette::categorical(k), format!("mostly {top}"))
+            (palette::categorical(k), format!("leading answer {top}"))
         };
         let width = 1.0 + 7.0 * n.paths.len() as f32 / total;
         let mut segs = vec![(

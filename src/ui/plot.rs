@@ -323,7 +323,12 @@ pub fn chart_ui(
                             .fill_color(color.gamma_multiply(*opacity)),
                     );
                 }
-                Mark::HLine { y } => p.hline(HLine::new(name, *y).color(color)),
+                // Dashed, as the SVG export draws it and the titles say.
+                Mark::HLine { y } => p.hline(
+                    HLine::new(name, *y)
+                        .color(color)
+                        .style(LineStyle::dashed_loose()),
+                ),
                 Mark::Segments { segments } => {
                     for (k, (a, b, w)) in segments.iter().enumerate() {
                         let n = if k == 0 { name.clone() } else { String::new() };

@@ -74,7 +74,15 @@ pub fn branches_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
                 });
             }
             ui.add_space(6.0);
-            ui.strong(format!("Most decisive forks ({} in all)", t.forks.len()));
+            const SHOWN: usize = 12;
+            ui.strong(if t.forks.len() > SHOWN {
+                format!(
+                    "Most decisive forks: the first {SHOWN} of {}",
+                    t.forks.len()
+                )
+            } else {
+                format!("Most decisive forks ({} in all)", t.forks.len())
+            });
             egui::Grid::new("forks").striped(true).show(ui, |ui| {
                 for h in [
                     "token",
@@ -85,7 +93,7 @@ pub fn branches_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
                     ui.strong(h);
                 }
                 ui.end_row();
-                for f in t.forks.iter().take(12) {
+                for f in t.forks.iter().take(SHOWN) {
                     ui.label(f.position.to_string());
                     ui.label(format!("{:.3}", f.entropy));
                     ui.label(format!("{:.3}", f.decisiveness));

@@ -39,9 +39,16 @@ pub fn drift_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
             eq.d_star
                 .map_or("none (needs b < 0 and 2 measured steps)".into(), |v| format!("{v:.4}"))
         ));
+        // Two parameters through two steps: the line passes through both.
+        let steps = d.turns.iter().filter(|t| t.mean_kl_ref.is_some()).count().saturating_sub(1);
+        if eq.a.is_some() && steps <= 2 {
+            ui.weak(format!(
+                "{steps} measured steps for 2 parameters: the fit passes through them exactly (no error estimate); more turns make it a fit"
+            ));
+        }
         ui.add_space(4.0);
         egui::Grid::new("drift-turns").striped(true).show(ui, |ui| {
-            for h in ["turn", "votes", "changed", "D_t (mean kl_ref)", "mean entropy"] {
+            for h in ["turn", "votes", "changed", "D_t (mean kl_ref, nats)", "mean entropy (nats)"] {
                 ui.strong(h);
             }
             ui.end_row();
@@ -50,13 +57,18 @@ pub fn drift_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
                 let votes: Vec<String> = t
                     .votes
                     .iter()
-                    .take(5)
                     .map(|(a, n)| {
                         let a = if a.is_empty() { "(none)" } else { a.as_str() };
                         format!("{a}: {n}")
                     })
                     .collect();
-                ui.label(votes.join("   "));
+                // Past 5 answers the rest is a hover away, and says so.
+                if votes.len() > 5 {
+                    ui.label(format!("{}   … {} more", votes[..5].join("   "), votes.len() - 5))
+                        .on_hover_text(votes.join("\n"));
+                } else {
+                    ui.label(votes.join("   "));
+                }
                 ui.label(t.changed_share.map_or("–".into(), |v| format!("{:.0}%", v * 100.0)));
                 ui.label(fmt_opt(t.mean_kl_ref, 4));
                 ui.label(fmt_opt(t.mean_entropy, 3));
@@ -73,11 +85,13 @@ pub fn drift_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
                     "right->wrong",
                     "wrong->right",
                     "wrong->wrong",
-                    "confidence score",
-                    "critique score",
                 ] {
                     ui.strong(h);
                 }
+                ui.strong("confidence score")
+                    .on_hover_text("P(right at t+1 | right at t): how often a right path stays right");
+                ui.strong("critique score")
+                    .on_hover_text("P(right at t+1 | wrong at t): how often a wrong path is corrected");
                 ui.end_row();
                 for tr in &d.transitions {
                     ui.label(format!("{} -> {}", tr.from_turn + 1, tr.to_turn + 1));

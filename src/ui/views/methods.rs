@@ -45,15 +45,11 @@ pub fn methods_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
             egui::Grid::new("methods-table")
                 .striped(true)
                 .show(ui, |ui| {
-                    for h in [
-                        "method",
-                        "answer",
-                        "confidence",
-                        "correct",
-                        "votes (answer: weight)",
-                    ] {
+                    for h in ["method", "answer", "confidence", "correct"] {
                         ui.strong(h);
                     }
+                    ui.strong("scores (answer: score), the chosen first")
+                        .on_hover_text("What each method ranks answers by (methods.md): votes for majority, summed weights for the weighted methods, the best path's value for lowest_perplexity and self_certainty, tokens for shortest (fewest wins)");
                     ui.end_row();
                     for m in &t.methods {
                         ui.monospace(m.method);
@@ -89,10 +85,12 @@ pub fn methods_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
                             None => ("–", ui.visuals().text_color()),
                         };
                         ui.colored_label(col, txt);
-                        // In axis order; past 8 answers the rest is a hover away.
+                        // The chosen answer first (a cut list must not hide
+                        // it), then axis order; past 8 the rest is a hover away.
                         let mut votes: Vec<&(String, f64)> = m.votes.iter().collect();
                         votes.sort_by_key(|(a, _)| {
-                            axis.iter().position(|x| x == a).unwrap_or(usize::MAX)
+                            let chosen = m.answer.as_deref() == Some(a.as_str());
+                            (!chosen, axis.iter().position(|x| x == a).unwrap_or(usize::MAX))
                         });
                         let all: Vec<String> = votes
                             .iter()
@@ -113,6 +111,12 @@ pub fn methods_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
                         ui.end_row();
                     }
                 });
+            // Ties are said, with how they were broken, not only on hover.
+            for m in t.methods.iter().filter(|m| m.unavailable.is_none()) {
+                if let Some(note) = m.tie_note() {
+                    ui.weak(format!("{}: {note}", m.method));
+                }
+            }
             ui.add_space(8.0);
             if let Some(fig) = super::ready_figure(cx, ui, "methods") {
                 figure_ui(ui, &fig, theme::SMALL_PLOT_HEIGHT);

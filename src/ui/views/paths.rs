@@ -222,8 +222,9 @@ fn legend_ui(
                 }
             }
         } else {
+            // Every statistic here is in nats (methods.md).
             ui.label(format!(
-                "{} {:.2}",
+                "{} (nats) {:.2}",
                 stat.label(),
                 if inverted(stat) { hi } else { lo }
             ));
