@@ -414,3 +414,30 @@ fn runs_read_for_analysis_analyse_as_when_read_whole() {
     }
     assert!(n >= 5);
 }
+
+/// A suite where one run is judged and one is not: the judged methods are
+/// named as partly available (and left out of the table), the rest are not.
+#[test]
+fn partly_available_methods_are_named_with_their_count() {
+    use reasonscope::analysis::suite::{partly_available, suite_methods};
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample_runs");
+    let params = reasonscope::analysis::AnalysisParams::default();
+    let turns: Vec<_> = ["multiply-n64.json.gz", "apples-n16.json.gz"]
+        .iter()
+        .map(|f| {
+            let run = reasonscope::run::read_run(&dir.join(f)).unwrap();
+            reasonscope::analysis::analyze_run(&run, &params).remove(0)
+        })
+        .collect();
+    let qs: Vec<_> = turns.iter().collect();
+    assert_eq!(
+        partly_available(&qs),
+        vec![("p_true", 1), ("p_true_brainstorm", 1), ("usc", 1)]
+    );
+    let table = suite_methods(&qs);
+    assert!(table
+        .iter()
+        .all(|m| !m.method.starts_with("p_true") && m.method != "usc"));
+    assert!(table.iter().any(|m| m.method == "majority"));
+    assert!(partly_available(&qs[..1]).is_empty());
+}

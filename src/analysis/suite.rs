@@ -75,6 +75,23 @@ pub fn available_everywhere(id: &str, questions: &[&TurnAnalysis]) -> bool {
         .all(|q| q.method(id).is_some_and(|o| o.unavailable.is_none()))
 }
 
+/// Methods some questions have and others lack (judged methods on a
+/// partly judged suite, self-certainty beside top-k runs): (id, how many
+/// of the questions have it). `suite_methods` leaves them out; this says so.
+pub fn partly_available(questions: &[&TurnAnalysis]) -> Vec<(&'static str, usize)> {
+    METHODS
+        .iter()
+        .chain(JUDGED_METHODS.iter())
+        .filter_map(|&id| {
+            let k = questions
+                .iter()
+                .filter(|q| q.method(id).is_some_and(|o| o.unavailable.is_none()))
+                .count();
+            (k > 0 && k < questions.len()).then_some((id, k))
+        })
+        .collect()
+}
+
 /// Per-method metrics over the questions that have gold answers. A question
 /// where a method gives no answer counts as wrong with confidence 0.
 pub fn suite_methods(questions: &[&TurnAnalysis]) -> Vec<SuiteMethod> {

@@ -611,7 +611,7 @@ pub fn branches_figure(run: &Run, t: &TurnAnalysis) -> Figure {
         .collect();
     series.push(Series::new(
         "fork",
-        Rgb(60, 60, 60),
+        palette::MARK,
         Mark::Points {
             points: forks,
             radius: 3.0,
@@ -698,7 +698,7 @@ pub fn reflection_figure(t: &TurnAnalysis) -> Figure {
         ),
         Series::new(
             "first candidate",
-            Rgb(40, 40, 40),
+            palette::MARK,
             Mark::Points {
                 points: first,
                 radius: 4.0,

@@ -19,6 +19,9 @@ pub const CATEGORICAL: [Rgb; 10] = [
 pub const RIGHT: Rgb = Rgb(46, 160, 67);
 pub const WRONG: Rgb = Rgb(214, 61, 57);
 pub const NEUTRAL: Rgb = Rgb(150, 150, 150);
+/// Point marks (forks, first candidates): a grey that reads on a white and
+/// on a near-black background alike (near-black vanished in the dark theme).
+pub const MARK: Rgb = Rgb(115, 115, 115);
 pub const ACCENT: Rgb = Rgb(78, 121, 167);
 pub const FORWARD: Rgb = Rgb(78, 121, 167);
 pub const REFLECT: Rgb = Rgb(242, 142, 43);

@@ -46,6 +46,17 @@ pub fn suite_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
                     g.label, g.n_questions
                 ));
                 super::suite_methods_table(ui, ("suite-table", &g.label), &g.methods);
+                if !g.partial.is_empty() {
+                    let some: Vec<String> = g
+                        .partial
+                        .iter()
+                        .map(|(id, k)| format!("{id} ({k} of {})", g.n_questions))
+                        .collect();
+                    ui.weak(format!(
+                        "Not in the table, because only some questions have them: {}",
+                        some.join(", ")
+                    ));
+                }
                 if !g.split.is_empty() {
                     ui.add_space(4.0);
                     egui::CollapsingHeader::new(format!(
@@ -80,6 +91,8 @@ struct GroupTables {
     label: String,
     n_questions: usize,
     methods: Vec<SuiteMethod>,
+    /// Methods only some questions have (left out of the table).
+    partial: Vec<(&'static str, usize)>,
     /// The questions where the methods disagree.
     split: Vec<DisagreementRow>,
     /// Widths of the link and gold columns (their longest text), so that the
@@ -138,6 +151,7 @@ fn suite_tables(cx: &ViewerContext<'_>, ui: &egui::Ui) -> Arc<SuiteTables> {
             GroupTables {
                 n_questions: questions.len(),
                 methods: suite_methods(&questions),
+                partial: crate::analysis::suite::partly_available(&questions),
                 label,
                 split,
                 widths,
