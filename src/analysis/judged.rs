@@ -109,7 +109,8 @@ fn usc_pick(
         ),
         None => None,
     };
-    let note = format!("Response {n} (path {path})");
+    // The prompt numbers responses from 1; paths are numbered from 0.
+    let note = format!("picked Response {n} of the prompt = path {path}");
     let note = if class.is_none() {
         format!("{note} has no answer")
     } else {
@@ -263,7 +264,10 @@ mod tests {
         });
         let (p, note) = usc_pick(&j, &classes, &paths).unwrap();
         assert_eq!(p.class, Some(1));
-        assert_eq!(note.as_deref(), Some("Response 3 (path 2)"));
+        assert_eq!(
+            note.as_deref(),
+            Some("picked Response 3 of the prompt = path 2")
+        );
         j.usc.as_mut().unwrap().pick = None;
         let (p, note) = usc_pick(&j, &classes, &paths).unwrap();
         assert_eq!(p.class, None);

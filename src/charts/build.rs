@@ -638,7 +638,7 @@ pub fn branches_figure(run: &Run, t: &TurnAnalysis) -> Figure {
             ),
             x: Axis::new("token at each fork (the chains between forks compressed)")
                 .categories(ax.labels()),
-            y: Axis::new("paths"),
+            y: Axis::new("paths (stacked by branch)"),
             series,
         }],
         columns: 1,

@@ -1,7 +1,7 @@
 use eframe::egui;
 
 use super::fmt_opt;
-use crate::charts::{answer_counts, methods_figure_on, Axis, Chart, Mark, Series};
+use crate::charts::{answer_counts, methods_figure_on, palette, Axis, Chart, Mark, Series};
 use crate::ui::context::ViewerContext;
 use crate::ui::{plot, theme};
 
@@ -84,7 +84,7 @@ pub fn compare_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
                         continue;
                     };
                     egui::Grid::new(("cmp", idx)).striped(true).show(col, |ui| {
-                        for h in ["method", "answer", "conf", "correct"] {
+                        for h in ["method", "answer", "confidence", "correct"] {
                             ui.strong(h);
                         }
                         ui.end_row();
@@ -97,11 +97,15 @@ pub fn compare_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
                                 (None, None) => ui.label("none"),
                             };
                             ui.label(fmt_opt(m.confidence, 3));
-                            ui.label(match m.correct {
-                                Some(true) => "right",
-                                Some(false) => "wrong",
-                                None => "–",
-                            });
+                            match m.correct {
+                                Some(true) => {
+                                    ui.colored_label(theme::color(palette::RIGHT), "right")
+                                }
+                                Some(false) => {
+                                    ui.colored_label(theme::color(palette::WRONG), "wrong")
+                                }
+                                None => ui.label("–"),
+                            };
                             ui.end_row();
                         }
                     });
