@@ -67,4 +67,4 @@ check-cuda:
 # Every reader fuzzed with 1 000 000 mutated inputs per target (tests/fuzz.rs;
 # make test runs 2 000 per target). Prints inputs/s and what was found.
 fuzz:
-	FUZZ_INPUTS=1000000 $(CARGO) test --release --test fuzz -- --nocapture --test-threads=1
+	FUZZ_INPUTS=1000000 FUZZ_THREADS=$$(nproc) $(CARGO) test --release --test fuzz -- --nocapture --test-threads=1

@@ -194,55 +194,96 @@ fn gzip(b: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
+/// Worker threads (`FUZZ_THREADS`; `make fuzz` uses every core, `make
+/// test` one): worker t takes inputs t, t + T, t + 2T, … with its own
+/// seeded mutation stream, so a run is reproducible for a given T.
+fn threads() -> usize {
+    std::env::var("FUZZ_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// What one worker saw.
+#[derive(Default)]
+struct Tally {
+    rejected: usize,
+    max_ratio: f64,
+    max_peak: usize,
+    found: Vec<String>,
+}
+
 /// Run `target` on `n` mutations of the seeds; panics and slow inputs are
 /// saved under target/fuzz-found/ and fail the test.
-fn fuzz(name: &str, seeds: &[Vec<u8>], target: impl Fn(&[u8]) -> Result<(), String>) {
+fn fuzz(name: &str, seeds: &[Vec<u8>], target: impl Fn(&[u8]) -> Result<(), String> + Sync) {
     let n = inputs();
-    let mut rng = fastrand::Rng::with_seed(0x5EED ^ name.len() as u64);
+    let workers = threads().min(n.max(1));
     let start = Instant::now();
-    let mut rejected = 0usize;
-    let mut max_ratio = 0.0f64;
-    let mut max_peak = 0usize;
-    let mut found: Vec<String> = Vec::new();
-    for i in 0..n {
-        let seed = &seeds[i % seeds.len()];
-        let input = if i < seeds.len() {
-            seed.clone()
-        } else {
-            mutate(seed, &mut rng)
-        };
-        let t = Instant::now();
-        let (r, peak) = peak_of(|| catch_unwind(AssertUnwindSafe(|| target(&input))));
-        let slow = t.elapsed() > LIMIT;
-        let size = input.len().max(inflated(&input));
-        max_peak = max_peak.max(peak);
-        if size >= 64 << 10 {
-            max_ratio = max_ratio.max(peak as f64 / size as f64);
-        }
-        let greedy = peak > bound(size);
-        let problem = match r {
-            Err(_) => Some("panic"),
-            Ok(Err(e)) if e.trim().is_empty() => Some("an empty error message"),
-            Ok(Err(_)) => {
-                rejected += 1;
-                None
+    let worker = |t: usize| {
+        let mut tally = Tally::default();
+        let mut rng = fastrand::Rng::with_seed(0x5EED ^ name.len() as u64 ^ ((t as u64) << 32));
+        for i in (t..n).step_by(workers) {
+            let seed = &seeds[i % seeds.len()];
+            let input = if i < seeds.len() {
+                seed.clone()
+            } else {
+                mutate(seed, &mut rng)
+            };
+            let t = Instant::now();
+            let (r, peak) = peak_of(|| catch_unwind(AssertUnwindSafe(|| target(&input))));
+            let slow = t.elapsed() > LIMIT;
+            let size = input.len().max(inflated(&input));
+            tally.max_peak = tally.max_peak.max(peak);
+            if size >= 64 << 10 {
+                tally.max_ratio = tally.max_ratio.max(peak as f64 / size as f64);
             }
-            Ok(Ok(())) => None,
-        };
-        if let Some(p) = problem
-            .or(slow.then_some("slower than the limit"))
-            .or(greedy.then_some("allocated beyond the bound"))
-        {
-            let dir = root().join("target/fuzz-found");
-            let _ = std::fs::create_dir_all(&dir);
-            let f = dir.join(format!("{name}-{i}.bin"));
-            let _ = std::fs::write(&f, &input);
-            found.push(format!("{p}: {}", f.display()));
+            let greedy = peak > bound(size);
+            let problem = match r {
+                Err(_) => Some("panic"),
+                Ok(Err(e)) if e.trim().is_empty() => Some("an empty error message"),
+                Ok(Err(_)) => {
+                    tally.rejected += 1;
+                    None
+                }
+                Ok(Ok(())) => None,
+            };
+            if let Some(p) = problem
+                .or(slow.then_some("slower than the limit"))
+                .or(greedy.then_some("allocated beyond the bound"))
+            {
+                let dir = root().join("target/fuzz-found");
+                let _ = std::fs::create_dir_all(&dir);
+                let f = dir.join(format!("{name}-{i}.bin"));
+                let _ = std::fs::write(&f, &input);
+                tally.found.push(format!("{p}: {}", f.display()));
+            }
         }
-    }
+        tally
+    };
+    let tallies: Vec<Tally> = if workers == 1 {
+        vec![worker(0)]
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..workers)
+                .map(|t| {
+                    let worker = &worker;
+                    s.spawn(move || worker(t))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a fuzz worker"))
+                .collect()
+        })
+    };
+    let rejected: usize = tallies.iter().map(|t| t.rejected).sum();
+    let max_ratio = tallies.iter().map(|t| t.max_ratio).fold(0.0, f64::max);
+    let max_peak = tallies.iter().map(|t| t.max_peak).max().unwrap_or(0);
+    let found: Vec<String> = tallies.into_iter().flat_map(|t| t.found).collect();
     let secs = start.elapsed().as_secs_f64();
     eprintln!(
-        "fuzz {name}: {n} inputs in {secs:.1} s ({:.0}/s), {rejected} rejected with a message, {} problems; peak allocation {:.1} MiB at most, {max_ratio:.1}× the input at most for inputs ≥ 64 KiB",
+        "fuzz {name}: {n} inputs in {secs:.1} s ({:.0}/s on {workers} thread(s)), {rejected} rejected with a message, {} problems; peak allocation {:.1} MiB at most, {max_ratio:.1}× the input at most for inputs ≥ 64 KiB",
         n as f64 / secs,
         found.len(),
         max_peak as f64 / (1 << 20) as f64
@@ -296,14 +337,15 @@ fn import_formats() {
         .collect();
     seeds.push(br#"{"id":"a","prompt":"2+2?","gold":"4","samples":[{"text":"4","tokens":["4"],"token_ids":[19],"logprobs":[-0.1],"top_logprobs":[{"4":-0.1,"5":-2.5}],"entropy":[0.3],"self_certainty":[2.0],"confidence":[1.3]}]}"#.to_vec());
     seeds.push(br#"[{"text":" 8.","meta_info":{"finish_reason":{"type":"stop"},"output_token_logprobs":[[-0.1,17," 8"]],"output_top_logprobs":[[[-0.1,17," 8"],[-2.5,18," 9"]]]}}]"#.to_vec());
-    let opts = reasonscope::run::import::Options {
-        file_name: "fuzz".into(),
-        prompt: None,
-        vocab: Some(49152),
-        tokenizer: None,
-        created: "2026-11-30T00:00:00Z".into(),
-    };
     fuzz("import", &seeds, |b| {
+        // Made per input: `Options` may hold a tokenizer, which is not Sync.
+        let opts = reasonscope::run::import::Options {
+            file_name: "fuzz".into(),
+            prompt: None,
+            vocab: Some(49152),
+            tokenizer: None,
+            created: "2026-11-30T00:00:00Z".into(),
+        };
         reasonscope::run::import::import(
             b,
             &opts,
@@ -374,17 +416,20 @@ fn analysis_and_chart_builders_on_accepted_runs() {
         .iter()
         .map(|b| serde_json::from_slice(b).unwrap())
         .collect();
-    let rng = std::cell::RefCell::new(fastrand::Rng::with_seed(11));
-    let (accepted, built) = (std::cell::Cell::new(0usize), std::cell::Cell::new(0usize));
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    let rng = std::sync::Mutex::new(fastrand::Rng::with_seed(11));
+    let (accepted, built) = (AtomicUsize::new(0), AtomicUsize::new(0));
     let indices: Vec<Vec<u8>> = (0..seeds.len()).map(|i| vec![i as u8]).collect();
     fuzz("charts", &indices, |b| {
         let mut v = seeds[b.first().copied().unwrap_or(0) as usize % seeds.len()].clone();
         // One to three mutations per run on average.
-        let p = rng.borrow_mut().usize(1..4) as f64 / nodes(&v) as f64;
-        mutate_value(&mut v, &mut rng.borrow_mut(), p);
+        // One draw from the shared stream seeds this input's mutations.
+        let mut r = fastrand::Rng::with_seed(rng.lock().unwrap().u64(..));
+        let p = r.usize(1..4) as f64 / nodes(&v) as f64;
+        mutate_value(&mut v, &mut r, p);
         let bytes = serde_json::to_vec(&v).unwrap();
         let run = reasonscope::run::parse_run_bytes(&bytes)?;
-        accepted.set(accepted.get() + 1);
+        accepted.fetch_add(1, Relaxed);
         let turns = analyze_run(&run, &AnalysisParams::default());
         let suite: Vec<_> = turns.iter().collect();
         for t in 0..turns.len() {
@@ -398,7 +443,7 @@ fn analysis_and_chart_builders_on_accepted_runs() {
                     params: Default::default(),
                 };
                 if figure_for(&req, &run, &turns, &suite).is_some() {
-                    built.set(built.get() + 1);
+                    built.fetch_add(1, Relaxed);
                 }
             }
         }
@@ -406,11 +451,11 @@ fn analysis_and_chart_builders_on_accepted_runs() {
     });
     eprintln!(
         "charts: {} mutated runs accepted by the reader, {} figures built",
-        accepted.get(),
-        built.get()
+        accepted.load(Relaxed),
+        built.load(Relaxed)
     );
     assert!(
-        accepted.get() * 4 > inputs(),
+        accepted.load(Relaxed) * 4 > inputs(),
         "too few mutated runs were accepted"
     );
 }
