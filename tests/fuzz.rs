@@ -223,7 +223,15 @@ fn fuzz(name: &str, seeds: &[Vec<u8>], target: impl Fn(&[u8]) -> Result<(), Stri
     let worker = |t: usize| {
         let mut tally = Tally::default();
         let mut rng = fastrand::Rng::with_seed(0x5EED ^ name.len() as u64 ^ ((t as u64) << 32));
-        for i in (t..n).step_by(workers) {
+        for (k, i) in (t..n).step_by(workers).enumerate() {
+            // Long runs (`make fuzz`) say how far they are.
+            if k > 0 && k % 100_000 == 0 {
+                eprintln!(
+                    "fuzz {name}: worker {t}: {k} inputs in {:.0} s, {} problems so far",
+                    start.elapsed().as_secs_f64(),
+                    tally.found.len()
+                );
+            }
             let seed = &seeds[i % seeds.len()];
             let input = if i < seeds.len() {
                 seed.clone()
