@@ -377,25 +377,53 @@ struct Display {
 
 impl Display {
     fn start() -> Display {
-        let n = (90..200)
-            .find(|n| !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists())
-            .expect("a free display number");
-        let name = format!(":{n}");
-        let child = Command::new("Xvfb")
-            .args([name.as_str(), "-screen", "0", "1280x800x24"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb (the set-up installs it)");
-        let start = Instant::now();
-        while !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "Xvfb did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
+        // Another Xvfb (an `xvfb-run -a` beside the tests) may take the
+        // same free number between the check and the start: then ours
+        // exits, and the next number is tried.
+        for n in (90..200).filter(|n| !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()) {
+            let name = format!(":{n}");
+            let mut child = Command::new("Xvfb")
+                .args([name.as_str(), "-screen", "0", "1280x800x24"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("Xvfb (the set-up installs it)");
+            let start = Instant::now();
+            while !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+                && child.try_wait().ok().flatten().is_none()
+            {
+                assert!(
+                    start.elapsed() < Duration::from_secs(20),
+                    "Xvfb did not start"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            // The socket may be the other server's, or ours may still fail
+            // (an abstract socket of the same number held elsewhere): the
+            // display is ours once a client connects and our server runs.
+            let ready = Instant::now();
+            while ready.elapsed() < Duration::from_secs(10)
+                && child.try_wait().ok().flatten().is_none()
+            {
+                let answered = Command::new("xdotool")
+                    .arg("getdisplaygeometry")
+                    .env("DISPLAY", &name)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success());
+                if answered {
+                    std::thread::sleep(Duration::from_millis(300));
+                    if child.try_wait().ok().flatten().is_none() {
+                        return Display { name, child };
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
         }
-        Display { name, child }
+        panic!("no free X display number");
     }
 
     fn xdotool(&self, args: &[&str]) -> String {
@@ -425,24 +453,49 @@ fn the_app_killed_while_sampling_leaves_an_autosave_the_next_start_offers() {
     let autosave = runs.join("autosave.json.gz");
     for round in 0..4 {
         let _ = std::fs::remove_file(&autosave);
-        let mut app = bin()
-            .env("DISPLAY", &display.name)
-            .env("XDG_DATA_HOME", dir.path())
-            .env("REASONSCOPE_RUNS_DIR", &runs)
-            .env("REASONSCOPE_MODEL", common::model_path())
-            .env("REASONSCOPE_NO_NATIVE_DIALOG", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let log = dir.path().join("app.log");
+        let launch = || {
+            bin()
+                .env("DISPLAY", &display.name)
+                .env("XDG_DATA_HOME", dir.path())
+                .env("REASONSCOPE_RUNS_DIR", &runs)
+                .env("REASONSCOPE_MODEL", common::model_path())
+                .env("REASONSCOPE_NO_NATIVE_DIALOG", "1")
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).unwrap())
+                .spawn()
+                .unwrap()
+        };
+        let mut app = launch();
         // The real window, driven from the keyboard: New run, then start.
         let start = Instant::now();
+        let mut relaunched = 0;
         let window = loop {
             let w = display.xdotool(&["search", "--name", "reasonscope"]);
             if let Some(w) = w.lines().next().filter(|w| !w.is_empty()) {
                 break w.to_owned();
             }
-            assert!(start.elapsed() < Duration::from_secs(60), "no window");
+            let exited = app.try_wait().ok().flatten();
+            let said = std::fs::read_to_string(&log).unwrap_or_default();
+            // Xlib's XOpenDisplay fails now and then against a running Xvfb
+            // on these machines (about 1 start in 10, reproduced with the
+            // bare binary): that start is repeated; any other exit fails.
+            if exited.is_some()
+                && said.contains("Failed to open connection to X server")
+                && relaunched < 3
+            {
+                relaunched += 1;
+                app = launch();
+                continue;
+            }
+            if exited.is_some() || start.elapsed() > Duration::from_secs(60) {
+                panic!(
+                    "round {round}: no window (app {}); its stderr:\n{said}",
+                    exited.map_or("still running after 60 s".into(), |s| format!(
+                        "exited: {s}"
+                    ))
+                );
+            }
             std::thread::sleep(Duration::from_millis(200));
         };
         std::thread::sleep(Duration::from_millis(1500));
