@@ -25,6 +25,14 @@ pub struct SampleRequest {
 }
 
 impl SampleRequest {
+    /// Number of user messages: the turns each path answers.
+    pub fn n_turns(&self) -> usize {
+        self.conversation
+            .iter()
+            .filter(|m| m.role == crate::run::Role::User)
+            .count()
+    }
+
     /// The run's `sampling` object for this request, storing `top_logprobs`
     /// alternatives per token.
     pub fn sampling(&self, top_logprobs: u32) -> crate::run::Sampling {

@@ -300,13 +300,7 @@ impl Batch<'_> {
     /// (not a fork's), the run has one turn and no rule stops a path on
     /// its own (a request's choices end together when it is closed).
     fn uses_n(&self, range: &std::ops::Range<usize>, rules: Rules) -> bool {
-        let one_turn = self
-            .req
-            .conversation
-            .iter()
-            .filter(|m| m.role == Role::User)
-            .count()
-            == 1;
+        let one_turn = self.req.n_turns() == 1;
         matches!(self.server.kind, ServerKind::LlamaServer | ServerKind::Vllm)
             && self.fork.is_none()
             && !rules.ffs
@@ -621,13 +615,7 @@ impl PathJob<'_> {
             path: self.index as u32,
             seed,
         });
-        let n_turns = self
-            .batch
-            .req
-            .conversation
-            .iter()
-            .filter(|m| m.role == Role::User)
-            .count();
+        let n_turns = self.batch.req.n_turns();
         // A fork starts in its turn, after the parent's earlier turns, from
         // the parent's prefix.
         let (start, mut turns, mut prefix) = match self.batch.fork {
