@@ -9,9 +9,27 @@
 
 use std::time::{Duration, Instant};
 
+mod common;
+
 use egui_kittest::Harness;
 use reasonscope::export::Format;
 use reasonscope::ui::{App, AppCommand, Settings, View};
+
+#[global_allocator]
+static ALLOC: common::alloc::Counting = common::alloc::Counting;
+
+/// Heap bytes held since counting began, in MiB.
+fn heap_mib() -> f64 {
+    common::alloc::held_now() as f64 / (1 << 20) as f64
+}
+
+/// What the egui side holds: widget state entries and textures.
+fn egui_counts(h: &Harness<'static, App>) -> String {
+    let ctx = &h.ctx;
+    let data = ctx.memory(|m| m.data.len());
+    let tex = ctx.tex_manager().read().num_allocated();
+    format!("egui state {data} entries, {tex} textures")
+}
 
 /// Resident memory in MiB (Linux /proc).
 fn rss_mib() -> f64 {
@@ -25,6 +43,7 @@ fn rss_mib() -> f64 {
 }
 
 fn main() {
+    common::alloc::count_from_now();
     let secs: u64 = std::env::var("SOAK_SECS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -128,8 +147,8 @@ fn main() {
                 step(&mut h, &mut frames);
             }
             let rss = rss_mib();
-            println!("round {round} at {:.0} s: {opened} runs opened, {exports} exports; resident {rss:.1} MiB with no run open", t0.elapsed().as_secs_f64());
-            start_rss.get_or_insert(rss);
+            println!("round {round} at {:.0} s: {opened} runs opened, {exports} exports; resident {rss:.1} MiB, heap {:.2} MiB with no run open; {}", t0.elapsed().as_secs_f64(), heap_mib(), egui_counts(&h));
+            start_rss.get_or_insert((rss, heap_mib()));
             continue;
         }
         h.state_mut().push(AppCommand::StartSample);
@@ -152,21 +171,27 @@ fn main() {
         }
         let rss = rss_mib();
         println!(
-            "round {round} at {:.0} s: {opened} runs opened, {samples} live runs, {exports} exports; resident {rss:.1} MiB with no run open",
+            "round {round} at {:.0} s: {opened} runs opened, {samples} live runs, {exports} exports; resident {rss:.1} MiB, heap {:.2} MiB with no run open; {}",
             t0.elapsed().as_secs_f64(),
+            heap_mib(),
+            egui_counts(&h),
         );
         // The baseline: after the first round (model loaded, fonts and
         // caches warm).
-        start_rss.get_or_insert(rss);
+        start_rss.get_or_insert((rss, heap_mib()));
     }
-    let start_rss = start_rss.unwrap_or(0.0);
-    let end_rss = rss_mib();
+    let (start_rss, start_heap) = start_rss.unwrap_or((0.0, 0.0));
+    let (end_rss, end_heap) = (rss_mib(), heap_mib());
     frames.sort_by(f64::total_cmp);
     let pct = |q: f64| frames[((frames.len() - 1) as f64 * q) as usize];
     let over = frames.iter().filter(|&&f| f >= 16.0).count();
     println!(
         "resident memory with every run closed: after round 1 {start_rss:.1} MiB, at the end {end_rss:.1} MiB ({:+.1} MiB)",
         end_rss - start_rss
+    );
+    println!(
+        "heap held with every run closed: after round 1 {start_heap:.2} MiB, at the end {end_heap:.2} MiB ({:+.3} MiB)",
+        end_heap - start_heap
     );
     println!(
         "{} frames: median {:.2} ms, p99 {:.2} ms, worst {:.2} ms; {over} frames ≥ 16 ms ({:.3}%)",
@@ -178,5 +203,11 @@ fn main() {
     );
     for (what, n, worst) in slow.borrow().iter() {
         println!("  {n} frames ≥ 16 ms in {what} (worst {worst:.1} ms)");
+    }
+    // SOAK_KEEP=1: the app is not dropped, so a heap profiler (heaptrack)
+    // lists everything it still holds at the end by where it was allocated;
+    // two soaks of different lengths, compared, show what grows.
+    if std::env::var("SOAK_KEEP").is_ok_and(|v| v == "1") {
+        std::mem::forget(h);
     }
 }

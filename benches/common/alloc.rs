@@ -52,3 +52,16 @@ pub fn measure_memory<T>(f: impl FnOnce() -> T) -> (T, usize, usize) {
     let held = CURRENT.load(Ordering::Relaxed).max(0) as usize;
     (out, PEAK.load(Ordering::Relaxed).max(0) as usize, held)
 }
+
+/// Counts from now on, for as long as the process runs (the soak: heap
+/// bytes held, told apart from resident pages the allocator keeps).
+pub fn count_from_now() {
+    CURRENT.store(0, Ordering::Relaxed);
+    PEAK.store(0, Ordering::Relaxed);
+    COUNTING.store(true, Ordering::Relaxed);
+}
+
+/// Bytes allocated and not freed since `count_from_now`.
+pub fn held_now() -> isize {
+    CURRENT.load(Ordering::Relaxed)
+}

@@ -418,26 +418,23 @@ pub fn keep_autosave(prefix: &str) -> Option<PathBuf> {
     std::fs::rename(&from, &to).ok().map(|_| to)
 }
 
+/// A finished run's file name: the time, then its title made safe (the
+/// title is data: the name cannot leave the folder).
+fn finished_name(title: Option<&str>, stamp: &str) -> String {
+    let title = title.unwrap_or("run").to_lowercase();
+    let slug: String = crate::run::safe_file_stem(&title)
+        .chars()
+        .take(30)
+        .collect();
+    format!("{stamp}-{}.json.gz", slug.trim_end_matches(['-', '.']))
+}
+
 /// Save a finished live run in the runs folder; returns its path.
 pub fn save_finished(run: &Run) -> Result<PathBuf, String> {
     let dir = runs_dir();
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
-    let slug: String = run
-        .title
-        .as_deref()
-        .unwrap_or("run")
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .take(30)
-        .collect();
-    let path = dir.join(format!("{stamp}-{}.json.gz", slug.trim_matches('-')));
+    let path = dir.join(finished_name(run.title.as_deref(), &stamp.to_string()));
     write_run(run, &path).map_err(|e| e.to_string())?;
     let _ = std::fs::remove_file(autosave_file());
     Ok(path)
@@ -474,4 +471,27 @@ pub fn file_label(p: &Path) -> String {
     p.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| p.display().to_string())
+}
+
+#[cfg(test)]
+mod name_tests {
+    #[test]
+    fn a_finished_runs_name_stays_in_its_folder() {
+        let n = |t| super::finished_name(t, "20261201-020000");
+        assert_eq!(
+            n(Some("Apples, 3 turns")),
+            "20261201-020000-apples--3-turns.json.gz"
+        );
+        assert_eq!(
+            n(Some("../../etc/passwd")),
+            "20261201-020000-etc-passwd.json.gz"
+        );
+        assert_eq!(n(Some("/abs\\x\n")), "20261201-020000-abs-x.json.gz");
+        assert_eq!(n(None), "20261201-020000-run.json.gz");
+        // Cut at 30 characters, without a trailing separator.
+        assert_eq!(
+            n(Some("a very long title that goes on - and on")),
+            "20261201-020000-a-very-long-title-that-goes-on.json.gz"
+        );
+    }
 }
