@@ -619,12 +619,7 @@ pub fn branches_figure(run: &Run, t: &TurnAnalysis) -> Figure {
     ));
     if !labels.is_empty() {
         series.push(
-            Series::new(
-                "most decisive forks",
-                Rgb(60, 60, 60),
-                Mark::Labels { labels },
-            )
-            .unlisted(),
+            Series::new("most decisive forks", palette::INK, Mark::Labels { labels }).unlisted(),
         );
     }
     Figure {
@@ -720,12 +715,7 @@ pub fn reflection_figure(t: &TurnAnalysis) -> Figure {
                 radius: 4.0,
             },
         ),
-        Series::new(
-            "candidate answers",
-            Rgb(40, 40, 40),
-            Mark::Labels { labels },
-        )
-        .unlisted(),
+        Series::new("candidate answers", palette::INK, Mark::Labels { labels }).unlisted(),
     ];
     Figure {
         id: "reflection",

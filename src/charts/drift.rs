@@ -191,8 +191,7 @@ fn alluvial_chart(
             ));
         }
     }
-    series
-        .push(Series::new("paths per answer", Rgb(60, 60, 60), Mark::Labels { labels }).unlisted());
+    series.push(Series::new("paths per answer", palette::INK, Mark::Labels { labels }).unlisted());
     Chart {
         title: "Answers per turn (bands: paths moving between answers)".into(),
         x: Axis::new("turn")
@@ -360,7 +359,7 @@ fn trajectory_chart(
             ));
         }
     }
-    series.push(Series::new("answer", Rgb(60, 60, 60), Mark::Labels { labels }).unlisted());
+    series.push(Series::new("answer", palette::INK, Mark::Labels { labels }).unlisted());
     Chart {
         title: "Answer trajectory of each path".into(),
         x: Axis::new("turn")

@@ -22,6 +22,10 @@ pub const NEUTRAL: Rgb = Rgb(150, 150, 150);
 /// Point marks (forks, first candidates): a grey that reads on a white and
 /// on a near-black background alike (near-black vanished in the dark theme).
 pub const MARK: Rgb = Rgb(115, 115, 115);
+/// Text marks (labels on a chart): drawn in the theme's text colour on
+/// screen, in this dark grey in exports (white background). A fixed dark
+/// grey was faint in the dark theme.
+pub const INK: Rgb = Rgb(50, 50, 50);
 pub const ACCENT: Rgb = Rgb(78, 121, 167);
 pub const FORWARD: Rgb = Rgb(78, 121, 167);
 pub const REFLECT: Rgb = Rgb(242, 142, 43);

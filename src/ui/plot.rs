@@ -274,12 +274,18 @@ pub fn chart_ui(
             .y_axis_formatter(tick_label)
             .y_grid_spacer(nice_spacer(4.0)),
     };
+    let ink = ui.visuals().text_color();
     let r = plot.show(ui, |p| {
         for s in &chart.series {
-            let color = if s.opacity < 1.0 {
-                theme::color(s.color).gamma_multiply(s.opacity)
+            let base = if s.color == crate::charts::palette::INK {
+                ink
             } else {
                 theme::color(s.color)
+            };
+            let color = if s.opacity < 1.0 {
+                base.gamma_multiply(s.opacity)
+            } else {
+                base
             };
             let name = if s.legend {
                 s.name.clone()
