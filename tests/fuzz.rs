@@ -373,6 +373,13 @@ fn suites_and_answers() {
     fuzz("suite", &[suite], |b| {
         reasonscope::run::parse_suite(&String::from_utf8_lossy(b)).map(|_| ())
     });
+    let conversations = [
+        br#"[{"role":"system","content":"Be brief."},{"role":"user","content":"Tom has 3 apples and buys 5 more. How many?"}]"#.to_vec(),
+        br#"{"conversation":[{"role":"user","content":"2+2?"},{"role":"user","content":"Times 3?"}],"gold":["4",null]}"#.to_vec(),
+    ];
+    fuzz("conversation", &conversations, |b| {
+        reasonscope::run::conversation::parse_conversation(b).map(|_| ())
+    });
     let texts: Vec<Vec<u8>> = [
         "The answer is \\boxed{\\frac{1}{2}}.",
         "So 3 + 5 = 8.\nWait, the answer is x + 1.",
@@ -410,6 +417,33 @@ fn server_stream_chunks() {
     ];
     fuzz("sse-chunk", &seeds, |b| {
         reasonscope::engine::remote::chunk::parse_chunk(&String::from_utf8_lossy(b)).map(|_| ())
+    });
+    // Whole response bodies as streamed (events, comments, usage, [DONE]),
+    // fed to the bounded event reader in pieces split at random.
+    use reasonscope::engine::remote::chunk::EventStream;
+    let entries = first["choices"][0]["logprobs"]["content"]
+        .as_array()
+        .unwrap();
+    let mut body = String::from(": ping\n\n");
+    for (i, e) in entries.iter().take(8).enumerate() {
+        let c = serde_json::json!({"choices": [{"index": i % 2, "delta": {"content": e["token"]},
+            "finish_reason": null, "logprobs": {"content": [e]}}]});
+        body.push_str(&format!("data: {c}\n\n"));
+    }
+    body.push_str(
+        "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\r\n\r\n",
+    );
+    body.push_str("data: {\"choices\":[],\"usage\":{\"prompt_tokens\":12}}\n\ndata: [DONE]\n\n");
+    fuzz("sse-stream", &[body.into_bytes()], |b| {
+        let mut r = fastrand::Rng::with_seed(b.len() as u64);
+        let mut stream = EventStream::default();
+        let mut at = 0;
+        while at < b.len() {
+            let end = (at + r.usize(1..=256)).min(b.len());
+            stream.feed(&b[at..end])?;
+            at = end;
+        }
+        Ok(())
     });
 }
 

@@ -21,21 +21,7 @@ pub struct SampleArgs {
     pub autosave_secs: f64,
 }
 
-/// One gold answer per turn (None: unknown), when any is known.
-pub type Gold = Option<Vec<Option<String>>>;
-
-/// A conversation file: either a JSON array of messages or an object with
-/// `conversation` (and optionally `gold`), as in a run file.
-#[derive(serde::Deserialize)]
-#[serde(untagged)]
-enum ConversationFile {
-    Messages(Vec<Message>),
-    Object {
-        conversation: Vec<Message>,
-        #[serde(default)]
-        gold: Option<Vec<Option<String>>>,
-    },
-}
+pub use crate::run::conversation::Gold;
 
 /// The conversation and per-turn gold answers from the command line:
 /// `--system`, `--prompt` and each `--turn` (in that order), or a
@@ -56,16 +42,8 @@ pub fn conversation_from_args(
             let bytes = crate::run::read_bounded(path).map_err(|e| {
                 anyhow::anyhow!("cannot read conversation file {}: {e}", path.display())
             })?;
-            let parsed: ConversationFile = serde_json::from_slice(&bytes).with_context(|| {
-                format!(
-                    "{}: not a conversation (expected a JSON array of {{\"role\", \"content\"}} messages or {{\"conversation\": [...], \"gold\": [...]}})",
-                    path.display()
-                )
-            })?;
-            match parsed {
-                ConversationFile::Messages(m) => (m, None),
-                ConversationFile::Object { conversation, gold } => (conversation, gold),
-            }
+            crate::run::conversation::parse_conversation(&bytes)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
         }
         None => {
             let users: Vec<Message> = prompt

@@ -2,6 +2,7 @@
 //! validation. No egui, no llama.cpp.
 
 mod build;
+pub mod conversation;
 pub mod import;
 mod io;
 pub mod judgement;

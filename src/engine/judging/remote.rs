@@ -93,11 +93,13 @@ fn read_tokens(v: &Value, choices: &[&str]) -> Vec<ReadToken> {
             ReadToken {
                 text: (*c).to_owned(),
                 id: hit.and_then(|h| (h.0 >= 0).then_some(h.0)),
-                // vLLM's −9999 stands for "no probability".
+                // vLLM's −9999 stands for "no probability"; a positive or
+                // non-finite logprob is no probability either (a rounding
+                // above 0 is read as 0: p = 1).
                 p: hit
                     .and_then(|h| h.1)
-                    .filter(|lp| *lp > -9000.0)
-                    .map(f64::exp),
+                    .filter(|lp| *lp > -9000.0 && *lp <= 1e-6)
+                    .map(|lp| lp.min(0.0).exp()),
             }
         })
         .collect()
@@ -204,5 +206,20 @@ mod tests {
         assert!((r[0].p.unwrap() - (-0.1f64).exp()).abs() < 1e-15);
         assert!((r[1].p.unwrap() - (-2.5f64).exp()).abs() < 1e-15);
         assert_eq!(r[2].p, None);
+    }
+
+    #[test]
+    fn a_logprob_above_zero_is_no_probability() {
+        let entry = |lp: f64| {
+            json!({"choices": [{"logprobs": {"content": [{
+            "id": 5, "token": "A", "logprob": lp, "bytes": [65], "top_logprobs": []}]}}]})
+        };
+        assert_eq!(read_tokens(&entry(5.0), &["A"])[0].p, None);
+        assert_eq!(read_tokens(&entry(-9999.0), &["A"])[0].p, None);
+        assert_eq!(read_tokens(&entry(1e-9), &["A"])[0].p, Some(1.0));
+        // JSON has no NaN: a string where the number should be.
+        let v = json!({"choices": [{"logprobs": {"content": [{
+            "id": 5, "token": "A", "logprob": "NaN", "bytes": [65]}]}}]});
+        assert_eq!(read_tokens(&v, &["A"])[0].p, None);
     }
 }

@@ -90,6 +90,59 @@ pub fn parse_chunk(data: &str) -> Result<Chunk, String> {
     Ok(out)
 }
 
+/// Largest single SSE event accepted (a chunk holds a few tokens with 20
+/// candidates each: a few KiB).
+pub const MAX_EVENT: usize = 4 << 20;
+
+/// What the stream's events said, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamEvent {
+    Chunk(Chunk),
+    /// `data: [DONE]`: the server ended the stream on purpose.
+    Done,
+}
+
+/// A response body read as server-sent events, bounded: the parser holds at
+/// most `MAX_EVENT` bytes of one event, so a server that never ends an event
+/// cannot fill memory (the parser alone would hold all of it).
+pub struct EventStream {
+    parser: sse_parse::SseParser,
+}
+
+impl Default for EventStream {
+    fn default() -> Self {
+        EventStream {
+            parser: sse_parse::SseParser::new().max_buffer(MAX_EVENT),
+        }
+    }
+}
+
+impl EventStream {
+    /// Feed the next bytes (any split); the events they complete.
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<Vec<StreamEvent>, String> {
+        self.parser.feed(bytes);
+        if self.parser.overflows() > 0 {
+            return Err(format!(
+                "a streamed event is larger than {} MiB",
+                MAX_EVENT >> 20
+            ));
+        }
+        let mut out = Vec::new();
+        while let Some(ev) = self.parser.next_event() {
+            let data = ev.data.trim();
+            if data.is_empty() {
+                continue;
+            }
+            if data == "[DONE]" {
+                out.push(StreamEvent::Done);
+            } else {
+                out.push(StreamEvent::Chunk(parse_chunk(data)?));
+            }
+        }
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,5 +190,33 @@ mod tests {
             .map(|c| (c.index, c.text.as_str(), c.finish_reason.as_deref()))
             .collect();
         assert_eq!(got, vec![(3, "a", None), (1, "", Some("length"))]);
+    }
+
+    #[test]
+    fn an_event_that_never_ends_is_refused_not_held() {
+        let mut st = EventStream::default();
+        let mut fed = 0usize;
+        let block = vec![b'x'; 1 << 20];
+        let mut r = st.feed(b"data: ");
+        while r.is_ok() && fed < 3 * MAX_EVENT {
+            r = st.feed(&block);
+            fed += block.len();
+        }
+        assert!(r.unwrap_err().contains("larger than 4 MiB"));
+        // Refused within one chunk of the limit.
+        assert!(fed <= MAX_EVENT + block.len(), "{fed}");
+    }
+
+    #[test]
+    fn events_come_out_whatever_the_split() {
+        let body = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\n: keep-alive\n\ndata: [DONE]\n\n";
+        for cut in 0..body.len() {
+            let mut st = EventStream::default();
+            let mut evs = st.feed(&body.as_bytes()[..cut]).unwrap();
+            evs.extend(st.feed(&body.as_bytes()[cut..]).unwrap());
+            assert_eq!(evs.len(), 2, "cut at {cut}");
+            assert!(matches!(&evs[0], StreamEvent::Chunk(c) if c.choices[0].text == "a"));
+            assert_eq!(evs[1], StreamEvent::Done);
+        }
     }
 }

@@ -17,7 +17,7 @@ use compact_str::CompactString;
 use crossbeam_channel::{unbounded, RecvTimeoutError, Sender};
 use serde_json::{json, Value};
 
-use super::chunk::{parse_chunk, StreamToken};
+use super::chunk::{EventStream, StreamEvent, StreamToken};
 use super::server::{Server, ServerKind};
 use crate::engine::error::EngineError;
 use crate::engine::events::{Event, TokenRecord};
@@ -30,10 +30,6 @@ use crate::run::{
     DecodingRecord, DeepConfOnlineRecord, FfsRecord, Finish, Message, OnlineStop, Path, PromptInfo,
     Role, Run, Source, StatsSource, Timing, Tokens, Turn,
 };
-
-/// Largest single SSE event accepted (a chunk holds a few tokens with 20
-/// candidates each: a few KiB).
-const MAX_EVENT: usize = 4 << 20;
 
 /// How often a path waiting for its stream checks Stop.
 const POLL: std::time::Duration = std::time::Duration::from_millis(100);
@@ -910,7 +906,7 @@ fn stream_lanes(
     let chunks = read_in_background(resp.into_body().into_reader());
     let idle = batch.server.http.timeout;
     let mut last_byte = Instant::now();
-    let mut parser = sse_parse::SseParser::new();
+    let mut stream = EventStream::default();
     let mut saw_done = false;
     loop {
         if jobs[0].stopped() {
@@ -933,23 +929,14 @@ fn stream_lanes(
             }
         };
         last_byte = Instant::now();
-        parser.feed(&bytes);
-        while let Some(ev) = parser.next_event() {
-            if ev.data.len() > MAX_EVENT {
-                return Err(format!(
-                    "a streamed event is larger than {} MiB",
-                    MAX_EVENT >> 20
-                ));
-            }
-            let data = ev.data.trim();
-            if data.is_empty() {
-                continue;
-            }
-            if data == "[DONE]" {
-                saw_done = true;
-                continue;
-            }
-            let chunk = parse_chunk(data)?;
+        for ev in stream.feed(&bytes)? {
+            let chunk = match ev {
+                StreamEvent::Done => {
+                    saw_done = true;
+                    continue;
+                }
+                StreamEvent::Chunk(c) => c,
+            };
             if chunk.prompt_tokens.is_some() {
                 *prompt_tokens = chunk.prompt_tokens;
             }
