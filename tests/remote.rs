@@ -338,6 +338,21 @@ fn garbage_and_cut_streams_are_named_and_tokens_kept() {
         out.errors
     );
     run::validate(&run).unwrap();
+    // An event that never ends (6 MiB without a blank line): refused at the
+    // 4 MiB bound, not held whole; the token before it is kept.
+    let body = format!("{tok}\n\ndata: {}", "x".repeat(6 << 20));
+    let s = Scripted::start(vec![
+        response("200 OK", "application/json", MODELS),
+        cut_stream(&body),
+    ]);
+    let out = sample_with(spec(&s.url()), common::request("x", 1, 4, 1), |_, _| {});
+    let run = out.run.expect("a run");
+    assert_eq!(run.paths[0].turns[0].text, "Hi");
+    assert!(
+        out.errors.iter().any(|e| e.contains("larger than 4 MiB")),
+        "{:?}",
+        out.errors
+    );
 }
 
 /// One streamed token event (llama-server's shape) with five candidates.
