@@ -98,7 +98,9 @@ fn usc_pick(
             Some(format!("no pick: {why}; the judge wrote {:?}", u.text)),
         ));
     };
-    let path = *u.responses.get(n as usize - 1).ok_or(STALE)? as usize;
+    // Picks are 1-based; a 0 from a file is as stale as one past the end.
+    let k = (n as usize).checked_sub(1).ok_or(STALE)?;
+    let path = *u.responses.get(k).ok_or(STALE)? as usize;
     let pa = paths.iter().find(|p| p.index == path).ok_or(STALE)?;
     let class = match &pa.answer {
         Some(a) => Some(
@@ -272,6 +274,11 @@ mod tests {
         let (p, note) = usc_pick(&j, &classes, &paths).unwrap();
         assert_eq!(p.class, None);
         assert!(note.unwrap().starts_with("no pick"));
+        // Response 0 and one past the end (a file's) are stale, not a panic.
+        for bad in [0, 4] {
+            j.usc.as_mut().unwrap().pick = Some(bad);
+            assert_eq!(usc_pick(&j, &classes, &paths).unwrap_err(), STALE);
+        }
     }
 
     #[test]

@@ -58,7 +58,9 @@ pub fn looks_like_run(prefix: &[u8]) -> bool {
     }
     let text = String::from_utf8_lossy(head.strip_prefix(BOM).unwrap_or(&head));
     let t = text.trim_start();
-    t.starts_with('{') && t[..t.len().min(512)].contains("\"reasonscope.run\"")
+    // Cut on a character: a byte cut inside one panicked on any file whose
+    // 512th byte fell in a multi-byte character.
+    t.starts_with('{') && t[..t.floor_char_boundary(512)].contains("\"reasonscope.run\"")
 }
 
 /// Counts the bytes read (reported at most every 256 KiB).
@@ -352,5 +354,22 @@ fn lines(
         }) {
             return Ok(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_head_cut_inside_a_character_is_read() {
+        // The 512th byte falls inside "é" (2 bytes), whatever the offset.
+        for pad in 0..4 {
+            let line = format!("{{\"prompt\": \"{}{}\"}}", "x".repeat(pad), "é".repeat(400));
+            assert!(!super::looks_like_run(line.as_bytes()));
+        }
+        let run = format!(
+            "{{\"format\": \"reasonscope.run\", \"t\": \"{}\"}}",
+            "é".repeat(400)
+        );
+        assert!(super::looks_like_run(run.as_bytes()));
     }
 }
