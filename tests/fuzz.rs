@@ -345,7 +345,13 @@ fn import_formats() {
         .collect();
     seeds.push(br#"{"id":"a","prompt":"2+2?","gold":"4","samples":[{"text":"4","tokens":["4"],"token_ids":[19],"logprobs":[-0.1],"top_logprobs":[{"4":-0.1,"5":-2.5}],"entropy":[0.3],"self_certainty":[2.0],"confidence":[1.3]}]}"#.to_vec());
     // Non-ASCII from the first bytes on (the format sniffing reads a head).
-    seeds.push(format!("{{\"prompt\":\"{}\",\"response\":\"8\"}}\n", "苹果é".repeat(200)).into_bytes());
+    seeds.push(
+        format!(
+            "{{\"prompt\":\"{}\",\"response\":\"8\"}}\n",
+            "苹果é".repeat(200)
+        )
+        .into_bytes(),
+    );
     seeds.push(br#"[{"text":" 8.","meta_info":{"finish_reason":{"type":"stop"},"output_token_logprobs":[[-0.1,17," 8"]],"output_top_logprobs":[[[-0.1,17," 8"],[-2.5,18," 9"]]]}}]"#.to_vec());
     fuzz("import", &seeds, |b| {
         // Made per input: `Options` may hold a tokenizer, which is not Sync.

@@ -12,8 +12,11 @@ impl Utf8Joiner {
     pub fn push(&mut self, bytes: &[u8]) -> String {
         self.pending.extend_from_slice(bytes);
         let mut out = String::new();
+        // Read on from `at` and drain once at the end: draining after each
+        // invalid byte moved the rest every time (quadratic in the bytes).
+        let mut at = 0;
         loop {
-            match std::str::from_utf8(&self.pending) {
+            match std::str::from_utf8(&self.pending[at..]) {
                 Ok(s) => {
                     out.push_str(s);
                     self.pending.clear();
@@ -21,16 +24,18 @@ impl Utf8Joiner {
                 }
                 Err(e) => {
                     let valid = e.valid_up_to();
-                    // SAFETY-free: the prefix was just validated.
-                    out.push_str(std::str::from_utf8(&self.pending[..valid]).unwrap_or_default());
+                    // The prefix was just validated.
+                    out.push_str(
+                        std::str::from_utf8(&self.pending[at..at + valid]).unwrap_or_default(),
+                    );
                     match e.error_len() {
                         None => {
-                            self.pending.drain(..valid);
+                            self.pending.drain(..at + valid);
                             return out;
                         }
                         Some(bad) => {
                             out.push('\u{FFFD}');
-                            self.pending.drain(..valid + bad);
+                            at += valid + bad;
                         }
                     }
                 }
@@ -68,5 +73,16 @@ mod tests {
         assert_eq!(j.push(b"a\xffb"), "a\u{FFFD}b");
         assert_eq!(j.push(b"\xe2\x82"), "");
         assert_eq!(j.finish(), "\u{FFFD}");
+    }
+
+    #[test]
+    fn many_invalid_bytes_are_read_in_one_pass() {
+        let mut j = Utf8Joiner::default();
+        let mut bytes = vec![0xffu8; 1 << 20];
+        bytes.extend_from_slice(b"ok\xe2\x82");
+        let out = j.push(&bytes);
+        assert_eq!(out.chars().filter(|&c| c == '\u{FFFD}').count(), 1 << 20);
+        assert!(out.ends_with("ok"));
+        assert_eq!(j.push(b"\xac"), "€");
     }
 }
