@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use reasonscope::analysis::{analyze_run, AnalysisParams};
-use reasonscope::run::import::{self, Imported, Options, Summary};
+use reasonscope::run::import::{self, Imported, Options, Summary, MAX_PROBLEMS};
 use reasonscope::run::{Distribution, Message, Run, Source};
 use serde_json::Value;
 
@@ -448,6 +448,24 @@ fn truncated_files_are_named_as_such() {
         "{:?}",
         sum.problems
     );
+}
+
+#[test]
+fn a_file_of_bad_records_keeps_the_first_problems_and_counts_the_rest() {
+    let good =
+        r#"{"id":"a","prompt":"2+2?","samples":[{"text":"4","tokens":["4"],"logprobs":[-0.1]}]}"#;
+    let bad = r#"{"id":"b","prompt":"2+3?","samples":[{"text":"5 ok","tokens":["5"," ok"],"logprobs":[-0.1]}]}"#;
+    let mut text = format!("{good}\n");
+    for _ in 0..150 {
+        text.push_str(bad);
+        text.push('\n');
+    }
+    let (runs, sum) = import_bytes(text.as_bytes(), &opts("many.jsonl")).unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(sum.problems.len(), MAX_PROBLEMS + 1);
+    assert_eq!(sum.problems_left_out, 50);
+    assert!(sum.problems[1].contains("record 3 (line 3)"));
+    assert_eq!(sum.problems[MAX_PROBLEMS], "… and 50 more problems");
 }
 
 #[test]

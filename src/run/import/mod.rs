@@ -157,6 +157,22 @@ pub struct Summary {
     pub records: u64,
     pub runs: u64,
     pub problems: Vec<String>,
+    /// Problems past `MAX_PROBLEMS`, counted, not kept (a file of a
+    /// million bad lines would otherwise hold a million messages).
+    pub problems_left_out: u64,
+}
+
+/// The most problems an import keeps word for word.
+pub const MAX_PROBLEMS: usize = 100;
+
+impl Summary {
+    fn problem(&mut self, p: String) {
+        if self.problems.len() < MAX_PROBLEMS {
+            self.problems.push(p);
+        } else {
+            self.problems_left_out += 1;
+        }
+    }
 }
 
 /// Progress of a streaming import: compressed bytes read so far.
@@ -199,7 +215,7 @@ pub fn import(
                     sum.runs += 1;
                     on_run(Imported { run, name });
                 }
-                Err(e) => sum.problems.push(match record {
+                Err(e) => sum.problem(match record {
                     Some(r) => format!("{file}: record {r}: {e}"),
                     None => format!("{file}: {e}"),
                 }),
@@ -225,7 +241,7 @@ pub fn import(
                     ));
                     return false;
                 }
-                sum.problems.push(format!("{at}: {e}"));
+                sum.problem(format!("{at}: {e}"));
                 return true;
             }
         };
@@ -252,7 +268,7 @@ pub fn import(
                         return false;
                     }
                     Err(e) => {
-                        sum.problems.push(format!("{at}: {e}"));
+                        sum.problem(format!("{at}: {e}"));
                         return true;
                     }
                 };
@@ -263,7 +279,7 @@ pub fn import(
                     }
                     (Ok(f), Some(first)) if f == first => f,
                     (Ok(f), Some(first)) => {
-                        sum.problems.push(format!(
+                        sum.problem(format!(
                             "{at}: a {} record in a {} file (mixed formats are not imported together)",
                             f.id(),
                             first.id()
@@ -275,8 +291,7 @@ pub fn import(
                         return false;
                     }
                     (Err(e), Some(first)) => {
-                        sum.problems
-                            .push(format!("{at}: not a {} record ({e})", first.id()));
+                        sum.problem(format!("{at}: not a {} record ({e})", first.id()));
                         return true;
                     }
                 };
@@ -292,7 +307,7 @@ pub fn import(
                 match f.convert(&value) {
                     Ok(t) => (f, t),
                     Err(e) => {
-                        sum.problems.push(format!("{at}: {e}"));
+                        sum.problem(format!("{at}: {e}"));
                         return true;
                     }
                 }
@@ -329,6 +344,10 @@ pub fn import(
         emit(t, None, "run".into(), &mut sum, f);
     }
     sum.format = Some(f.id());
+    if sum.problems_left_out > 0 {
+        let more = sum.problems_left_out;
+        sum.problems.push(format!("… and {more} more problems"));
+    }
     if sum.runs == 0 && !sum.problems.is_empty() {
         return Err(sum.problems.join("\n"));
     }
