@@ -353,6 +353,24 @@ fn garbage_and_cut_streams_are_named_and_tokens_kept() {
         "{:?}",
         out.errors
     );
+    // A server that streams past max_tokens (4): the path ends at 4 with
+    // the reason, it does not grow with the stream.
+    let body = format!("{}data: [DONE]\n\n", format!("{tok}\n\n").repeat(7));
+    let s = Scripted::start(vec![
+        response("200 OK", "application/json", MODELS),
+        cut_stream(&body),
+    ]);
+    let out = sample_with(spec(&s.url()), common::request("x", 1, 4, 1), |_, _| {});
+    let run = out.run.expect("a run");
+    assert_eq!(run.paths[0].turns[0].text, "HiHiHiHi");
+    assert!(
+        out.errors
+            .iter()
+            .any(|e| e.contains("more than the 4 tokens asked for")),
+        "{:?}",
+        out.errors
+    );
+    run::validate(&run).unwrap();
 }
 
 /// One streamed token event (llama-server's shape) with five candidates.

@@ -31,6 +31,9 @@ use crate::run::{
     Role, Run, Source, StatsSource, Timing, Tokens, Turn,
 };
 
+/// The most candidates read for one streamed token.
+const MAX_CANDIDATES: usize = 1024;
+
 /// How often a path waiting for its stream checks Stop.
 const POLL: std::time::Duration = std::time::Duration::from_millis(100);
 
@@ -784,6 +787,23 @@ impl PathJob<'_> {
     /// Record one streamed token: statistics from its candidates, text
     /// through the UTF-8 joiner.
     fn token(&self, t: usize, tok: StreamToken, st: &mut TurnState) -> Result<(), String> {
+        // Bounds on what a server may send: past the limit a path would
+        // grow without end, and sorting out a token's candidates is
+        // quadratic in their count (20 or 21 were asked for).
+        let limit = self.batch.req.max_tokens as usize;
+        if st.tokens.len() >= limit {
+            return Err(format!(
+                "the server sent more than the {limit} tokens asked for"
+            ));
+        }
+        if tok.top.len() > MAX_CANDIDATES {
+            return Err(format!(
+                "the server returned {} candidates for token {}, {} were asked for",
+                tok.top.len(),
+                st.tokens.len(),
+                self.batch.width
+            ));
+        }
         let mut cands = tok.top;
         topk::normalize(&mut cands);
         let lps: Vec<f32> = cands.iter().map(|c| c.logprob).collect();
