@@ -424,6 +424,18 @@ fn a_server_that_stops_sending_is_timed_out_and_stop_still_works() {
     let run = out.run.expect("a run");
     assert_eq!(run.paths[0].turns[0].finish, run::Finish::Cancelled);
     assert_eq!(run.paths[0].turns[0].text, "Hi");
+    // A model list whose head says 100 bytes and whose body stops at 10:
+    // named within the limit, not waited on for ever.
+    let stalled = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"data\": [".to_vec();
+    let s = Scripted::start_holding(vec![stalled], Duration::from_secs(30));
+    let t0 = Instant::now();
+    let e = reasonscope::engine::remote::model_ids(&ServerSpec {
+        timeout: Duration::from_secs(1),
+        ..ServerSpec::new(&s.url())
+    })
+    .unwrap_err();
+    assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+    assert!(e.0.contains("broke off"), "{e}");
 }
 
 #[test]

@@ -116,7 +116,7 @@ impl Http {
     /// GET a JSON document; `None` for 404 (an endpoint this server lacks).
     pub fn get_json(&self, url: &str) -> Result<Option<serde_json::Value>, HttpError> {
         let resp = self.retrying(url, || {
-            let mut req = self.agent.get(url);
+            let mut req = self.whole(self.agent.get(url));
             if let Some(k) = &self.key {
                 req = req.header("Authorization", format!("Bearer {k}"));
             }
@@ -139,11 +139,27 @@ impl Http {
         url: &str,
         body: &serde_json::Value,
     ) -> Result<ureq::http::Response<ureq::Body>, HttpError> {
+        self.post_as(url, body, false)
+    }
+
+    /// A request whose answer is read whole: its body, once the head has
+    /// come, must come within `timeout` too (a server that sent a head and
+    /// then nothing held the caller for ever). A stream has no such limit:
+    /// its reader watches for silence instead.
+    fn whole<B>(&self, req: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        req.config().timeout_recv_body(Some(self.timeout)).build()
+    }
+
+    fn post_as(
+        &self,
+        url: &str,
+        body: &serde_json::Value,
+        whole: bool,
+    ) -> Result<ureq::http::Response<ureq::Body>, HttpError> {
         let bytes = serde_json::to_vec(body).map_err(|e| HttpError(e.to_string()))?;
         let resp = self.retrying(url, || {
-            let mut req = self
-                .agent
-                .post(url)
+            let req = self.agent.post(url);
+            let mut req = if whole { self.whole(req) } else { req }
                 .header("Content-Type", "application/json")
                 .header("Accept", "text/event-stream, application/json");
             if let Some(k) = &self.key {
@@ -165,7 +181,7 @@ impl Http {
         url: &str,
         body: &serde_json::Value,
     ) -> Result<serde_json::Value, HttpError> {
-        let resp = self.post(url, body)?;
+        let resp = self.post_as(url, body, true)?;
         let bytes = read_body(resp, url)?;
         parse_json(&bytes, url)
     }
