@@ -258,6 +258,41 @@ fn path_count_mismatch() {
 }
 
 #[test]
+fn too_many_paths_or_messages_are_refused_before_analysis() {
+    // A small file of many empty paths and user messages: the analysis
+    // walks turns × paths and compares paths pairwise.
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_bytes(
+        &dir,
+        "paths.json",
+        &mutate(|v| {
+            let empty = serde_json::json!({"index": 0, "seed": 0, "turns": []});
+            let paths: Vec<_> = (0..5000)
+                .map(|i| {
+                    let mut e = empty.clone();
+                    e["index"] = i.into();
+                    e
+                })
+                .collect();
+            v["paths"] = paths.into();
+            v["sampling"]["n_paths"] = 5000.into();
+        }),
+    );
+    let e = err_of(&p);
+    assert!(e.contains("paths: 5000 paths, more than the 4096"), "{e}");
+    let p = write_bytes(
+        &dir,
+        "turns.json",
+        &mutate(|v| {
+            let m = serde_json::json!({"role": "user", "content": "x"});
+            v["conversation"] = vec![m; 1000].into();
+        }),
+    );
+    let e = err_of(&p);
+    assert!(e.contains("conversation: 1000 messages, more than the 512"), "{e}");
+}
+
+#[test]
 fn text_must_equal_token_concatenation() {
     let dir = tempfile::tempdir().unwrap();
     let p = write_bytes(

@@ -26,10 +26,18 @@ pub fn parse_conversation(bytes: &[u8]) -> Result<(Vec<Message>, Gold), String> 
             "not a conversation (expected a JSON array of {{\"role\", \"content\"}} messages or {{\"conversation\": [...], \"gold\": [...]}}): {e}"
         )
     })?;
-    Ok(match parsed {
+    let (m, gold) = match parsed {
         ConversationFile::Messages(m) => (m, None),
         ConversationFile::Object { conversation, gold } => (conversation, gold),
-    })
+    };
+    if m.len() > super::MAX_MESSAGES {
+        return Err(format!(
+            "{} messages, more than the {} a run may hold",
+            m.len(),
+            super::MAX_MESSAGES
+        ));
+    }
+    Ok((m, gold))
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ pub use io::{
 };
 pub use model::*;
 pub use suite::{parse_suite, read_suite, Question};
-pub use validate::validate;
+pub use validate::{validate, MAX_MESSAGES, MAX_PATHS};
 
 /// A file name stem made from data (a title, a record's id): letters,
 /// digits, '-', '_' and '.' only, no leading '.', at most 80 characters, so

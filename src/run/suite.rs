@@ -28,9 +28,17 @@ struct Line {
     gold: serde_json::Value,
 }
 
+/// The longest gold answer read (answers are compared as short strings; a
+/// scalar gold is kept once per user message).
+const MAX_GOLD: usize = 4096;
+
 fn gold_text(v: &serde_json::Value) -> Result<Option<String>, String> {
     match v {
         serde_json::Value::Null => Ok(None),
+        serde_json::Value::String(s) if s.len() > MAX_GOLD => Err(format!(
+            "gold: {} bytes, longer than the {MAX_GOLD} an answer may be",
+            s.len()
+        )),
         serde_json::Value::String(s) => Ok(Some(s.clone())),
         serde_json::Value::Number(n) => Ok(Some(n.to_string())),
         other => Err(format!(
@@ -42,6 +50,7 @@ fn gold_text(v: &serde_json::Value) -> Result<Option<String>, String> {
 /// Parse a suite; errors name the line (1-based) and the problem.
 pub fn parse_suite(text: &str) -> Result<Vec<Question>, String> {
     let mut out: Vec<Question> = Vec::new();
+    let mut ids = std::collections::HashSet::new();
     for (k, raw) in text.lines().enumerate() {
         let at = k + 1;
         let raw = raw.trim();
@@ -65,7 +74,7 @@ pub fn parse_suite(text: &str) -> Result<Vec<Question>, String> {
                 "line {at}: id {id:?} must be letters, digits, '-', '_' or '.' (it names the run file)"
             ));
         }
-        if out.iter().any(|q| q.id == id) {
+        if !ids.insert(id.clone()) {
             return Err(format!("line {at}: id {id:?} is used twice"));
         }
         let conversation = match (line.prompt, line.messages) {
@@ -76,6 +85,13 @@ pub fn parse_suite(text: &str) -> Result<Vec<Question>, String> {
             (None, Some(m)) => m,
             _ => return Err(format!("line {at}: give either \"prompt\" or \"messages\"")),
         };
+        if conversation.len() > super::MAX_MESSAGES {
+            return Err(format!(
+                "line {at}: {} messages, more than the {} a run may hold",
+                conversation.len(),
+                super::MAX_MESSAGES
+            ));
+        }
         let n_turns = conversation.iter().filter(|m| m.role == Role::User).count();
         if n_turns == 0 {
             return Err(format!("line {at}: no user message"));
@@ -150,5 +166,25 @@ mod tests {
         let e = parse_suite("not json").unwrap_err();
         assert!(e.starts_with("line 1: not a question"), "{e}");
         assert!(parse_suite("\n\n").is_err());
+    }
+
+    #[test]
+    fn bounds_are_named_before_anything_is_copied() {
+        let long = format!(
+            r#"{{"id": "a", "prompt": "x", "gold": "{}"}}"#,
+            "9".repeat(5000)
+        );
+        assert!(parse_suite(&long)
+            .unwrap_err()
+            .contains("longer than the 4096"));
+        let msgs = vec![r#"{"role": "user", "content": "x"}"#; 600].join(",");
+        let many = format!(r#"{{"id": "a", "messages": [{msgs}], "gold": "1"}}"#);
+        assert!(parse_suite(&many)
+            .unwrap_err()
+            .contains("600 messages, more than the 512"));
+        let twice = "{\"id\": \"a\", \"prompt\": \"x\"}\n{\"id\": \"a\", \"prompt\": \"y\"}";
+        assert!(parse_suite(twice)
+            .unwrap_err()
+            .contains("line 2: id \"a\" is used twice"));
     }
 }

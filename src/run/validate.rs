@@ -3,7 +3,28 @@
 
 use super::model::{Role, Rows, Run, Source, StatsSource, Tokens};
 
+/// The most paths a run may hold: the analysis compares paths pairwise
+/// (answers, shared prefixes), so a file of a million empty paths would
+/// hold the app for hours. The engine samples at most 256.
+pub const MAX_PATHS: usize = 4096;
+/// The most messages a conversation may hold: every turn is analysed over
+/// every path.
+pub const MAX_MESSAGES: usize = 512;
+
 pub fn validate(run: &Run) -> Result<(), String> {
+    // Bounds first: what follows walks every path and turn.
+    if run.paths.len() > MAX_PATHS {
+        return Err(format!(
+            "paths: {} paths, more than the {MAX_PATHS} a run may hold",
+            run.paths.len()
+        ));
+    }
+    if run.conversation.len() > MAX_MESSAGES {
+        return Err(format!(
+            "conversation: {} messages, more than the {MAX_MESSAGES} a run may hold",
+            run.conversation.len()
+        ));
+    }
     let n_turns = run.n_turns();
     if n_turns == 0 {
         return Err("conversation: holds no user message".into());
