@@ -289,7 +289,10 @@ fn too_many_paths_or_messages_are_refused_before_analysis() {
         }),
     );
     let e = err_of(&p);
-    assert!(e.contains("conversation: 1000 messages, more than the 512"), "{e}");
+    assert!(
+        e.contains("conversation: 1000 messages, more than the 512"),
+        "{e}"
+    );
 }
 
 #[test]

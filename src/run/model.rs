@@ -529,6 +529,10 @@ impl Tokens {
     /// Room for `n` more rows of alternatives.
     pub fn reserve_rows(&mut self, n: usize) {
         let w = self.top_id.width;
+        // A hint, not a promise: a long path's length times a first token
+        // of 10 000 alternatives once asked for hundreds of GB at once.
+        const MOST: usize = 1 << 22;
+        let n = n.min(MOST / w.max(1));
         self.top_id.data.reserve_exact(n * w);
         self.top_text.data.reserve_exact(n * w);
         self.top_logprob.data.reserve_exact(n * w);
@@ -895,6 +899,20 @@ impl Run {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reservation_hint_is_capped() {
+        // A trillion rows of 10 000 alternatives asked for: at most 2^22
+        // cells are reserved (it aborted the process before).
+        let mut t = Tokens {
+            top_id: Rows::new(10_000),
+            ..Tokens::default()
+        };
+        t.reserve_rows(1 << 40);
+        assert!(t.top_id.data.capacity() <= 1 << 22);
+        t.reserve_rows(3);
+        assert!(t.top_id.data.capacity() >= 30_000);
+    }
 
     #[test]
     fn rows_read_flat_and_keep_ragged_rows_out() {
