@@ -754,6 +754,21 @@ fn readers_bound_what_they_inflate_and_hold() {
         2,
         "the good records are imported"
     );
+    // The same in a JSON array: the long element is refused at the limit,
+    // not parsed whole; the array cannot be read past it.
+    let file = dir.path().join("long.json");
+    std::fs::write(&file, format!("[{first},\n{long},\n{first}]")).unwrap();
+    let out = dir.path().join("out-array");
+    let o = bin()
+        .args(["import", "-q", "-o"])
+        .arg(&out)
+        .arg(&file)
+        .env("REASONSCOPE_MAX_RECORD_MB", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("record 2: longer than 1 MiB"), "{err}");
+    assert_eq!(reasonscope::cli::expand_inputs(&[out]).len(), 1);
 }
 
 /// A record's id names its file: it cannot name one outside the folder.

@@ -122,6 +122,30 @@ fn peek(r: &mut dyn BufRead) -> std::io::Result<Option<u8>> {
 
 struct Elements<'a> {
     on: &'a mut dyn FnMut(Record) -> bool,
+    /// Bytes read for the element being parsed (see `Budget`).
+    used: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+/// The reader under an array's parser: it counts the bytes of the element
+/// being parsed and fails the read past `max_record()`, so that one
+/// element is bounded as one JSON line is (it was parsed whole, however
+/// large).
+struct Budget<R> {
+    inner: R,
+    used: std::rc::Rc<std::cell::Cell<u64>>,
+    limit: u64,
+}
+
+impl<R: Read> Read for Budget<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let used = self.used.get() + n as u64;
+        self.used.set(used);
+        if used > self.limit {
+            return Err(std::io::Error::other(too_long()));
+        }
+        Ok(n)
+    }
 }
 
 impl<'de> Visitor<'de> for Elements<'_> {
@@ -135,6 +159,7 @@ impl<'de> Visitor<'de> for Elements<'_> {
         let mut index = 0;
         loop {
             index += 1;
+            self.used.set(0);
             let value = match seq.next_element::<Value>() {
                 Ok(Some(v)) => Ok(v),
                 Ok(None) => return Ok(()),
@@ -146,7 +171,9 @@ impl<'de> Visitor<'de> for Elements<'_> {
                 line: None,
                 layout: Layout::Array,
                 value: value.map(Raw::Value).map_err(|e| {
-                    if e.contains("EOF") {
+                    if e.contains("the limit for one record") {
+                        too_long()
+                    } else if e.contains("EOF") {
                         format!("truncated: the JSON ends early ({e})")
                     } else {
                         format!("not valid JSON ({e})")
@@ -196,10 +223,15 @@ pub fn read(
     match peek(&mut r).map_err(io)? {
         None => Ok(()),
         Some(b'[') => {
-            let mut de = serde_json::Deserializer::from_reader(r);
+            let used = std::rc::Rc::new(std::cell::Cell::new(0));
+            let mut de = serde_json::Deserializer::from_reader(Budget {
+                inner: r,
+                used: used.clone(),
+                limit: max_record(),
+            });
             // Errors after the records were handed out (a missing `]`) were
             // already reported by the visitor.
-            let _ = de.deserialize_seq(Elements { on });
+            let _ = de.deserialize_seq(Elements { on, used });
             Ok(())
         }
         Some(_) => {
