@@ -121,10 +121,21 @@ fn answer_of_span(span: &str) -> Option<String> {
 /// first group is the answer). `None`: the path has no answer.
 pub fn extract(text: &str, spec: Option<&AnswerSpec>) -> Option<String> {
     if let Some(AnswerSpec::Regex { pattern }) = spec {
-        let r = Regex::new(pattern).ok()?;
-        let caps = r.captures_iter(text).last()?;
-        let g = caps.get(1).or_else(|| caps.get(0))?;
-        return Some(normalize(g.as_str())).filter(|s| !s.is_empty());
+        // The run's pattern, compiled once per thread rather than once per
+        // path and per analysis.
+        thread_local! {
+            static LAST: std::cell::RefCell<Option<(String, Regex)>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        return LAST.with_borrow_mut(|last| {
+            if last.as_ref().is_none_or(|(p, _)| p != pattern) {
+                *last = Some((pattern.clone(), Regex::new(pattern).ok()?));
+            }
+            let r = &last.as_ref()?.1;
+            let caps = r.captures_iter(text).last()?;
+            let g = caps.get(1).or_else(|| caps.get(0))?;
+            Some(normalize(g.as_str())).filter(|s| !s.is_empty())
+        });
     }
     let raw = if let Some(b) = last_boxed(text) {
         Some(b.to_owned())
@@ -337,6 +348,23 @@ mod tests {
             Some("4")
         );
         assert_eq!(extract("none", Some(&spec)), None);
+        // Another pattern after it (the compiled one is kept per thread),
+        // a bad one, then the first again.
+        let other = AnswerSpec::Regex {
+            pattern: r"ANSWER: (\d+)".into(),
+        };
+        assert_eq!(
+            extract("#### 3 ANSWER: 7", Some(&other)).as_deref(),
+            Some("7")
+        );
+        let bad = AnswerSpec::Regex {
+            pattern: "(".into(),
+        };
+        assert_eq!(extract("#### 3", Some(&bad)), None);
+        assert_eq!(
+            extract("#### 3 ANSWER: 7", Some(&spec)).as_deref(),
+            Some("3")
+        );
     }
 
     #[test]
