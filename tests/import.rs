@@ -734,41 +734,33 @@ fn readers_bound_what_they_inflate_and_hold() {
     let chat = std::fs::read_to_string(fixture("llama-server-chat.jsonl")).unwrap();
     let first = chat.lines().next().unwrap();
     let long = format!("{{\"pad\": \"{}\", \"choices\": []}}", "x".repeat(2 << 20));
-    let file = dir.path().join("long.jsonl");
-    std::fs::write(&file, format!("{first}\n{long}\n{first}\n")).unwrap();
-    let out = dir.path().join("out");
-    let o = bin()
-        .args(["import", "-q", "-o"])
-        .arg(&out)
-        .arg(&file)
-        .env("REASONSCOPE_MAX_RECORD_MB", "1")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
+    // Import `text` as `name` with a 1 MiB record limit: what it said, and
+    // how many runs it wrote.
+    let import_limited = |name: &str, text: String| {
+        let file = dir.path().join(name);
+        std::fs::write(&file, text).unwrap();
+        let out = dir.path().join(format!("out-{name}"));
+        let o = bin()
+            .args(["import", "-q", "-o"])
+            .arg(&out)
+            .arg(&file)
+            .env("REASONSCOPE_MAX_RECORD_MB", "1")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        (err, reasonscope::cli::expand_inputs(&[out]).len())
+    };
+    let (err, runs) = import_limited("long.jsonl", format!("{first}\n{long}\n{first}\n"));
     assert!(
         err.contains("record 2 (line 2): longer than 1 MiB"),
         "{err}"
     );
-    assert_eq!(
-        reasonscope::cli::expand_inputs(&[out]).len(),
-        2,
-        "the good records are imported"
-    );
+    assert_eq!(runs, 2, "the good records are imported");
     // The same in a JSON array: the long element is refused at the limit,
     // not parsed whole; the array cannot be read past it.
-    let file = dir.path().join("long.json");
-    std::fs::write(&file, format!("[{first},\n{long},\n{first}]")).unwrap();
-    let out = dir.path().join("out-array");
-    let o = bin()
-        .args(["import", "-q", "-o"])
-        .arg(&out)
-        .arg(&file)
-        .env("REASONSCOPE_MAX_RECORD_MB", "1")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
+    let (err, runs) = import_limited("long.json", format!("[{first},\n{long},\n{first}]"));
     assert!(err.contains("record 2: longer than 1 MiB"), "{err}");
-    assert_eq!(reasonscope::cli::expand_inputs(&[out]).len(), 1);
+    assert_eq!(runs, 1);
 }
 
 /// A record's id names its file: it cannot name one outside the folder.
