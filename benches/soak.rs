@@ -18,9 +18,12 @@ use reasonscope::ui::{App, AppCommand, Settings, View};
 #[global_allocator]
 static ALLOC: common::alloc::Counting = common::alloc::Counting;
 
-/// Heap bytes held since counting began, in MiB.
-fn heap_mib() -> f64 {
-    common::alloc::held_now() as f64 / (1 << 20) as f64
+/// Heap bytes the app holds, in MiB: everything held since counting began
+/// less the soak's own record of frame times (`frames`, 8 bytes a frame:
+/// its doublings were the steps of the heap figure).
+fn heap_mib(frames: &Vec<f64>) -> f64 {
+    let own = (frames.capacity() * std::mem::size_of::<f64>()) as isize;
+    (common::alloc::held_now() - own) as f64 / (1 << 20) as f64
 }
 
 /// What the egui side holds: widget state entries and textures.
@@ -147,8 +150,8 @@ fn main() {
                 step(&mut h, &mut frames);
             }
             let rss = rss_mib();
-            println!("round {round} at {:.0} s: {opened} runs opened, {exports} exports; resident {rss:.1} MiB, heap {:.2} MiB with no run open; {}", t0.elapsed().as_secs_f64(), heap_mib(), egui_counts(&h));
-            start_rss.get_or_insert((rss, heap_mib()));
+            println!("round {round} at {:.0} s: {opened} runs opened, {exports} exports; resident {rss:.1} MiB, heap {:.2} MiB with no run open; {}", t0.elapsed().as_secs_f64(), heap_mib(&frames), egui_counts(&h));
+            start_rss.get_or_insert((rss, heap_mib(&frames)));
             continue;
         }
         h.state_mut().push(AppCommand::StartSample);
@@ -173,15 +176,15 @@ fn main() {
         println!(
             "round {round} at {:.0} s: {opened} runs opened, {samples} live runs, {exports} exports; resident {rss:.1} MiB, heap {:.2} MiB with no run open; {}",
             t0.elapsed().as_secs_f64(),
-            heap_mib(),
+            heap_mib(&frames),
             egui_counts(&h),
         );
         // The baseline: after the first round (model loaded, fonts and
         // caches warm).
-        start_rss.get_or_insert((rss, heap_mib()));
+        start_rss.get_or_insert((rss, heap_mib(&frames)));
     }
     let (start_rss, start_heap) = start_rss.unwrap_or((0.0, 0.0));
-    let (end_rss, end_heap) = (rss_mib(), heap_mib());
+    let (end_rss, end_heap) = (rss_mib(), heap_mib(&frames));
     frames.sort_by(f64::total_cmp);
     let pct = |q: f64| frames[((frames.len() - 1) as f64 * q) as usize];
     let over = frames.iter().filter(|&&f| f >= 16.0).count();
