@@ -107,7 +107,7 @@ fn main() {
         "soak for {secs} s; resident memory at the start {:.1} MiB",
         rss_mib()
     );
-    let mut start_rss = None;
+    let mut baseline = None;
     let t0 = Instant::now();
     let (mut opened, mut samples, mut exports, mut round) = (0usize, 0usize, 0usize, 0usize);
     while t0.elapsed().as_secs() < secs {
@@ -151,7 +151,7 @@ fn main() {
             }
             let rss = rss_mib();
             println!("round {round} at {:.0} s: {opened} runs opened, {exports} exports; resident {rss:.1} MiB, heap {:.2} MiB with no run open; {}", t0.elapsed().as_secs_f64(), heap_mib(&frames), egui_counts(&h));
-            start_rss.get_or_insert((rss, heap_mib(&frames)));
+            baseline.get_or_insert((rss, heap_mib(&frames)));
             continue;
         }
         h.state_mut().push(AppCommand::StartSample);
@@ -181,9 +181,9 @@ fn main() {
         );
         // The baseline: after the first round (model loaded, fonts and
         // caches warm).
-        start_rss.get_or_insert((rss, heap_mib(&frames)));
+        baseline.get_or_insert((rss, heap_mib(&frames)));
     }
-    let (start_rss, start_heap) = start_rss.unwrap_or((0.0, 0.0));
+    let (start_rss, start_heap) = baseline.unwrap_or((0.0, 0.0));
     let (end_rss, end_heap) = (rss_mib(), heap_mib(&frames));
     frames.sort_by(f64::total_cmp);
     let pct = |q: f64| frames[((frames.len() - 1) as f64 * q) as usize];

@@ -30,13 +30,7 @@ pub fn parse_conversation(bytes: &[u8]) -> Result<(Vec<Message>, Gold), String> 
         ConversationFile::Messages(m) => (m, None),
         ConversationFile::Object { conversation, gold } => (conversation, gold),
     };
-    if m.len() > super::MAX_MESSAGES {
-        return Err(format!(
-            "{} messages, more than the {} a run may hold",
-            m.len(),
-            super::MAX_MESSAGES
-        ));
-    }
+    super::validate::check_message_count(m.len())?;
     Ok((m, gold))
 }
 

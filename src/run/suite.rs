@@ -85,13 +85,8 @@ pub fn parse_suite(text: &str) -> Result<Vec<Question>, String> {
             (None, Some(m)) => m,
             _ => return Err(format!("line {at}: give either \"prompt\" or \"messages\"")),
         };
-        if conversation.len() > super::MAX_MESSAGES {
-            return Err(format!(
-                "line {at}: {} messages, more than the {} a run may hold",
-                conversation.len(),
-                super::MAX_MESSAGES
-            ));
-        }
+        super::validate::check_message_count(conversation.len())
+            .map_err(|e| format!("line {at}: {e}"))?;
         let n_turns = conversation.iter().filter(|m| m.role == Role::User).count();
         if n_turns == 0 {
             return Err(format!("line {at}: no user message"));

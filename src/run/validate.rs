@@ -11,6 +11,17 @@ pub const MAX_PATHS: usize = 4096;
 /// every path.
 pub const MAX_MESSAGES: usize = 512;
 
+/// A conversation of `n` messages is within `MAX_MESSAGES` (run files,
+/// suites and conversation files say the same).
+pub fn check_message_count(n: usize) -> Result<(), String> {
+    if n > MAX_MESSAGES {
+        return Err(format!(
+            "{n} messages, more than the {MAX_MESSAGES} a run may hold"
+        ));
+    }
+    Ok(())
+}
+
 pub fn validate(run: &Run) -> Result<(), String> {
     // Bounds first: what follows walks every path and turn.
     if run.paths.len() > MAX_PATHS {
@@ -19,12 +30,7 @@ pub fn validate(run: &Run) -> Result<(), String> {
             run.paths.len()
         ));
     }
-    if run.conversation.len() > MAX_MESSAGES {
-        return Err(format!(
-            "conversation: {} messages, more than the {MAX_MESSAGES} a run may hold",
-            run.conversation.len()
-        ));
-    }
+    check_message_count(run.conversation.len()).map_err(|e| format!("conversation: {e}"))?;
     let n_turns = run.n_turns();
     if n_turns == 0 {
         return Err("conversation: holds no user message".into());

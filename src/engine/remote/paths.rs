@@ -788,8 +788,8 @@ impl PathJob<'_> {
     /// through the UTF-8 joiner.
     fn token(&self, t: usize, tok: StreamToken, st: &mut TurnState) -> Result<(), String> {
         // Bounds on what a server may send: past the limit a path would
-        // grow without end, and sorting out a token's candidates is
-        // quadratic in their count (20 or 21 were asked for).
+        // grow without end; 20 or 21 candidates were asked for, so a
+        // thousand is a server that does not answer what was asked.
         let limit = self.batch.req.max_tokens as usize;
         if st.tokens.len() >= limit {
             return Err(format!(

@@ -122,8 +122,10 @@ fn peek(r: &mut dyn BufRead) -> std::io::Result<Option<u8>> {
 
 struct Elements<'a> {
     on: &'a mut dyn FnMut(Record) -> bool,
-    /// Bytes read for the element being parsed (see `Budget`).
+    /// Bytes read for the element being parsed, and the most it may take
+    /// (see `Budget`).
     used: std::rc::Rc<std::cell::Cell<u64>>,
+    limit: u64,
 }
 
 /// The reader under an array's parser: it counts the bytes of the element
@@ -171,7 +173,7 @@ impl<'de> Visitor<'de> for Elements<'_> {
                 line: None,
                 layout: Layout::Array,
                 value: value.map(Raw::Value).map_err(|e| {
-                    if e.contains("the limit for one record") {
+                    if self.used.get() > self.limit {
                         too_long()
                     } else if e.contains("EOF") {
                         format!("truncated: the JSON ends early ({e})")
@@ -223,15 +225,15 @@ pub fn read(
     match peek(&mut r).map_err(io)? {
         None => Ok(()),
         Some(b'[') => {
-            let used = std::rc::Rc::new(std::cell::Cell::new(0));
+            let (used, limit) = (std::rc::Rc::new(std::cell::Cell::new(0)), max_record());
             let mut de = serde_json::Deserializer::from_reader(Budget {
                 inner: r,
                 used: used.clone(),
-                limit: max_record(),
+                limit,
             });
             // Errors after the records were handed out (a missing `]`) were
             // already reported by the visitor.
-            let _ = de.deserialize_seq(Elements { on, used });
+            let _ = de.deserialize_seq(Elements { on, used, limit });
             Ok(())
         }
         Some(_) => {
