@@ -707,6 +707,43 @@ fn readers_bound_what_they_inflate_and_hold() {
         err.contains("larger than 1 MiB") && err.contains("REASONSCOPE_MAX_INFLATE_MB"),
         "{err}"
     );
+    // What the JSON becomes is bounded too: 200 000 tokens of `0,` and
+    // `"",` are 1 MB of JSON (a few kB of gzip) but 5.6 MB of columns.
+    let mut v: serde_json::Value = serde_json::from_slice(
+        &reasonscope::run::run_to_bytes(&reasonscope::run::synthetic_run(1, 4, 1), false).unwrap(),
+    )
+    .unwrap();
+    let n = 200_000;
+    v["paths"][0]["turns"][0]["tokens"] = serde_json::json!({
+        "id": vec![0; n],
+        "text": vec![""; n],
+    });
+    let json = serde_json::to_vec(&v).unwrap();
+    assert!(json.len() < 1 << 20, "{}", json.len());
+    let empty = dir.path().join("empty-strings.json.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(&json).unwrap();
+    std::fs::write(&empty, enc.finish().unwrap()).unwrap();
+    let info_with_limit = |mb: &str| {
+        let o = bin()
+            .arg("info")
+            .arg(&empty)
+            .env("REASONSCOPE_MAX_INFLATE_MB", mb)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let err = info_with_limit("1");
+    assert!(
+        err.contains("paths[0].turns[0].tokens.")
+            && err.contains("would take more than 1 MiB in memory")
+            && err.contains("REASONSCOPE_MAX_INFLATE_MB"),
+        "{err}"
+    );
+    // With room for it, the parse gets through (validation then names what
+    // such a run lacks).
+    let err = info_with_limit("16");
+    assert!(!err.contains("in memory"), "{err}");
     let big_text = dir.path().join("big.jsonl");
     let line = r#"{"id": "q", "prompt": "What is 1 plus 1?", "gold": "2"}"#;
     std::fs::write(&big_text, format!("{line}\n").repeat(30_000)).unwrap();
@@ -793,4 +830,24 @@ fn imported_file_names_stay_in_their_folder() {
     assert_eq!(files.len(), 2, "{files:?}");
     assert!(files.iter().all(|f| f.parent() == Some(out.as_path())));
     assert!(!dir.path().join("escaped.json.gz").exists());
+}
+
+/// Records merged into one run (`--prompt`) are bounded as they arrive:
+/// past `MAX_PATHS` samples the import stops and says why, instead of
+/// holding every record until the run is checked.
+#[test]
+fn records_merged_into_one_run_stop_at_the_path_limit() {
+    let line = r#"{"choices":[{"finish_reason":"stop","index":0,"message":{"role":"assistant","content":"4"},"logprobs":{"content":[{"id":52,"token":"4","bytes":[52],"logprob":-0.1,"top_logprobs":[{"id":52,"token":"4","bytes":[52],"logprob":-0.1}]}]}}]}"#;
+    let mut o = opts("many.jsonl");
+    o.prompt = Some(Message::users(&["What is 2 + 2?"]));
+    let n = reasonscope::run::MAX_PATHS;
+    let (runs, sum) = import_bytes(format!("{line}\n").repeat(n).as_bytes(), &o).unwrap();
+    assert_eq!((runs.len(), runs[0].run.paths.len()), (1, n), "{sum:?}");
+    let e = import_bytes(format!("{line}\n").repeat(n + 1).as_bytes(), &o).unwrap_err();
+    assert!(
+        e.contains(&format!("record {} (line {})", n + 1, n + 1))
+            && e.contains("more than 4096 samples for one run")
+            && e.contains("without --prompt"),
+        "{e}"
+    );
 }

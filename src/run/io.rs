@@ -108,9 +108,10 @@ pub fn parse_run_bytes(bytes: &[u8]) -> Result<Run, String> {
             .unwrap_or(bytes.len() * 4);
         let limit = max_inflated();
         let mut dec = flate2::read::MultiGzDecoder::new(bytes).take(limit + 1);
-        // The first bytes are checked before the rest is inflated: a gzip
-        // that does not hold JSON is refused at once, whatever its size.
-        let mut out = Vec::with_capacity(isize_hint.min(limit as usize) + 1);
+        // The first bytes are checked before the rest is inflated (or room
+        // reserved for it): a gzip that does not hold JSON is refused at
+        // once, whatever its size or its trailer claims.
+        let mut out = Vec::with_capacity(64);
         let gz_err =
             |e: std::io::Error| format!("not a valid gzip file ({e}); the file may be truncated");
         (&mut dec).take(64).read_to_end(&mut out).map_err(gz_err)?;
@@ -125,6 +126,7 @@ pub fn parse_run_bytes(bytes: &[u8]) -> Result<Run, String> {
                 ))
             }
         }
+        out.reserve_exact(isize_hint.min(limit as usize).saturating_sub(out.len()) + 1);
         dec.read_to_end(&mut out).map_err(gz_err)?;
         if out.len() as u64 > limit {
             return Err(format!(
@@ -141,7 +143,10 @@ pub fn parse_run_bytes(bytes: &[u8]) -> Result<Run, String> {
     // and parsed again with path tracking, only to name the field of the
     // first problem. A file that parses has its header checked from the
     // parsed fields: the same messages without a second pass over the text.
-    let mut run: Run = match serde_json::from_slice::<Run>(&json) {
+    // What the JSON becomes is bounded by the same limit (see `budget`).
+    let budget = max_inflated();
+    let mut run: Run = match super::budget::within(budget, || serde_json::from_slice::<Run>(&json))
+    {
         Ok(run) => {
             check_format_version(
                 Some(serde_json::Value::from(run.format.as_str())),
@@ -152,7 +157,7 @@ pub fn parse_run_bytes(bytes: &[u8]) -> Result<Run, String> {
         Err(_) => {
             check_header(&json)?;
             let de = &mut serde_json::Deserializer::from_slice(&json);
-            match serde_path_to_error::deserialize::<_, Run>(de) {
+            match super::budget::within(budget, || serde_path_to_error::deserialize::<_, Run>(de)) {
                 Ok(run) => run,
                 Err(e) => {
                     let path = e.path().to_string();

@@ -21,7 +21,11 @@ pub struct Judgement {
     pub prompt_tokens: u64,
     pub generated_tokens: u64,
     /// P(True): one entry per distinct answer, in order of first appearance.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "super::budget::vec"
+    )]
     pub answers: Vec<AnswerJudgement>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usc: Option<UscJudgement>,
@@ -61,6 +65,7 @@ pub struct ReadToken {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnswerJudgement {
     pub answer: String,
+    #[serde(deserialize_with = "super::budget::vec")]
     pub messages: Vec<JudgeMessage>,
     /// Text the assistant's turn starts with ("The proposed answer is (").
     pub prefix: String,
@@ -80,14 +85,20 @@ pub struct AnswerJudgement {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UscJudgement {
+    #[serde(deserialize_with = "super::budget::vec")]
     pub messages: Vec<JudgeMessage>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rendered: Option<String>,
     /// Path index of Response 1, 2, … (the turn's paths in order).
+    #[serde(deserialize_with = "super::budget::vec")]
     pub responses: Vec<u32>,
     /// Response numbers (from 1) whose text was cut to fit the context,
     /// with the characters kept of each.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "super::budget::vec"
+    )]
     pub truncated: Vec<Truncation>,
     /// What the judge wrote (greedy, at most 64 tokens).
     pub text: String,

@@ -1,6 +1,7 @@
 //! Run files: the data model, reading/writing (JSON and gzip JSON) and
 //! validation. No egui, no llama.cpp.
 
+mod budget;
 mod build;
 pub mod conversation;
 pub mod import;

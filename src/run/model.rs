@@ -20,8 +20,13 @@ pub struct Run {
     pub title: Option<String>,
     pub model: ModelInfo,
     pub sampling: Sampling,
+    #[serde(deserialize_with = "super::budget::vec")]
     pub conversation: Vec<Message>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::budget::opt_vec"
+    )]
     pub gold: Option<Vec<Option<String>>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answer: Option<AnswerSpec>,
@@ -48,10 +53,15 @@ pub struct Run {
     /// The file the run was imported from (`model.backend` = "import").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub import: Option<ImportInfo>,
+    #[serde(deserialize_with = "super::budget::vec")]
     pub paths: Vec<Path>,
     /// What the methods that ask the model again read (project field;
     /// absent until a run is judged).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "super::budget::vec"
+    )]
     pub judgements: Vec<super::judgement::Judgement>,
 }
 
@@ -130,11 +140,19 @@ pub struct ImportInfo {
     pub tokens: Option<String>,
     /// Fields the source did not give (project field): they hold 0 or ""
     /// only because the format requires a value; readers show "unknown".
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "super::budget::vec"
+    )]
     pub unknown: Vec<String>,
     /// What the conversion had to decide (project field), e.g. clamps read
     /// as −∞.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "super::budget::vec"
+    )]
     pub notes: Vec<String>,
 }
 
@@ -175,6 +193,7 @@ pub struct DeepConfOnlineRecord {
     pub percentile: f64,
     /// `null` when no warm-up path produced a token.
     pub threshold: Option<f64>,
+    #[serde(deserialize_with = "super::budget::vec")]
     pub stops: Vec<OnlineStop>,
 }
 
@@ -196,6 +215,7 @@ pub struct CntpRecord {
     pub punctuation: String,
     /// Tokens sampled in trials that were not kept.
     pub extra_tokens: u64,
+    #[serde(deserialize_with = "super::budget::vec")]
     pub steps: Vec<CntpStep>,
 }
 
@@ -206,11 +226,13 @@ pub struct CntpStep {
     pub turn: u32,
     pub token: u32,
     pub entropy: f64,
+    #[serde(deserialize_with = "super::budget::vec")]
     pub trials: Vec<CntpTrial>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CntpTrial {
+    #[serde(deserialize_with = "super::budget::vec")]
     pub ids: Vec<i32>,
     pub text: String,
     /// exp(−mean ln p) over the trial's sampled tokens.
@@ -343,6 +365,7 @@ pub struct Path {
     pub seed: u64,
     #[serde(default)]
     pub fork: Option<Fork>,
+    #[serde(deserialize_with = "super::budget::vec")]
     pub turns: Vec<Turn>,
 }
 
@@ -392,7 +415,9 @@ pub struct Timing {
 /// Per-token columns; every column has one entry per generated token.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Tokens {
+    #[serde(deserialize_with = "super::budget::vec")]
     pub id: Vec<i32>,
+    #[serde(deserialize_with = "super::budget::vec")]
     pub text: Vec<CompactString>,
     /// The statistics columns below are absent where the run's source could
     /// not give them (`stats`); an absent column reads as empty.
@@ -412,9 +437,17 @@ pub struct Tokens {
     #[serde(default = "Rows::absent", skip_serializing_if = "Rows::is_absent")]
     pub top_logprob: Rows<f32>,
     /// Top-k runs: an upper bound of the entropy (methods.md).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::budget::opt_vec"
+    )]
     pub entropy_hi: Option<Vec<f32>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::budget::opt_vec"
+    )]
     pub kl_ref: Option<Vec<f32>>,
 }
 
@@ -503,7 +536,7 @@ impl<T: Serialize> Serialize for Column<T> {
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Column<T> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Vec::deserialize(d).map(|v| Column(Some(v)))
+        super::budget::vec(d).map(|v| Column(Some(v)))
     }
 }
 
@@ -762,6 +795,7 @@ impl<'de, T: Deserialize<'de> + Clone> Deserialize<'de> for Rows<T> {
                         // Kept out of `data`, which holds only full-width
                         // rows (and nothing when values are skipped).
                         rows.data.truncate(rows.data.len().saturating_sub(len));
+                        super::budget::charge::<(usize, usize), A::Error>(1)?;
                         rows.ragged.push((rows.n_rows, len));
                     }
                     rows.n_rows += 1;
@@ -839,6 +873,7 @@ impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for AppendRow<'_, T> {
         let start = self.0.len();
         self.0.reserve(self.1);
         while let Some(v) = seq.next_element::<T>()? {
+            super::budget::charge::<T, A::Error>(1)?;
             self.0.push(v);
         }
         Ok(self.0.len() - start)

@@ -14,6 +14,14 @@ use crate::run::judgement::{JudgeSource, ReadToken};
 /// Alternatives asked for (OpenAI's maximum; what llama-server allows).
 const TOP: u32 = 20;
 
+/// The largest answer read for a request of `max_tokens` tokens: room for
+/// the server's own fields, and for each token, escaped, with its 20
+/// alternatives. A server sending more is refused, so `concurrency`
+/// requests in flight hold a few MiB, not `concurrency` × 64 MiB.
+fn answer_limit(max_tokens: u32) -> u64 {
+    (1 << 20) + u64::from(max_tokens) * (16 << 10)
+}
+
 pub struct RemoteJudge<'a> {
     pub server: &'a Server,
 }
@@ -106,9 +114,12 @@ fn read_tokens(v: &Value, choices: &[&str]) -> Vec<ReadToken> {
 }
 
 impl RemoteJudge<'_> {
-    fn post(&self, b: &Value) -> Result<Value, EngineError> {
+    fn post(&self, b: &Value, max_tokens: u32) -> Result<Value, EngineError> {
         let url = self.server.http.url("/chat/completions", false);
-        self.server.http.post_json(&url, b).map_err(remote_err)
+        self.server
+            .http
+            .post_json(&url, b, answer_limit(max_tokens))
+            .map_err(remote_err)
     }
 }
 
@@ -140,7 +151,7 @@ impl Judge for RemoteJudge<'_> {
                     .iter()
                     .map(|p| {
                         let b = body(this.server, p, 1, true);
-                        s.spawn(move || this.post(&b))
+                        s.spawn(move || this.post(&b, 1))
                     })
                     .collect();
                 handles
@@ -170,7 +181,7 @@ impl Judge for RemoteJudge<'_> {
         prompt: &JudgePrompt,
         max_tokens: u32,
     ) -> Result<Generated, EngineError> {
-        let v = self.post(&body(self.server, prompt, max_tokens, false))?;
+        let v = self.post(&body(self.server, prompt, max_tokens, false), max_tokens)?;
         let text = v
             .pointer("/choices/0/message/content")
             .and_then(Value::as_str)

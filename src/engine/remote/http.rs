@@ -17,8 +17,11 @@ impl std::fmt::Display for HttpError {
     }
 }
 
-/// Largest JSON body read whole (model lists, properties, one response).
+/// Largest JSON body read whole (model lists, properties).
 const MAX_BODY: u64 = 64 << 20;
+
+/// Most of an error body read: only its message is shown.
+const MAX_ERROR_BODY: u64 = 1 << 20;
 
 /// Attempts for a request the server answers 429 or 503 (busy, loading).
 const ATTEMPTS: u32 = 5;
@@ -126,10 +129,10 @@ impl Http {
             return Ok(None);
         }
         let status = resp.status().as_u16();
-        let body = read_body(resp, url)?;
         if status != 200 {
-            return Err(status_error(status, url, &body));
+            return Err(status_error(status, url, &read_error_body(resp)));
         }
+        let body = read_body(resp, url, MAX_BODY)?;
         parse_json(&body, url).map(Some)
     }
 
@@ -169,20 +172,21 @@ impl Http {
         })?;
         let status = resp.status().as_u16();
         if status != 200 {
-            let body = read_body(resp, url).unwrap_or_default();
-            return Err(status_error(status, url, &body));
+            return Err(status_error(status, url, &read_error_body(resp)));
         }
         Ok(resp)
     }
 
-    /// POST a JSON body and read a JSON answer (no streaming).
+    /// POST a JSON body and read a JSON answer (no streaming) of at most
+    /// `limit` bytes: the caller knows how much it asked for.
     pub fn post_json(
         &self,
         url: &str,
         body: &serde_json::Value,
+        limit: u64,
     ) -> Result<serde_json::Value, HttpError> {
         let resp = self.post_as(url, body, true)?;
-        let bytes = read_body(resp, url)?;
+        let bytes = read_body(resp, url, limit)?;
         parse_json(&bytes, url)
     }
 
@@ -215,21 +219,46 @@ impl Http {
     }
 }
 
-fn read_body(resp: ureq::http::Response<ureq::Body>, url: &str) -> Result<Vec<u8>, HttpError> {
+fn read_body(
+    resp: ureq::http::Response<ureq::Body>,
+    url: &str,
+    limit: u64,
+) -> Result<Vec<u8>, HttpError> {
     let mut out = Vec::new();
     resp.into_body()
         .into_reader()
-        .take(MAX_BODY + 1)
+        .take(limit + 1)
         .read_to_end(&mut out)
         .map_err(|e| HttpError(format!("{}: the response broke off: {e}", redact(url))))?;
-    if out.len() as u64 > MAX_BODY {
+    if out.len() as u64 > limit {
         return Err(HttpError(format!(
-            "{}: the response is larger than {} MiB",
+            "{}: the response is larger than {}, more than this request's answer can hold",
             redact(url),
-            MAX_BODY >> 20
+            size_words(limit)
         )));
     }
     Ok(out)
+}
+
+/// The head of an error body (whatever arrived; a broken one is empty).
+fn read_error_body(resp: ureq::http::Response<ureq::Body>) -> Vec<u8> {
+    let mut out = Vec::new();
+    let _ = resp
+        .into_body()
+        .into_reader()
+        .take(MAX_ERROR_BODY)
+        .read_to_end(&mut out);
+    out
+}
+
+/// `64 MiB`, `1.5 MiB`, `512 KiB`.
+fn size_words(bytes: u64) -> String {
+    if bytes >= 1 << 20 {
+        let mib = bytes as f64 / (1u64 << 20) as f64;
+        format!("{} MiB", (mib * 10.0).round() / 10.0)
+    } else {
+        format!("{} KiB", bytes >> 10)
+    }
 }
 
 pub fn parse_json(body: &[u8], url: &str) -> Result<serde_json::Value, HttpError> {
@@ -326,6 +355,64 @@ mod tests {
         );
         assert!(clean_base_url("127.0.0.1:8080").is_err());
         assert_eq!(root_of("http://h:1/v1"), "http://h:1");
+    }
+
+    /// A server on 127.0.0.1 that answers one request with `head` and a
+    /// body of `body`; the base URL.
+    fn serve_once(head: &'static str, body: Vec<u8>) -> String {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut got = Vec::new();
+            let mut buf = [0u8; 4096];
+            // The request's head and its (short) JSON body.
+            while !String::from_utf8_lossy(&got).contains("}") {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = write!(
+                s,
+                "HTTP/1.1 {head}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(&body);
+        });
+        format!("http://127.0.0.1:{port}/v1")
+    }
+
+    #[test]
+    fn a_posted_answer_is_read_up_to_its_limit_and_an_error_body_in_part() {
+        let padded = |n: usize| format!("{{\"pad\": \"{}\"}}", "x".repeat(n)).into_bytes();
+        let post = |base: &str, limit: u64| {
+            let http = Http::new(base, None, Duration::from_secs(10)).unwrap();
+            http.post_json(
+                &http.url("/chat/completions", false),
+                &serde_json::json!({}),
+                limit,
+            )
+        };
+        let e = post(&serve_once("200 OK", padded(2 << 20)), 1 << 20).unwrap_err();
+        assert!(e.0.contains("larger than 1 MiB"), "{e}");
+        let v = post(&serve_once("200 OK", padded(2 << 20)), 3 << 20).unwrap();
+        assert_eq!(v["pad"].as_str().map(str::len), Some(2 << 20));
+        // A 3 MiB error body: its status and the head of its text.
+        let e = post(
+            &serve_once("500 Internal Server Error", padded(3 << 20)),
+            1 << 20,
+        )
+        .unwrap_err();
+        assert!(
+            e.0.contains("500") && e.0.contains("xxx") && e.0.len() < 2000,
+            "{e}"
+        );
+        assert_eq!(size_words(1 << 20), "1 MiB");
+        assert_eq!(size_words((1 << 20) + (16 << 10)), "1 MiB");
+        assert_eq!(size_words(3 << 19), "1.5 MiB");
+        assert_eq!(size_words(512 << 10), "512 KiB");
     }
 
     #[test]

@@ -317,9 +317,26 @@ pub fn import(
             || (f == Format::Sglang && rec.layout == Layout::Array);
         for t in traces {
             if merge_all {
-                match &mut merged {
-                    Some(m) => m.samples.extend(t.samples),
-                    None => merged = Some(t),
+                let m = match &mut merged {
+                    Some(m) => {
+                        m.samples.extend(t.samples);
+                        m
+                    }
+                    None => merged.insert(t),
+                };
+                // Bounded as it grows, not when the run is checked at the
+                // end: a file of tiny records would otherwise all be held.
+                if m.samples.len() > super::MAX_PATHS {
+                    fatal = Some(format!(
+                        "{at}: more than {} samples for one run, the most a run may hold{}",
+                        super::MAX_PATHS,
+                        if opts.prompt.is_some() {
+                            " (without --prompt, each record is a run of its own)"
+                        } else {
+                            ""
+                        }
+                    ));
+                    return false;
                 }
             } else {
                 let name = match (&t.title, f) {
