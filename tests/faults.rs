@@ -47,20 +47,46 @@ fn kill_after(mut cmd: Command, secs: f64) {
     let _ = child.wait();
 }
 
+/// Kills per loop: `FAULT_KILLS` (12 in `make test`; the README's figures
+/// are from a run of 50).
+fn kills() -> usize {
+    std::env::var("FAULT_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(12)
+}
+
 #[test]
 fn sample_killed_at_random_moments_leaves_a_valid_autosave_or_output() {
     let mut rng = fastrand::Rng::with_seed(17);
     let dir = tempfile::tempdir().unwrap();
-    let (mut autosaved, mut finished) = (0, 0);
-    for i in 0..12 {
-        let out = dir.path().join(format!("k{i}.json.gz"));
+    let sample = |out: &Path| {
         let mut cmd = bin();
         cmd.args(["sample", "-q", "--threads", "2", "--model"])
             .arg(common::model_path())
             .args(["--prompt", common::PROMPT, "-n", "3", "--max-tokens", "48"])
             .args(["--autosave-secs", "0.3", "-o"])
-            .arg(&out);
-        kill_after(cmd, rng.f64() * 4.0 + 0.2);
+            .arg(out);
+        cmd
+    };
+    // The sampling rate, from a run left to finish: what a kill can lose
+    // is at most this rate times the time since the last autosave.
+    let whole = dir.path().join("whole.json.gz");
+    assert!(sample(&whole).status().unwrap().success());
+    let r = read_run(&whole).unwrap();
+    let turns = r.paths.iter().flat_map(|p| &p.turns);
+    let ms = turns.clone().map(|t| t.timing.end_ms).fold(0.0, f64::max)
+        - turns.map(|t| t.timing.start_ms).fold(f64::MAX, f64::min);
+    let rate = r.total_tokens() as f64 / (ms / 1000.0);
+    std::fs::remove_file(&whole).unwrap();
+    let (mut autosaved, mut finished) = (0, 0);
+    let (mut longest_gap, mut most_tokens) = (Duration::ZERO, 0);
+    let mut left_behind = None;
+    let n = kills();
+    for i in 0..n {
+        let out = dir.path().join(format!("k{i}.json.gz"));
+        kill_after(sample(&out), rng.f64() * 4.0 + 0.2);
+        let killed = std::time::SystemTime::now();
         let autosave = dir.path().join(format!("k{i}.autosave.json.gz"));
         if out.exists() {
             finished += 1;
@@ -73,11 +99,39 @@ fn sample_killed_at_random_moments_leaves_a_valid_autosave_or_output() {
                 .iter()
                 .flat_map(|p| &p.turns)
                 .all(|t| t.finish != Finish::Error));
+            let written = std::fs::metadata(&autosave).unwrap().modified().unwrap();
+            longest_gap = longest_gap.max(killed.duration_since(written).unwrap_or_default());
+            most_tokens = most_tokens.max(r.total_tokens());
+            left_behind = Some((out, std::fs::read(&autosave).unwrap()));
         }
         all_valid(dir.path());
     }
-    println!("12 kills: {autosaved} left an autosave, {finished} had finished");
+    println!(
+        "{n} kills: {autosaved} left an autosave (up to {most_tokens} tokens), {finished} had finished; \
+         the longest time from the last autosave to the kill {:.0} ms, at {rate:.0} tokens/s: \
+         at most {:.0} tokens lost",
+        longest_gap.as_secs_f64() * 1000.0,
+        (rate * longest_gap.as_secs_f64()).ceil()
+    );
     assert!(autosaved > 0, "no kill landed while sampling");
+    // The next `sample` to the same output keeps the interrupted run aside
+    // (it would otherwise autosave over it), and says where.
+    let (out, bytes) = left_behind.unwrap();
+    let o = sample(&out).output().unwrap();
+    assert!(o.status.success());
+    let kept = out.with_file_name(
+        out.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .replace(".json.gz", ".interrupted.json.gz"),
+    );
+    assert_eq!(std::fs::read(&kept).unwrap(), bytes);
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        said.contains("interrupted; kept as") && said.contains(&*kept.to_string_lossy()),
+        "{said}"
+    );
+    read_run(&out).unwrap();
 }
 
 #[test]
@@ -105,7 +159,8 @@ fn suite_killed_repeatedly_resumes_to_every_question() {
             .arg(&out);
         c
     };
-    for _ in 0..8 {
+    // Two thirds as many as `sample` (8 in `make test`): each is slower.
+    for _ in 0..kills() * 2 / 3 {
         kill_after(suite(), rng.f64() * 3.0 + 0.2);
         if out.exists() {
             all_valid(&out);

@@ -161,6 +161,36 @@ pub fn autosave_path(output: &Path) -> PathBuf {
     output.with_file_name(format!("{stem}.autosave.json.gz"))
 }
 
+/// An autosave left by a run that was killed or crashed is moved aside
+/// (`{stem}.interrupted.json.gz`, then `-2`, `-3`, …) before this run's
+/// first autosave would replace it; where it went, if there was one.
+pub fn keep_interrupted(autosave: &Path) -> anyhow::Result<Option<PathBuf>> {
+    if !autosave.exists() {
+        return Ok(None);
+    }
+    let name = autosave
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name.trim_end_matches(".gz").trim_end_matches(".json");
+    let stem = stem.strip_suffix(".autosave").unwrap_or(stem);
+    let kept = (1..)
+        .map(|k| match k {
+            1 => autosave.with_file_name(format!("{stem}.interrupted.json.gz")),
+            k => autosave.with_file_name(format!("{stem}.interrupted-{k}.json.gz")),
+        })
+        .find(|p| !p.exists())
+        .expect("a free name");
+    std::fs::rename(autosave, &kept).with_context(|| {
+        format!(
+            "{} holds a run that was interrupted and cannot be moved aside (move it away, or open it with `reasonscope {}`)",
+            autosave.display(),
+            autosave.display()
+        )
+    })?;
+    Ok(Some(kept))
+}
+
 fn finish_output(run: &Run, output: &Path, drive: &Drive, quiet: bool) -> anyhow::Result<()> {
     write_run(run, output)?;
     // The final file holds everything the autosave held.
@@ -194,6 +224,14 @@ impl Drive {
         &self,
         start: impl Fn(&Worker) -> Result<(), crate::engine::EngineError>,
     ) -> anyhow::Result<Run> {
+        if let Some(kept) = keep_interrupted(&self.autosave)? {
+            eprintln!(
+                "note: {} held a run that was interrupted; kept as {} (open it with `reasonscope {}`)",
+                self.autosave.display(),
+                kept.display(),
+                kept.display()
+            );
+        }
         let mut config = EngineConfig {
             kv_unified: self.kv_unified,
             ..EngineConfig::default()
