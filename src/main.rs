@@ -217,6 +217,9 @@ enum Cmd {
         server: ServerOpts,
         #[arg(short = 'o', long)]
         output: PathBuf,
+        /// Seconds between autosaves (OUTPUT's stem + .autosave.json.gz).
+        #[arg(long, default_value_t = 5.0)]
+        autosave_secs: f64,
         #[arg(long)]
         threads: Option<u32>,
         #[arg(long, short = 'q')]
@@ -421,6 +424,7 @@ fn main() {
             model,
             server,
             output,
+            autosave_secs,
             threads,
             quiet,
         }) => cli::fork(
@@ -431,6 +435,7 @@ fn main() {
             n_paths,
             server.backend(model.unwrap_or_else(cli::default_model_path)),
             &output,
+            autosave_secs,
             threads,
             quiet,
         )

@@ -176,51 +176,55 @@ fn suite_killed_repeatedly_resumes_to_every_question() {
 }
 
 #[test]
-fn fork_killed_mid_run_leaves_a_valid_autosave() {
+fn fork_killed_at_random_moments_leaves_a_valid_autosave() {
+    let mut rng = fastrand::Rng::with_seed(29);
     let dir = tempfile::tempdir().unwrap();
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_runs/apples-n16.json.gz");
-    let out = dir.path().join("forked.json.gz");
-    let autosave = dir.path().join("forked.autosave.json.gz");
-    let mut child = bin()
-        .arg("fork")
-        .arg(&src)
-        .args([
-            "--path",
-            "0",
-            "--token",
-            "4",
-            "-n",
-            "16",
-            "-q",
-            "--threads",
-            "2",
-            "--model",
-        ])
-        .arg(common::model_path())
-        .arg("-o")
-        .arg(&out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    let mut seen = false;
-    while start.elapsed() < Duration::from_secs(120) && !out.exists() {
-        std::thread::sleep(Duration::from_millis(100));
-        if read_run(&autosave).is_ok() {
-            seen = true;
-            break;
+    // A quarter as many as `sample` (3 in `make test`): each waits for a
+    // first autosave.
+    let rounds = (kills() / 4).max(1);
+    for round in 0..rounds {
+        let out = dir.path().join(format!("forked-{round}.json.gz"));
+        let autosave = dir.path().join(format!("forked-{round}.autosave.json.gz"));
+        let mut child = bin()
+            .arg("fork")
+            .arg(&src)
+            .args(["--path", "0", "--token", "4", "-n", "16", "-q"])
+            .args(["--threads", "2", "--autosave-secs", "0.5", "--model"])
+            .arg(common::model_path())
+            .arg("-o")
+            .arg(&out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Killed at a random moment once an autosave holds forked tokens.
+        let start = Instant::now();
+        let mut seen = 0;
+        while start.elapsed() < Duration::from_secs(120) && !out.exists() {
+            std::thread::sleep(Duration::from_millis(100));
+            if let Ok(r) = read_run(&autosave) {
+                seen = r.total_tokens();
+                break;
+            }
         }
+        std::thread::sleep(Duration::from_secs_f64(rng.f64() * 2.0));
+        let _ = child.kill();
+        let _ = child.wait();
+        // 16 paths of up to 156 tokens outlast the first autosave.
+        assert!(
+            !out.exists(),
+            "round {round}: the fork finished before it was killed"
+        );
+        assert!(seen > 0, "round {round}: no autosave while forking");
+        let r = read_run(&autosave).unwrap();
+        validate(&r).unwrap();
+        // The parent's 16 paths are all there, with the forks so far, and
+        // nothing autosaved before is gone.
+        assert!(r.paths.len() >= 16);
+        assert!(r.total_tokens() >= seen, "round {round}");
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    // 16 paths of up to 156 tokens outlast the first autosave (5 s).
-    assert!(!out.exists(), "the fork finished before it could be killed");
-    assert!(seen, "no autosave while forking");
-    let r = read_run(&autosave).unwrap();
-    validate(&r).unwrap();
-    // The parent's 16 paths are all there, with the forks so far.
-    assert!(r.paths.len() >= 16);
+    println!("fork: {rounds} kills, each left a valid autosave");
 }
 
 /// A tmpfs of `kib` KiB at `dir`, read-only if asked; `false` when this
@@ -506,7 +510,8 @@ fn the_app_killed_while_sampling_leaves_an_autosave_the_next_start_offers() {
     let runs = dir.path().join("runs");
     std::fs::create_dir(&runs).unwrap();
     let autosave = runs.join("autosave.json.gz");
-    for round in 0..4 {
+    // A third as many as `sample` (4 in `make test`).
+    for round in 0..(kills() / 3).max(1) {
         let _ = std::fs::remove_file(&autosave);
         let log = dir.path().join("app.log");
         let launch = || {

@@ -333,6 +333,7 @@ pub fn fork(
     m: u32,
     backend: Backend,
     output: &Path,
+    autosave_secs: f64,
     threads: Option<u32>,
     quiet: bool,
 ) -> anyhow::Result<Run> {
@@ -364,7 +365,7 @@ pub fn fork(
         quiet,
         total_paths: m,
         autosave: autosave_path(output),
-        autosave_secs: 5.0,
+        autosave_secs,
     };
     let forked = drive.run(|w| w.fork(run.clone(), path, turn, token, m))?;
     finish_output(&forked, output, &drive, quiet)?;
