@@ -511,7 +511,9 @@ fn the_app_killed_while_sampling_leaves_an_autosave_the_next_start_offers() {
     std::fs::create_dir(&runs).unwrap();
     let autosave = runs.join("autosave.json.gz");
     // A third as many as `sample` (4 in `make test`).
-    for round in 0..(kills() / 3).max(1) {
+    let rounds = (kills() / 3).max(1);
+    let mut longest_gap = Duration::ZERO;
+    for round in 0..rounds {
         let _ = std::fs::remove_file(&autosave);
         let log = dir.path().join("app.log");
         let launch = || {
@@ -576,6 +578,9 @@ fn the_app_killed_while_sampling_leaves_an_autosave_the_next_start_offers() {
         std::thread::sleep(Duration::from_secs_f64(rng.f64() * 3.0));
         app.kill().unwrap();
         let _ = app.wait();
+        let killed = std::time::SystemTime::now();
+        let written = std::fs::metadata(&autosave).unwrap().modified().unwrap();
+        longest_gap = longest_gap.max(killed.duration_since(written).unwrap_or_default());
         let r = read_run(&autosave).expect("the autosave is a valid run");
         validate(&r).unwrap();
         // Nothing autosaved before the kill is lost.
@@ -586,6 +591,11 @@ fn the_app_killed_while_sampling_leaves_an_autosave_the_next_start_offers() {
             .flat_map(|p| &p.turns)
             .all(|t| t.finish != Finish::Error));
     }
+    println!(
+        "app: {rounds} kills, each autosave valid with every token autosaved before; \
+         the longest time from the last autosave to the kill {:.0} ms",
+        longest_gap.as_secs_f64() * 1000.0
+    );
     // The next start offers it (the app reads the same file at start).
     std::env::set_var("REASONSCOPE_RUNS_DIR", &runs);
     let app = reasonscope::ui::App::new(reasonscope::ui::Settings::default(), &[]);
