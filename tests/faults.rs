@@ -186,28 +186,18 @@ fn fork_killed_at_random_moments_leaves_a_valid_autosave() {
     for round in 0..rounds {
         let out = dir.path().join(format!("forked-{round}.json.gz"));
         let autosave = dir.path().join(format!("forked-{round}.autosave.json.gz"));
-        let mut child = bin()
-            .arg("fork")
-            .arg(&src)
-            .args(["--path", "0", "--token", "4", "-n", "16", "-q"])
-            .args(["--threads", "2", "--autosave-secs", "0.5", "--model"])
-            .arg(common::model_path())
-            .arg("-o")
-            .arg(&out)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        // Killed at a random moment once an autosave holds forked tokens.
-        let start = Instant::now();
-        let mut seen = 0;
-        while start.elapsed() < Duration::from_secs(120) && !out.exists() {
-            std::thread::sleep(Duration::from_millis(100));
-            if let Ok(r) = read_run(&autosave) {
-                seen = r.total_tokens();
-                break;
-            }
-        }
+        let mut child = common::spawn_quiet(
+            bin()
+                .arg("fork")
+                .arg(&src)
+                .args(["--path", "0", "--token", "4", "-n", "16", "-q"])
+                .args(["--threads", "2", "--autosave-secs", "0.5", "--model"])
+                .arg(common::model_path())
+                .arg("-o")
+                .arg(&out),
+        );
+        // Killed at a random moment once an autosave holds the run.
+        let seen = common::await_autosave(&autosave, 1, 120, &out);
         std::thread::sleep(Duration::from_secs_f64(rng.f64() * 2.0));
         let _ = child.kill();
         let _ = child.wait();
@@ -566,15 +556,8 @@ fn the_app_killed_while_sampling_leaves_an_autosave_the_next_start_offers() {
         std::thread::sleep(Duration::from_millis(500));
         display.xdotool(&["key", "ctrl+Return"]);
         // Killed at a random moment once an autosave holds tokens.
-        let seen = loop {
-            if let Ok(r) = read_run(&autosave) {
-                if r.total_tokens() > 0 {
-                    break r.total_tokens();
-                }
-            }
-            assert!(start.elapsed() < Duration::from_secs(120), "no autosave");
-            std::thread::sleep(Duration::from_millis(100));
-        };
+        let seen = common::await_autosave(&autosave, 1, 120, &runs.join("never"));
+        assert!(seen > 0, "round {round}: no autosave");
         std::thread::sleep(Duration::from_secs_f64(rng.f64() * 3.0));
         app.kill().unwrap();
         let _ = app.wait();

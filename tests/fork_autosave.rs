@@ -2,8 +2,7 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use reasonscope::run::{read_run, validate, Finish};
 
@@ -98,35 +97,23 @@ fn a_killed_sampler_leaves_a_valid_autosave() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("long.json.gz");
     let autosave = dir.path().join("long.autosave.json.gz");
-    let mut child = bin()
-        .args(["sample", "-q", "--model"])
-        .arg(common::model_path())
-        .args([
-            "--prompt",
-            "Write a long story about a dragon who learns to count.",
-            "-n",
-            "4",
-            "--max-tokens",
-            "2000",
-        ])
-        .args(["--threads", "2", "--autosave-secs", "0.5", "-o"])
-        .arg(&out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = common::spawn_quiet(
+        bin()
+            .args(["sample", "-q", "--model"])
+            .arg(common::model_path())
+            .args([
+                "--prompt",
+                "Write a long story about a dragon who learns to count.",
+                "-n",
+                "4",
+                "--max-tokens",
+                "2000",
+            ])
+            .args(["--threads", "2", "--autosave-secs", "0.5", "-o"])
+            .arg(&out),
+    );
     // Wait until the autosave holds a good number of tokens, then kill -9.
-    let start = Instant::now();
-    let mut seen = 0;
-    while start.elapsed() < Duration::from_secs(120) {
-        std::thread::sleep(Duration::from_millis(300));
-        if let Ok(r) = read_run(&autosave) {
-            seen = r.total_tokens();
-            if seen >= 40 {
-                break;
-            }
-        }
-    }
+    let seen = common::await_autosave(&autosave, 40, 120, &out);
     child.kill().unwrap();
     let _ = child.wait();
     assert!(seen >= 40, "the autosave never held 40 tokens");

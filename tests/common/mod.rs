@@ -151,3 +151,32 @@ pub mod ui {
         false
     }
 }
+
+/// Start `cmd` with its output discarded.
+pub fn spawn_quiet(cmd: &mut std::process::Command) -> std::process::Child {
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// The tokens in the autosave at `path` once it is a run holding at least
+/// `min` (polled every 100 ms); 0 when `secs` pass or `done` (the final
+/// output) appears first.
+pub fn await_autosave(
+    path: &std::path::Path,
+    min: usize,
+    secs: u64,
+    done: &std::path::Path,
+) -> usize {
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(secs) && !done.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        if let Ok(r) = reasonscope::run::read_run(path) {
+            if r.total_tokens() >= min {
+                return r.total_tokens();
+            }
+        }
+    }
+    0
+}
