@@ -137,12 +137,17 @@ pub struct ForkReport {
 #[derive(Debug, Serialize)]
 pub struct SuiteMethodReport {
     pub method: &'static str,
+    pub n_questions: usize,
     pub accuracy: f64,
+    /// Wilson's 95% interval of the accuracy over the questions.
+    pub accuracy_interval: Option<(f64, f64)>,
     pub ece: Option<f64>,
     pub brier: Option<f64>,
     pub auroc: Option<f64>,
     pub tokens_total: usize,
     pub tokens_sequential: usize,
+    /// Questions whose pick was a tie broken by path order.
+    pub ties: usize,
     #[serde(skip_serializing_if = "is_zero")]
     pub judge_tokens: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -246,12 +251,15 @@ pub fn suite_report(
         .into_iter()
         .map(|m: SuiteMethod| SuiteMethodReport {
             method: m.method,
+            n_questions: m.n_questions,
             accuracy: m.accuracy,
+            accuracy_interval: m.interval(),
             ece: finite(m.ece),
             brier: finite(m.brier),
             auroc: finite(m.auroc),
             tokens_total: m.tokens_total,
             tokens_sequential: m.tokens_sequential,
+            ties: m.ties,
             judge_tokens: m.judge_tokens,
             answer_calibration: m.answer_calibration,
         })

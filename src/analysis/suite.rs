@@ -35,6 +35,9 @@ pub struct SuiteMethod {
     pub auroc: Option<f64>,
     pub tokens_total: usize,
     pub tokens_sequential: usize,
+    /// Questions whose pick was a tie, broken by `turn::TIE_RULE` (a toss-up
+    /// counted right or wrong by path order).
+    pub ties: usize,
     pub reliability: Option<Vec<Bin>>,
     /// Tokens the judge read and wrote (methods that ask the model again),
     /// also counted in `tokens_total`.
@@ -42,6 +45,14 @@ pub struct SuiteMethod {
     /// P(True) methods: the calibration of every judged answer's P(True)
     /// (the paper's use), not only of the picked one's.
     pub answer_calibration: Option<AnswerCalibration>,
+}
+
+impl SuiteMethod {
+    /// Wilson's 95% interval of the accuracy over the questions.
+    pub fn interval(&self) -> Option<(f64, f64)> {
+        let right = (self.accuracy * self.n_questions as f64).round() as usize;
+        wilson_interval(right, self.n_questions)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -107,9 +118,10 @@ pub fn suite_methods(questions: &[&TurnAnalysis]) -> Vec<SuiteMethod> {
         .map(|&id| {
             let mut pairs = Vec::with_capacity(qs.len());
             let mut correct = 0usize;
-            let (mut total, mut sequential, mut judge_tokens) = (0, 0, 0);
+            let (mut total, mut sequential, mut judge_tokens, mut ties) = (0, 0, 0, 0);
             for q in &qs {
                 let outcome = q.method(id);
+                ties += usize::from(outcome.is_some_and(|o| !o.tie.is_empty()));
                 let ok = outcome.and_then(|o| o.correct).unwrap_or(false);
                 correct += usize::from(ok);
                 pairs.push((outcome.and_then(|o| o.confidence).unwrap_or(0.0), ok));
@@ -134,6 +146,7 @@ pub fn suite_methods(questions: &[&TurnAnalysis]) -> Vec<SuiteMethod> {
                 auroc: conf.then(|| calibration::auroc(&pairs)).flatten(),
                 tokens_total: total,
                 tokens_sequential: sequential,
+                ties,
                 reliability: conf.then(|| calibration::reliability(&pairs)),
                 judge_tokens,
                 answer_calibration: id.starts_with("p_true").then(|| {

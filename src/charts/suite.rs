@@ -6,7 +6,7 @@
 use super::model::{Axis, Chart, Figure, Mark, Series};
 use super::palette;
 use crate::analysis::curves::{accuracy_curves, DEFAULT_DRAWS, DEFAULT_SEED};
-use crate::analysis::suite::{group_by_label, suite_methods, wilson_interval};
+use crate::analysis::suite::{group_by_label, suite_methods};
 use crate::analysis::{MethodParams, TurnAnalysis, METHODS};
 use crate::run::judgement::JUDGED_METHODS;
 
@@ -83,8 +83,7 @@ pub fn suite_figure(groups: &[SuiteGroup], params: &MethodParams) -> Option<Figu
             };
             let x = k as f64 + dx;
             points.push([x, m.accuracy]);
-            let right = (m.accuracy * m.n_questions as f64).round() as usize;
-            if let Some((lo, hi)) = wilson_interval(right, m.n_questions) {
+            if let Some((lo, hi)) = m.interval() {
                 bars.push(([x, lo], [x, hi], 2.0));
             }
         }

@@ -291,7 +291,6 @@ pub fn table(rep: &Report, runs: &[(String, Run)]) -> String {
         }
     }
     if let Some(suite) = &rep.suite {
-        let n = suite.curves.iter().map(|c| c.n).max().unwrap_or(0);
         let _ = writeln!(
             s,
             "== suite: {} question(s) with gold\n",
@@ -303,32 +302,31 @@ pub fn table(rep: &Report, runs: &[(String, Run)]) -> String {
         );
         let _ = writeln!(
             s,
-            "{:<18} {:>8} {:>7} {:>7} {:>7} {:>10} {:>10} {:>9}",
+            "{:<18} {:>8} {:>11} {:>4} {:>7} {:>7} {:>7} {:>10} {:>10}",
             "method",
             "accuracy",
+            "95% (Wilson)",
+            "ties",
             "ece",
             "brier",
             "auroc",
             "tokens",
             "sequential",
-            format!("95%±@n={n}")
         );
         for m in &suite.methods {
-            let at_n = suite
-                .curves
-                .iter()
-                .find(|c| c.method == m.method && c.n == n);
             let _ = writeln!(
                 s,
-                "{:<18} {:>8.3} {:>7} {:>7} {:>7} {:>10} {:>10} {:>9}",
+                "{:<18} {:>8.3} {:>11} {:>4} {:>7} {:>7} {:>7} {:>10} {:>10}",
                 m.method,
                 m.accuracy,
+                m.accuracy_interval
+                    .map_or("-".into(), |(lo, hi)| format!("{lo:.2}–{hi:.2}")),
+                m.ties,
                 opt(m.ece, 3),
                 opt(m.brier, 3),
                 opt(m.auroc, 3),
                 m.tokens_total,
                 m.tokens_sequential,
-                at_n.map_or("-".into(), |c| format!("{:.2}", (c.high - c.low) / 2.0))
             );
         }
         for m in &suite.methods {

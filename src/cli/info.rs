@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
 
-use crate::run::Run;
+use crate::run::{Role, Run};
 
 /// `reasonscope info RUN`: a short, human summary of a run file.
 pub fn info(path: &Path) -> anyhow::Result<()> {
@@ -56,20 +56,40 @@ pub fn run_summary(run: &Run) -> String {
         run.title.as_deref().unwrap_or("(untitled)")
     );
     let _ = writeln!(s, "created   {}", run.created);
+    // A model has no zero sizes: 0 is a size the source did not give.
+    let size = |field: &str, v: u64, text: String| {
+        if v == 0 {
+            "?".into()
+        } else {
+            run.shown(field, text)
+        }
+    };
     let _ = writeln!(
         s,
-        "model     {} ({}; {:.0}M params, vocab {}, ctx {}, {})",
+        "model     {} ({}; {} params, vocab {}, ctx {}, {})",
         m.name,
         m.file,
-        m.n_params as f64 / 1e6,
-        m.n_vocab,
-        m.n_ctx,
+        size(
+            "model.n_params",
+            m.n_params,
+            format!("{:.0}M", m.n_params as f64 / 1e6)
+        ),
+        size("model.n_vocab", u64::from(m.n_vocab), m.n_vocab.to_string()),
+        size("model.n_ctx", u64::from(m.n_ctx), m.n_ctx.to_string()),
         m.backend
     );
     let _ = writeln!(
         s,
         "sampling  n={} temperature={} top_k={} top_p={} min_p={} seed={} max_tokens={} top_logprobs={} method={}",
-        sp.n_paths, sp.temperature, sp.top_k, sp.top_p, sp.min_p, sp.seed, sp.max_tokens, sp.top_logprobs, sp.method
+        sp.n_paths,
+        run.shown("sampling.temperature", sp.temperature),
+        run.shown("sampling.top_k", sp.top_k),
+        run.shown("sampling.top_p", sp.top_p),
+        run.shown("sampling.min_p", sp.min_p),
+        run.shown("sampling.seed", sp.seed),
+        run.shown("sampling.max_tokens", sp.max_tokens),
+        sp.top_logprobs,
+        sp.method
     );
     if let Some(p) = &run.prompt {
         let _ = writeln!(
@@ -83,8 +103,15 @@ pub fn run_summary(run: &Run) -> String {
                 .unwrap_or_default()
         );
     }
+    let mut user_turn = 0;
     for (t, msg) in run.conversation.iter().enumerate() {
-        let content: String = msg.content.chars().take(90).collect();
+        let content = if msg.role == Role::User {
+            user_turn += 1;
+            run.user_message(user_turn - 1).unwrap_or_default()
+        } else {
+            msg.content.clone()
+        };
+        let content: String = content.chars().take(90).collect();
         let _ = writeln!(s, "message   {t} {:?}: {content}", msg.role);
     }
     if let Some(gold) = &run.gold {

@@ -900,6 +900,16 @@ impl Run {
         self.stats_source().source == Source::TopK
     }
 
+    /// A field's value as shown to people: "?" where an import did not
+    /// hold it (the file has a placeholder there, e.g. `sampling.top_k`).
+    pub fn shown(&self, field: &str, value: impl std::fmt::Display) -> String {
+        if self.import.as_ref().is_some_and(|i| i.is_unknown(field)) {
+            "?".into()
+        } else {
+            value.to_string()
+        }
+    }
+
     /// The user message of turn `t` as shown to people: an imported run
     /// whose file held no prompt says so instead of showing nothing.
     pub fn user_message(&self, t: usize) -> Option<String> {

@@ -8,19 +8,6 @@ use eframe::egui;
 use crate::run::{Role, Run};
 use crate::ui::context::ViewerContext;
 
-/// A sampling setting as shown: "?" where an import did not hold it.
-fn setting(run: &Run, field: &str, value: String) -> String {
-    if run
-        .import
-        .as_ref()
-        .is_some_and(|i| i.is_unknown(&format!("sampling.{field}")))
-    {
-        "?".into()
-    } else {
-        value
-    }
-}
-
 /// "SmolLM2 · cpu · N 16 · T 0.7 · top-k 40 · …" in one line.
 pub fn settings_line(run: &Run) -> String {
     let s = &run.sampling;
@@ -29,14 +16,14 @@ pub fn settings_line(run: &Run) -> String {
         format!("N {}", run.paths.len()),
         format!(
             "T {}",
-            setting(run, "temperature", s.temperature.to_string())
+            run.shown("sampling.temperature", s.temperature)
         ),
-        format!("top-k {}", setting(run, "top_k", s.top_k.to_string())),
-        format!("top-p {}", setting(run, "top_p", s.top_p.to_string())),
-        format!("min-p {}", setting(run, "min_p", s.min_p.to_string())),
+        format!("top-k {}", run.shown("sampling.top_k", s.top_k)),
+        format!("top-p {}", run.shown("sampling.top_p", s.top_p)),
+        format!("min-p {}", run.shown("sampling.min_p", s.min_p)),
         format!(
             "max {} tokens",
-            setting(run, "max_tokens", s.max_tokens.to_string())
+            run.shown("sampling.max_tokens", s.max_tokens)
         ),
     ];
     if s.method != "plain" {

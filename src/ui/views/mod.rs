@@ -131,6 +131,7 @@ pub fn suite_methods_table(
             "method",
             "accuracy",
             "95% interval",
+            "ties",
             "ECE",
             "Brier",
             "AUROC",
@@ -143,11 +144,14 @@ pub fn suite_methods_table(
         for m in methods {
             ui.monospace(m.method);
             ui.label(format!("{:.3}", m.accuracy));
-            let right = (m.accuracy * m.n_questions as f64).round() as usize;
             ui.label(
-                crate::analysis::suite::wilson_interval(right, m.n_questions)
+                m.interval()
                     .map_or("–".into(), |(lo, hi)| format!("{lo:.2} – {hi:.2}")),
             );
+            ui.label(m.ties.to_string()).on_hover_text(format!(
+                "questions whose pick was a tie ({}): counted right or wrong by path order",
+                crate::analysis::turn::TIE_RULE
+            ));
             let calibration = |ui: &mut egui::Ui, v: Option<f64>, of_answers: Option<f64>| {
                 let r = ui.label(fmt_opt(v, 3));
                 if let Some(c) = &m.answer_calibration {
