@@ -69,6 +69,24 @@ fn is_zero(n: &usize) -> bool {
 pub const TIE_RULE: &str = "path order decides: the earliest path's answer wins";
 
 impl MethodOutcome {
+    /// The votes as a reader should see them: the chosen answer first (a
+    /// cut list must not hide it), then best first (fewest tokens for
+    /// `shortest`), equal values in order of first appearance.
+    pub fn votes_ranked(&self) -> Vec<&(String, f64)> {
+        let lower = super::methods::lower_is_better(self.method);
+        let mut votes: Vec<&(String, f64)> = self.votes.iter().collect();
+        votes.sort_by(|a, b| {
+            let chosen = |v: &(String, f64)| self.answer.as_deref() == Some(v.0.as_str());
+            let by_value = if lower {
+                a.1.total_cmp(&b.1)
+            } else {
+                b.1.total_cmp(&a.1)
+            };
+            chosen(b).cmp(&chosen(a)).then(by_value)
+        });
+        votes
+    }
+
     /// "tie with 3, 5 (broken by …)", when there was one.
     pub fn tie_note(&self) -> Option<String> {
         (!self.tie.is_empty()).then(|| format!("tie with {} ({TIE_RULE})", self.tie.join(", ")))
@@ -339,6 +357,44 @@ pub fn unfinished_note(run: &Run, t: usize, running: usize) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn votes_are_ranked_chosen_first_then_best_first() {
+        let outcome = |method: &'static str, answer: &str, votes: &[(&str, f64)]| MethodOutcome {
+            method,
+            answer: Some(answer.into()),
+            confidence: None,
+            correct: None,
+            votes: votes.iter().map(|(a, v)| ((*a).to_owned(), *v)).collect(),
+            unavailable: None,
+            tie: Vec::new(),
+            note: None,
+            judge_tokens: 0,
+        };
+        let names = |m: &MethodOutcome| -> Vec<String> {
+            m.votes_ranked().iter().map(|(a, _)| a.clone()).collect()
+        };
+        // A tie between 8 and 3, broken for 3 (it came first): 3, then 8,
+        // then the rest by votes, equal votes in order of appearance.
+        let m = outcome(
+            "majority",
+            "3",
+            &[
+                ("0", 1.0),
+                ("3", 5.0),
+                ("1", 3.0),
+                ("8", 5.0),
+                ("24", 4.0),
+                ("2", 3.0),
+            ],
+        );
+        assert_eq!(names(&m), ["3", "8", "24", "1", "2", "0"]);
+        // Fewest tokens first for `shortest`.
+        let m = outcome("shortest", "5", &[("7", 90.0), ("5", 12.0), ("6", 40.0)]);
+        assert_eq!(names(&m), ["5", "6", "7"]);
+    }
+
     use crate::run::{one_token_turn, run_with_paths};
 
     fn methods_of(answers: &[&str]) -> Vec<super::MethodOutcome> {

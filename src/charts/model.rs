@@ -249,7 +249,17 @@ impl Chart {
             x1 = x1.max(cat.len() as f64 - 0.5);
         }
         let xr = self.x.range.unwrap_or((x0, x1));
-        let yr = self.y.range.unwrap_or((y0, y1));
+        // A data range gets a margin of 4% above and below (as matplotlib's
+        // 5%), so that the highest and the lowest line are not drawn on the
+        // frame, where they cannot be seen; a fixed range is kept as given.
+        let yr = match self.y.range {
+            Some(r) => r,
+            None => {
+                let (a, b) = widen((y0, y1));
+                let m = (b - a) * 0.04;
+                (a - m, b + m)
+            }
+        };
         (widen(xr), widen(yr))
     }
 }
@@ -365,6 +375,17 @@ mod tests {
             )],
         };
         let ((x0, x1), (y0, y1)) = c.bounds();
-        assert_eq!((x0, x1, y0, y1), (-0.5, 2.5, 0.0, 5.0));
+        // The data's 0..5 with a margin of 4% of it each side.
+        assert_eq!((x0, x1), (-0.5, 2.5));
+        assert!(
+            (y0 + 0.2).abs() < 1e-12 && (y1 - 5.2).abs() < 1e-12,
+            "{y0} {y1}"
+        );
+        // A fixed range is kept as given.
+        let fixed = Chart {
+            y: Axis::new("y").range(0.0, 1.0),
+            ..c
+        };
+        assert_eq!(fixed.bounds().1, (0.0, 1.0));
     }
 }

@@ -167,9 +167,6 @@ pub fn chart_ui(
     legend: bool,
 ) -> PlotResponse {
     let ((x0, x1), (y0, y1)) = chart.bounds();
-    // A little room above the highest value, so that peaks and the dots on
-    // them are not cut by the frame.
-    let y1 = y1 + (y1 - y0).abs().max(1e-9) * 0.04;
     let id_hash = {
         use std::hash::Hasher;
         let mut h = std::collections::hash_map::DefaultHasher::new();

@@ -14,10 +14,7 @@ pub fn settings_line(run: &Run) -> String {
     let mut parts = vec![
         format!("{} ({})", run.model.name, run.model.backend),
         format!("N {}", run.paths.len()),
-        format!(
-            "T {}",
-            run.shown("sampling.temperature", s.temperature)
-        ),
+        format!("T {}", run.shown("sampling.temperature", s.temperature)),
         format!("top-k {}", run.shown("sampling.top_k", s.top_k)),
         format!("top-p {}", run.shown("sampling.top_p", s.top_p)),
         format!("min-p {}", run.shown("sampling.min_p", s.min_p)),

@@ -38,7 +38,6 @@ pub fn methods_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
         ui.label(egui::RichText::new(note).italics())
             .on_hover_text("methods.md, \"Statistics from top-k logprobs\": a method never uses a value the source could not give");
     }
-    let axis = crate::charts::answer_axis(&t);
     egui::ScrollArea::vertical()
         .id_salt(("view-scroll", "methods"))
         .show(ui, |ui| {
@@ -85,14 +84,9 @@ pub fn methods_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
                             None => ("–", ui.visuals().text_color()),
                         };
                         ui.colored_label(col, txt);
-                        // The chosen answer first (a cut list must not hide
-                        // it), then axis order; past 8 the rest is a hover away.
-                        let mut votes: Vec<&(String, f64)> = m.votes.iter().collect();
-                        votes.sort_by_key(|(a, _)| {
-                            let chosen = m.answer.as_deref() == Some(a.as_str());
-                            (!chosen, axis.iter().position(|x| x == a).unwrap_or(usize::MAX))
-                        });
-                        let all: Vec<String> = votes
+                        // Past 8 the rest is a hover away.
+                        let all: Vec<String> = m
+                            .votes_ranked()
                             .iter()
                             .map(|(a, v)| format!("{a}: {}", trim(*v)))
                             .collect();
