@@ -64,8 +64,10 @@ pub struct Reflection {
     pub steps: Vec<Step>,
     pub candidates: Vec<CandidateAnswer>,
     pub first_candidate_token: Option<usize>,
-    /// Share of tokens after the first candidate (0 without one).
-    pub share: f64,
+    /// Share of tokens after the first candidate; `None` without one (no
+    /// step states an answer: there is no forward part to split off, and
+    /// a 0 would read as "no reflection").
+    pub share: Option<f64>,
     pub markers: Vec<Marker>,
     pub confirmatory: usize,
     pub corrective: usize,
@@ -197,8 +199,8 @@ pub fn reflection(
     }
     let first = candidates.first().map(|c| c.token);
     let share = match first {
-        Some(t) if n > 0 => (n - t - 1) as f64 / n as f64,
-        _ => 0.0,
+        Some(t) if n > 0 => Some((n - t - 1) as f64 / n as f64),
+        _ => None,
     };
     let found = match marker_regex(markers) {
         Some(r) if n > 0 => r
@@ -312,7 +314,7 @@ mod tests {
         let first = r.first_candidate_token.unwrap();
         let upto: String = t[..=first].iter().map(|s| s.as_str()).collect();
         assert!(upto.contains("= 7"), "{upto}");
-        assert!((r.share - (t.len() - first - 1) as f64 / t.len() as f64).abs() < 1e-12);
+        assert!((r.share.unwrap() - (t.len() - first - 1) as f64 / t.len() as f64).abs() < 1e-12);
         assert_eq!(r.confirmatory, 1);
         assert_eq!(r.corrective, 1);
         assert_eq!(r.corrective_kinds.unwrap().wrong_right, 1);
@@ -325,7 +327,7 @@ mod tests {
         let text = "I am not sure about this one";
         let r = reflection(text, &toks(text), None, &default_markers());
         assert!(r.first_candidate_token.is_none());
-        assert_eq!(r.share, 0.0);
+        assert_eq!(r.share, None);
         assert!(r.corrective_kinds.is_none());
     }
 

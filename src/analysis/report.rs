@@ -76,7 +76,7 @@ pub struct TurnReport {
 #[derive(Debug, Serialize)]
 pub struct ReflectionReport {
     pub first_candidate_token: Option<usize>,
-    pub share: f64,
+    pub share: Option<f64>,
     pub markers: Vec<MarkerReport>,
     pub confirmatory: usize,
     pub corrective: usize,

@@ -651,11 +651,10 @@ pub fn reflection_figure(t: &TurnAnalysis) -> Figure {
     let mut names = Vec::new();
     for (row, p) in t.paths.iter().enumerate() {
         let y = (n_rows - 1 - row) as f64;
-        names.push(format!(
-            "path {} ({:.0}%)",
-            p.index,
-            p.reflection.share * 100.0
-        ));
+        names.push(match p.reflection.share {
+            Some(s) => format!("path {} ({:.0}%)", p.index, s * 100.0),
+            None => format!("path {} (n/a)", p.index),
+        });
         let n = p.scores.n_tokens as f64;
         match p.reflection.first_candidate_token {
             Some(f) => {

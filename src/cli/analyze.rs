@@ -224,7 +224,9 @@ pub fn table(rep: &Report, runs: &[(String, Run)]) -> String {
                     opt(p.scores.conf_mean, 2),
                     opt(p.scores.conf_lowest_group, 2),
                     p.scores.uncertain_points,
-                    format!("{:.0}%", p.reflection.share * 100.0)
+                    p.reflection
+                        .share
+                        .map_or("n/a".into(), |s| format!("{:.0}%", s * 100.0))
                 );
             }
             if let Some(f) = t.forks.first() {

@@ -4,6 +4,9 @@ use super::{export_buttons, figure_ui};
 use crate::ui::context::ViewerContext;
 use crate::ui::theme;
 
+/// Why a path has no reflection share (methods.md, "Reflection steps").
+const NO_CANDIDATE: &str = "no step states an answer (boxed, \"answer is\", or a line ending in \"= number\"), so there is no first candidate to split forward reasoning from reflection";
+
 pub fn reflection_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
         ui.heading("Reflection");
@@ -40,7 +43,10 @@ pub fn reflection_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
                         r.first_candidate_token
                             .map_or("–".into(), |v| v.to_string()),
                     );
-                    ui.label(format!("{:.0}%", r.share * 100.0));
+                    match r.share {
+                        Some(s) => ui.label(format!("{:.0}%", s * 100.0)),
+                        None => ui.label("n/a").on_hover_text(NO_CANDIDATE),
+                    };
                     let mut c: Vec<&str> = r
                         .candidates
                         .iter()
