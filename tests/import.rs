@@ -851,3 +851,22 @@ fn records_merged_into_one_run_stop_at_the_path_limit() {
         "{e}"
     );
 }
+
+/// A run file's name given with `-o` for a file that holds several prompts
+/// names their folder without the extension (not a folder called
+/// `x.json.gz`).
+#[test]
+fn a_run_file_name_for_several_prompts_names_a_folder_without_its_extension() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("chat.run.json.gz");
+    let o = bin()
+        .args(["import", "-q", "-o"])
+        .arg(&out)
+        .arg(fixture("llama-server-chat.jsonl"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!out.exists());
+    let folder = dir.path().join("chat.run");
+    assert_eq!(reasonscope::cli::expand_inputs(&[folder]).len(), 3);
+}

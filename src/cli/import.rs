@@ -30,6 +30,21 @@ fn stem(p: &Path) -> String {
     n.rsplit_once('.').map_or(n, |(s, _)| s).to_owned()
 }
 
+/// `out.json.gz` or `out.json` → `out`; anything else as it is.
+fn run_file_stem(p: &Path) -> PathBuf {
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match name
+        .strip_suffix(".json.gz")
+        .or_else(|| name.strip_suffix(".json"))
+    {
+        Some(stem) if !stem.is_empty() => p.with_file_name(stem),
+        _ => p.to_path_buf(),
+    }
+}
+
 /// Where one file's runs go: `out` (a run file, or a folder when the file
 /// holds several prompts); by default next to the source.
 struct Sink {
@@ -98,7 +113,9 @@ pub fn import_files(a: &ImportArgs) -> anyhow::Result<()> {
         };
         let s = stem(file);
         let (single, folder) = match &a.output {
-            Some(o) if a.files.len() == 1 && !o.is_dir() => (o.clone(), o.clone()),
+            // A run file's name, for a file that turns out to hold several
+            // prompts, names their folder without its extension.
+            Some(o) if a.files.len() == 1 && !o.is_dir() => (o.clone(), run_file_stem(o)),
             Some(o) => (o.join(format!("{s}.json.gz")), o.join(&s)),
             None => {
                 let dir = file.parent().unwrap_or(Path::new("."));
