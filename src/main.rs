@@ -163,6 +163,7 @@ enum Cmd {
         /// Read answers with this regex (first group) instead of the automatic rules.
         #[arg(long)]
         answer_regex: Option<String>,
+        /// A title stored in the run (the app shows it in its tabs and headers).
         #[arg(long)]
         title: Option<String>,
         /// Output run file (.json or .json.gz).
@@ -284,12 +285,13 @@ enum Cmd {
         #[arg(required = true)]
         runs: Vec<PathBuf>,
         /// The chart (not needed for --format jsonl).
-        #[arg(long, default_value = "", hide_default_value = true,
-              value_parser = ["", "methods", "agreement", "entropy", "branches", "reflection", "curves", "calibration", "drift", "suite"])]
-        chart: String,
+        #[arg(long,
+              value_parser = ["methods", "agreement", "entropy", "branches", "reflection", "curves", "calibration", "drift", "suite"])]
+        chart: Option<String>,
         /// png, svg or csv for a chart; jsonl writes the runs themselves in the jsonl interchange format.
         #[arg(long, value_parser = ["png", "svg", "csv", "jsonl"])]
         format: String,
+        /// The file to write (a .jsonl file for --format jsonl).
         #[arg(short = 'o', long)]
         output: PathBuf,
         /// Only this path (entropy chart).
@@ -304,6 +306,7 @@ enum Cmd {
         /// Replace an existing output file.
         #[arg(long)]
         force: bool,
+        /// DeepConf's sliding window (tokens) for the entropy chart's confidence panel.
         #[arg(long, default_value_t = 2048)]
         window: usize,
     },
@@ -493,7 +496,7 @@ fn main() {
             window,
         }) => cli::export_chart(&cli::ExportArgs {
             runs,
-            chart,
+            chart: chart.unwrap_or_default(),
             format,
             output,
             path,
