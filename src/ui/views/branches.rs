@@ -75,17 +75,40 @@ pub fn branches_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
             }
             ui.add_space(6.0);
             const SHOWN: usize = 12;
-            ui.strong(if t.forks.len() > SHOWN {
-                format!(
-                    "Most decisive forks: the first {SHOWN} of {}",
-                    t.forks.len()
-                )
-            } else {
-                format!("Most decisive forks ({} in all)", t.forks.len())
+            // Two single paths that part and answer differently score the
+            // largest JSD there is (ln 2); a researcher looking for the
+            // splits that move the vote can set them aside.
+            let hide_id = egui::Id::unique("branches-hide-single-path-splits");
+            let mut hide = ui.data(|d| d.get_temp::<bool>(hide_id)).unwrap_or(false);
+            let listed: Vec<&crate::analysis::branches::Fork> = t
+                .forks
+                .iter()
+                .filter(|f| !hide || f.children.iter().any(|c| c.paths.len() >= 2))
+                .collect();
+            ui.horizontal(|ui| {
+                ui.strong(if listed.len() > SHOWN {
+                    format!(
+                        "Most decisive forks: the first {SHOWN} of {}",
+                        listed.len()
+                    )
+                } else {
+                    format!("Most decisive forks ({} in all)", listed.len())
+                });
+                if ui
+                    .checkbox(&mut hide, "hide splits of single paths")
+                    .on_hover_text(
+                        "forks where every branch holds one path: two paths that answer differently \
+                         score the largest JSD there is (ln 2 = 0.693) whatever the rest of the run does",
+                    )
+                    .changed()
+                {
+                    ui.data_mut(|d| d.insert_temp(hide_id, hide));
+                }
             });
             egui::Grid::new("forks").striped(true).show(ui, |ui| {
                 for h in [
                     "token",
+                    "paths",
                     "entropy",
                     "decisiveness (JSD, nats)",
                     "branches: token x paths -> answers",
@@ -93,8 +116,9 @@ pub fn branches_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
                     ui.strong(h);
                 }
                 ui.end_row();
-                for f in t.forks.iter().take(SHOWN) {
+                for f in listed.iter().take(SHOWN) {
                     ui.label(f.position.to_string());
+                    ui.label(f.n_paths.to_string());
                     ui.label(format!("{:.3}", f.entropy));
                     ui.label(format!("{:.3}", f.decisiveness));
                     let kids: Vec<String> = f
