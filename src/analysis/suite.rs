@@ -10,6 +10,24 @@ use super::turn::TurnAnalysis;
 use crate::run::judgement::JUDGED_METHODS;
 
 /// Methods whose confidence is defined (methods.md, "confidence shown").
+/// What a method's confidence is (methods.md, "confidence shown"): the
+/// methods' confidences are different quantities, compared only within a
+/// method (ECE, Brier and AUROC are per method).
+pub fn confidence_meaning(method: &str) -> &'static str {
+    match method {
+        "majority" => "the chosen answer's share of the votes",
+        "weighted_prob" => "the chosen answer's share of the summed path probabilities",
+        "lowest_perplexity" => "the chosen path's probability, 1 / perplexity",
+        "borda" => "the chosen answer's share of the Borda votes",
+        "rpc" => "the chosen answer's score over the sum of scores",
+        "deepconf_low" | "deepconf_high" => {
+            "the chosen answer's share of the kept paths' confidence weight (only the kept paths vote: one kept path answering alone gives 1)"
+        }
+        "p_true" | "p_true_brainstorm" => "the judge's P(True) of the chosen answer",
+        _ => "none: this method gives no confidence",
+    }
+}
+
 pub fn has_confidence(method: &str) -> bool {
     matches!(
         method,
@@ -233,6 +251,18 @@ mod tests {
                 ("cntp".to_string(), vec![2])
             ]
         );
+    }
+
+    #[test]
+    fn every_method_with_a_confidence_says_what_it_is() {
+        for id in METHODS.iter().chain(JUDGED_METHODS.iter()) {
+            let said = confidence_meaning(id);
+            assert_eq!(
+                has_confidence(id),
+                !said.starts_with("none"),
+                "{id}: {said}"
+            );
+        }
     }
 
     #[test]

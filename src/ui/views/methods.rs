@@ -44,9 +44,13 @@ pub fn methods_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
             egui::Grid::new("methods-table")
                 .striped(true)
                 .show(ui, |ui| {
-                    for h in ["method", "answer", "confidence", "correct"] {
+                    for h in ["method", "answer"] {
                         ui.strong(h);
                     }
+                    ui.strong("confidence").on_hover_text(
+                        "A different quantity for each method (hover a value): compare it within a method, not across",
+                    );
+                    ui.strong("correct");
                     ui.strong("scores (answer: score), the chosen first")
                         .on_hover_text("What each method ranks answers by (methods.md): votes for majority, summed weights for the weighted methods, the best path's value for lowest_perplexity and self_certainty, tokens for shortest (fewest wins)");
                     ui.end_row();
@@ -77,7 +81,9 @@ pub fn methods_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
                                 }
                             }
                         }
-                        ui.label(fmt_opt(m.confidence, 3));
+                        ui.label(fmt_opt(m.confidence, 3)).on_hover_text(
+                            crate::analysis::suite::confidence_meaning(m.method),
+                        );
                         let (txt, col) = match m.correct {
                             Some(true) => ("right", theme::color(palette::RIGHT)),
                             Some(false) => ("wrong", theme::color(palette::WRONG)),
