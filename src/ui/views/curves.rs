@@ -24,8 +24,8 @@ pub fn curves_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
                     figure_ui(ui, &fig, theme::PLOT_HEIGHT);
                     ui.label(
                         egui::RichText::new(format!(
-                            "`first` is drawn as a random path's expected accuracy (pass@1, the share of right paths) \
-                             at every n; the table's `first` is path 0. At n = every path each method sees the whole run, \
+                            "\"first\" is drawn as a random path's expected accuracy (pass@1, the share of right paths) \
+                             at every n; in the table \"first\" is path 0. At n = every path each method sees the whole run, \
                              as in the table, ties included ({}).",
                             crate::analysis::turn::TIE_RULE
                         ))

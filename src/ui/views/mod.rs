@@ -100,7 +100,12 @@ pub fn figure_ui(
             for (c, chart) in row.iter().enumerate() {
                 ui.vertical(|ui| {
                     ui.set_width(width);
-                    ui.label(egui::RichText::new(&chart.title).strong().size(12.0));
+                    // One line, so the small multiples of a row stay level;
+                    // a title cut short is whole on hover.
+                    ui.add(
+                        egui::Label::new(egui::RichText::new(&chart.title).strong().size(12.0))
+                            .truncate(),
+                    );
                     out.push(super::plot::chart_ui(
                         ui,
                         chart,
