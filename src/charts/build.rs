@@ -19,6 +19,13 @@ pub fn answer_axis(t: &TurnAnalysis) -> Vec<String> {
     crate::analysis::answers::axis_order(answer_counts(t))
 }
 
+/// Where the gold answer is on an answer axis, when it is there.
+pub fn gold_category(t: &TurnAnalysis, axis: &[String]) -> Option<usize> {
+    let gold = t.gold.as_deref()?;
+    axis.iter()
+        .position(|a| crate::analysis::answers::is_correct(Some(a), gold))
+}
+
 /// Each answer of the turn and how many paths gave it.
 pub fn answer_counts(t: &TurnAnalysis) -> Vec<(String, usize)> {
     let mut counts: Vec<(String, usize)> = t.answers.iter().map(|a| (a.clone(), 0)).collect();
@@ -39,6 +46,7 @@ pub fn methods_figure(t: &TurnAnalysis) -> Figure {
 /// The same on a given answer axis (shared by several runs in Compare).
 pub fn methods_figure_on(t: &TurnAnalysis, axis: &[String]) -> Figure {
     let axis = axis.to_vec();
+    let gold = gold_category(t, &axis);
     // A method the run cannot compute draws no chart (the table says why).
     let charts = t
         .methods
@@ -98,7 +106,7 @@ pub fn methods_figure_on(t: &TurnAnalysis, axis: &[String]) -> Figure {
             );
             Chart {
                 title,
-                x: Axis::new("answer").categories(axis.clone()),
+                x: Axis::new("answer").categories(axis.clone()).key(gold),
                 y: Axis::new("score share").range(0.0, 1.0),
                 series: vec![
                     Series::new(

@@ -81,6 +81,9 @@ pub struct Axis {
     pub categories: Option<Vec<String>>,
     /// Fixed range; automatic when `None`.
     pub range: Option<(f64, f64)>,
+    /// A category whose label is always drawn when labels are thinned
+    /// (the gold answer on an answer axis).
+    pub key: Option<usize>,
 }
 
 impl Axis {
@@ -100,6 +103,29 @@ impl Axis {
         self.categories = Some(c);
         self
     }
+
+    pub fn key(mut self, k: Option<usize>) -> Self {
+        self.key = k;
+        self
+    }
+}
+
+/// The categories of `n` whose labels are drawn when only every `every`-th
+/// fits: 0, every, 2·every, …, and `key` always, with the labels too close
+/// to it (nearer than `every`) left out so that none overlap.
+pub fn labelled_categories(n: usize, every: usize, key: Option<usize>) -> Vec<usize> {
+    let every = every.max(1);
+    let key = key.filter(|&k| k < n);
+    let mut out: Vec<usize> = (0..n)
+        .step_by(every)
+        .filter(|&i| key.is_none_or(|k| i == k || i.abs_diff(k) >= every))
+        .collect();
+    if let Some(k) = key {
+        if let Err(at) = out.binary_search(&k) {
+            out.insert(at, k);
+        }
+    }
+    out
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -357,6 +383,17 @@ mod tests {
         assert_eq!(d.first(), pts.first());
         assert_eq!(d.last(), pts.last());
         assert!(d.iter().any(|p| p[1] == 100.0));
+    }
+
+    #[test]
+    fn a_key_category_is_always_labelled_without_crowding() {
+        assert_eq!(labelled_categories(10, 3, None), [0, 3, 6, 9]);
+        // Gold at 4: 3 and 6 are too close to it.
+        assert_eq!(labelled_categories(10, 3, Some(4)), [0, 4, 9]);
+        // On the grid already: nothing changes.
+        assert_eq!(labelled_categories(10, 3, Some(6)), [0, 3, 6, 9]);
+        assert_eq!(labelled_categories(5, 1, Some(2)), [0, 1, 2, 3, 4]);
+        assert_eq!(labelled_categories(5, 2, Some(9)), [0, 2, 4]);
     }
 
     #[test]

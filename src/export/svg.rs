@@ -103,7 +103,8 @@ fn chart_svg(
         Some(cats) => {
             let n = cats.len().max(1);
             let every = n.div_ceil(12).max(1);
-            for (i, cat) in cats.iter().enumerate().step_by(every) {
+            for i in crate::charts::labelled_categories(cats.len(), every, c.x.key) {
+                let cat = &cats[i];
                 let x = sx(i as f64);
                 if x < ox + ml - 1.0 || x > ox + ml + pw + 1.0 {
                     continue;

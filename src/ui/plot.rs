@@ -135,6 +135,7 @@ fn category_extent(cats: &[String], along_x: bool) -> f64 {
 fn category_spacer(
     n: usize,
     extent: f64,
+    key: Option<usize>,
 ) -> impl Fn(egui_plot::GridInput) -> Vec<egui_plot::GridMark> {
     move |input| {
         // egui_plot's base step is the plot units in its minimum grid
@@ -142,8 +143,8 @@ fn category_spacer(
         let units_per_point = input.base_step_size / 8.0;
         let every = ((extent * units_per_point).ceil() as usize).clamp(1, n.max(1));
         let (lo, hi) = input.bounds;
-        (0..n)
-            .step_by(every)
+        crate::charts::labelled_categories(n, every, key)
+            .into_iter()
             .map(|i| i as f64)
             .filter(|&v| v >= lo - 0.5 && v <= hi + 0.5)
             .map(|value| egui_plot::GridMark {
@@ -258,7 +259,11 @@ pub fn chart_ui(
     plot = match &chart.x.categories {
         Some(c) => plot
             .x_axis_formatter(category_formatter(c.clone()))
-            .x_grid_spacer(category_spacer(c.len(), category_extent(c, true))),
+            .x_grid_spacer(category_spacer(
+                c.len(),
+                category_extent(c, true),
+                chart.x.key,
+            )),
         None => plot
             .x_axis_formatter(tick_label)
             .x_grid_spacer(nice_spacer(10.0)),
@@ -266,7 +271,11 @@ pub fn chart_ui(
     plot = match &chart.y.categories {
         Some(c) => plot
             .y_axis_formatter(category_formatter(c.clone()))
-            .y_grid_spacer(category_spacer(c.len(), category_extent(c, false))),
+            .y_grid_spacer(category_spacer(
+                c.len(),
+                category_extent(c, false),
+                chart.y.key,
+            )),
         None => plot
             .y_axis_formatter(tick_label)
             .y_grid_spacer(nice_spacer(4.0)),
@@ -445,7 +454,7 @@ mod tests {
                 bounds: (-0.5, 12.5),
                 base_step_size: 13.0 / points * 8.0,
             };
-            category_spacer(13, extent)(input)
+            category_spacer(13, extent, None)(input)
                 .iter()
                 .map(|m| m.value)
                 .collect()
