@@ -159,13 +159,15 @@ fn category_spacer(
 /// series count and bounds) and the legend's size.
 type LegendKey = (usize, usize, [u64; 4], i64, i64);
 
-/// Draw `chart` with id `id`; `height` in points.
+/// Draw `chart` with id `id`; `height` in points; its y axis (label and
+/// ticks) at least `y_axis_min` wide.
 pub fn chart_ui(
     ui: &mut Ui,
     chart: &Chart,
     id: impl std::hash::Hash + std::fmt::Debug,
     height: f32,
     legend: bool,
+    y_axis_min: f32,
 ) -> PlotResponse {
     let ((x0, x1), (y0, y1)) = chart.bounds();
     let id_hash = {
@@ -180,6 +182,7 @@ pub fn chart_ui(
         .y_axis_label(chart.y.label.clone())
         .default_x_bounds(x0, x1)
         .default_y_bounds(y0, y1)
+        .y_axis_min_width(y_axis_min)
         .allow_scroll(false)
         // Softer than the text colour egui_plot starts from: major lines
         // drawn in it competed with the data.

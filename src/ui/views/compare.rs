@@ -112,7 +112,14 @@ pub fn compare_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
                     let fig = methods_figure_on(t, &shared_axis);
                     if let Some(maj) = fig.charts.iter().find(|c| c.title.starts_with("majority")) {
                         col.label(format!("vote distribution: {}", maj.title));
-                        plot::chart_ui(col, maj, ("cmp-maj", idx), theme::SMALL_PLOT_HEIGHT, false);
+                        plot::chart_ui(
+                            col,
+                            maj,
+                            ("cmp-maj", idx),
+                            theme::SMALL_PLOT_HEIGHT,
+                            false,
+                            0.0,
+                        );
                     }
                 }
             });
@@ -151,6 +158,13 @@ pub fn compare_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
                     .collect(),
             };
             ui.strong(&chart.title);
-            plot::chart_ui(ui, &chart, "cmp-entropy", theme::PLOT_HEIGHT * 0.8, true);
+            plot::chart_ui(
+                ui,
+                &chart,
+                "cmp-entropy",
+                theme::PLOT_HEIGHT * 0.8,
+                true,
+                0.0,
+            );
         });
 }

@@ -92,8 +92,18 @@ pub fn figure_ui(
     height: f32,
 ) -> Vec<super::plot::PlotResponse> {
     let cols = fig.columns.max(1);
-    let width = (ui.available_width() / cols as f32 - 8.0).max(120.0);
+    // The visible width, not the content's: a wide table above (a long
+    // row of answers) must not push the charts past the window's edge.
+    let visible = ui.clip_rect().right() - ui.cursor().left();
+    let width = (ui.available_width().min(visible) / cols as f32 - 8.0).max(120.0);
     let legend = fig.shows_legends();
+    // Charts stacked in one column (entropy over DeepConf confidence) get
+    // y axes of one width, so that their token axes line up.
+    let y_axis_min = if cols == 1 && fig.charts.len() > 1 {
+        56.0
+    } else {
+        0.0
+    };
     let mut out = Vec::new();
     for (r, row) in fig.charts.chunks(cols).enumerate() {
         ui.horizontal(|ui| {
@@ -112,6 +122,7 @@ pub fn figure_ui(
                         (fig.id, r, c),
                         height,
                         legend,
+                        y_axis_min,
                     ));
                 });
             }
