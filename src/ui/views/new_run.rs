@@ -389,5 +389,5 @@ fn source_ui(ui: &mut egui::Ui, cx: &mut ViewerContext<'_>) {
                 .labelled_by(l.id);
         }
     }
-    ui.label(egui::RichText::new("Over a server: entropy is a lower bound (with an upper bound when the vocabulary size is known), confidence is exact from the top 20, self-certainty and Borda are unavailable; fork, drift and decoding-time methods need a local model.").small().weak());
+    ui.label(egui::RichText::new("Over a server: entropy is a lower bound (with an upper bound when the vocabulary size is known), confidence is exact from the top 20, self-certainty and Borda are unavailable; fork, drift and decoding-time methods need a local model.").weak());
 }

@@ -438,10 +438,13 @@ fn column_ui(ui: &mut egui::Ui, f: &Shared, p: usize, commands: &mut Vec<AppComm
         column_header_ui(ui, f, p, tt);
         let marks = Marks::of(f, p, &tt.tokens);
         if !marks.cntp.is_empty() {
-            ui.small(format!(
-                "CNTP branched at {} steps (purple underline, italic; hover for the trials)",
-                marks.cntp.len()
-            ));
+            ui.label(
+                egui::RichText::new(format!(
+                    "CNTP branched at {} steps (purple underline, italic; hover for the trials)",
+                    marks.cntp.len()
+                ))
+                .weak(),
+            );
         }
         let mut job = LayoutJob::default();
         job.wrap.max_width = f.width;
@@ -509,10 +512,13 @@ fn column_header_ui(ui: &mut egui::Ui, f: &Shared, p: usize, tt: &crate::run::Tu
         }
     ));
     if let Some(fk) = f.run.paths[p].fork {
-        ui.small(format!(
-            "forked from path {} at token {}",
-            fk.path, fk.token
-        ));
+        ui.label(
+            egui::RichText::new(format!(
+                "forked from path {} at token {}",
+                fk.path, fk.token
+            ))
+            .weak(),
+        );
     }
 }
 
