@@ -52,6 +52,26 @@ pub fn curves_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
                 ));
                 export_buttons(cx, ui, "calibration");
             });
+            // The Suite view keeps decoding methods apart; here every open
+            // run counts, so a mix is said.
+            let mut methods: Vec<&str> = cx
+                .runs
+                .iter()
+                .filter(|r| r.turns.iter().any(|t| t.gold.is_some()))
+                .map(|r| r.run.sampling.method.as_str())
+                .collect();
+            methods.sort_unstable();
+            methods.dedup();
+            if methods.len() > 1 {
+                ui.label(
+                    egui::RichText::new(format!(
+                        "Runs of {} decoding methods ({}) counted together; the Suite view keeps them apart.",
+                        methods.len(),
+                        methods.join(", ")
+                    ))
+                    .weak(),
+                );
+            }
             super::suite_methods_table(ui, "suite", &suite);
             if let Some(fig) = super::ready_figure(cx, ui, "calibration") {
                 figure_ui(ui, &fig, theme::PLOT_HEIGHT);
