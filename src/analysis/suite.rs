@@ -9,7 +9,6 @@ use super::methods::METHODS;
 use super::turn::TurnAnalysis;
 use crate::run::judgement::JUDGED_METHODS;
 
-/// Methods whose confidence is defined (methods.md, "confidence shown").
 /// What a method's confidence is (methods.md, "confidence shown"): the
 /// methods' confidences are different quantities, compared only within a
 /// method (ECE, Brier and AUROC are per method).
@@ -28,6 +27,7 @@ pub fn confidence_meaning(method: &str) -> &'static str {
     }
 }
 
+/// Methods whose confidence is defined (methods.md, "confidence shown").
 pub fn has_confidence(method: &str) -> bool {
     matches!(
         method,

@@ -30,21 +30,6 @@ fn stem(p: &Path) -> String {
     n.rsplit_once('.').map_or(n, |(s, _)| s).to_owned()
 }
 
-/// `out.json.gz` or `out.json` → `out`; anything else as it is.
-fn run_file_stem(p: &Path) -> PathBuf {
-    let name = p
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    match name
-        .strip_suffix(".json.gz")
-        .or_else(|| name.strip_suffix(".json"))
-    {
-        Some(stem) if !stem.is_empty() => p.with_file_name(stem),
-        _ => p.to_path_buf(),
-    }
-}
-
 /// Where one file's runs go: `out` (a run file, or a folder when the file
 /// holds several prompts); by default next to the source.
 struct Sink {
@@ -115,7 +100,13 @@ pub fn import_files(a: &ImportArgs) -> anyhow::Result<()> {
         let (single, folder) = match &a.output {
             // A run file's name, for a file that turns out to hold several
             // prompts, names their folder without its extension.
-            Some(o) if a.files.len() == 1 && !o.is_dir() => (o.clone(), run_file_stem(o)),
+            Some(o) if a.files.len() == 1 && !o.is_dir() => {
+                let folder = match crate::run::run_file_stem(o) {
+                    s if s.is_empty() => o.clone(),
+                    s => o.with_file_name(s),
+                };
+                (o.clone(), folder)
+            }
             Some(o) => (o.join(format!("{s}.json.gz")), o.join(&s)),
             None => {
                 let dir = file.parent().unwrap_or(Path::new("."));

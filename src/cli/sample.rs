@@ -153,11 +153,8 @@ pub fn sample(args: &SampleArgs) -> anyhow::Result<Run> {
 
 /// `{stem}.autosave.json.gz` next to the output.
 pub fn autosave_path(output: &Path) -> PathBuf {
-    let name = output
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "run".into());
-    let stem = name.trim_end_matches(".gz").trim_end_matches(".json");
+    let stem = crate::run::run_file_stem(output);
+    let stem = if stem.is_empty() { "run" } else { &stem };
     output.with_file_name(format!("{stem}.autosave.json.gz"))
 }
 
@@ -168,12 +165,8 @@ pub fn keep_interrupted(autosave: &Path) -> anyhow::Result<Option<PathBuf>> {
     if !autosave.exists() {
         return Ok(None);
     }
-    let name = autosave
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let stem = name.trim_end_matches(".gz").trim_end_matches(".json");
-    let stem = stem.strip_suffix(".autosave").unwrap_or(stem);
+    let stem = crate::run::run_file_stem(autosave);
+    let stem = stem.strip_suffix(".autosave").unwrap_or(&stem);
     let kept = (1..)
         .map(|k| match k {
             1 => autosave.with_file_name(format!("{stem}.interrupted.json.gz")),

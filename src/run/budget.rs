@@ -18,38 +18,38 @@ use std::cell::Cell;
 use std::marker::PhantomData;
 
 std::thread_local! {
-    /// Bytes of list elements the parse on this thread may still hold;
-    /// `None` outside `within` (nothing charged).
-    static LEFT: Cell<Option<u64>> = const { Cell::new(None) };
+    /// (bytes of list elements the parse on this thread may still hold,
+    /// the budget it was given); `None` outside `within` (nothing charged).
+    static LEFT: Cell<Option<(u64, u64)>> = const { Cell::new(None) };
 }
 
 /// `f` with at most `bytes` of list elements for what it parses on this
 /// thread (restored after it, also on a panic).
 pub(crate) fn within<R>(bytes: u64, f: impl FnOnce() -> R) -> R {
-    struct Restore(Option<u64>);
+    struct Restore(Option<(u64, u64)>);
     impl Drop for Restore {
         fn drop(&mut self) {
             LEFT.set(self.0);
         }
     }
-    let _restore = Restore(LEFT.replace(Some(bytes)));
+    let _restore = Restore(LEFT.replace(Some((bytes, bytes))));
     f()
 }
 
 /// Charge `n` elements of `T` (at least one byte each).
 pub(crate) fn charge<T, E: Error>(n: usize) -> Result<(), E> {
-    let Some(left) = LEFT.get() else {
+    let Some((left, budget)) = LEFT.get() else {
         return Ok(());
     };
     let cost = (n as u64).saturating_mul(std::mem::size_of::<T>().max(1) as u64);
     match left.checked_sub(cost) {
         Some(rest) => {
-            LEFT.set(Some(rest));
+            LEFT.set(Some((rest, budget)));
             Ok(())
         }
         None => Err(E::custom(format!(
             "the run would take more than {} MiB in memory, the limit for a run (set REASONSCOPE_MAX_INFLATE_MB to raise it)",
-            super::io::max_inflated() >> 20
+            budget >> 20
         ))),
     }
 }

@@ -22,6 +22,18 @@ pub use model::*;
 pub use suite::{parse_suite, read_suite, Question};
 pub use validate::{validate, MAX_MESSAGES, MAX_PATHS};
 
+/// A run file's name without its `.json.gz` or `.json` (`out.json.gz` →
+/// `out`); empty when the path has no file name.
+pub fn run_file_stem(path: &std::path::Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    name.trim_end_matches(".gz")
+        .trim_end_matches(".json")
+        .to_owned()
+}
+
 /// A file name stem made from data (a title, a record's id): letters,
 /// digits, '-', '_' and '.' only, no leading '.', at most 80 characters, so
 /// that no run or trace can name a file outside the folder it is written

@@ -54,14 +54,10 @@ pub fn curves_ui(cx: &mut ViewerContext<'_>, ui: &mut egui::Ui) {
             });
             // The Suite view keeps decoding methods apart; here every open
             // run counts, so a mix is said.
-            let mut methods: Vec<&str> = cx
-                .runs
-                .iter()
-                .filter(|r| r.turns.iter().any(|t| t.gold.is_some()))
-                .map(|r| r.run.sampling.method.as_str())
+            let methods: Vec<String> = crate::ui::state::suite_groups(cx.runs)
+                .into_iter()
+                .map(|g| g.0)
                 .collect();
-            methods.sort_unstable();
-            methods.dedup();
             if methods.len() > 1 {
                 ui.label(
                     egui::RichText::new(format!(
